@@ -1,0 +1,1 @@
+"""The face eMSPs call: locations/tariffs/sessions/CDRs SENDER, tokens and commands RECEIVER."""

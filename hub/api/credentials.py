@@ -1,0 +1,61 @@
+"""Credentials module (2.2.1 credentials.asciidoc), the hub as the server side.
+
+GET returns the hub's credentials for this client; POST registers (405 when registered); PUT
+updates and rotates (405 when not registered); DELETE unregisters (405 when not registered).
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+
+from hub.ocpi.views import OcpiAPIView, OcpiResponse
+from hub.schemas.credentials import CredentialsSerializer
+from hub.services.registry import (
+    credentials_register,
+    credentials_unregister,
+    credentials_update,
+    hub_credentials,
+)
+
+
+class CredentialsView(OcpiAPIView):
+    """The hub's credentials endpoint."""
+
+    ocpi_module = "credentials"
+    allow_registration_token = True
+
+    @extend_schema(responses=CredentialsSerializer, summary="The hub's credentials")
+    def get(self, request: Request) -> OcpiResponse:
+        # The token in the hub's credentials is the one this client must use: the one it
+        # presented (the hub keeps only digests of the tokens it issued).
+        return OcpiResponse(hub_credentials(request.user.presented_token))
+
+    @extend_schema(
+        request=CredentialsSerializer, responses=CredentialsSerializer, summary="Register (Token A)"
+    )
+    def post(self, request: Request) -> OcpiResponse:
+        data = credentials_register(
+            platform=request.user.platform,
+            data=request.data,
+            token_form=request.user.token_form,
+            correlation_id=request.ocpi.correlation_id,
+        )
+        return OcpiResponse(data)
+
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses=CredentialsSerializer,
+        summary="Update credentials and rotate the token",
+    )
+    def put(self, request: Request) -> OcpiResponse:
+        data = credentials_update(
+            platform=request.user.platform,
+            data=request.data,
+            token_form=request.user.token_form,
+            correlation_id=request.ocpi.correlation_id,
+        )
+        return OcpiResponse(data)
+
+    @extend_schema(request=None, responses=None, summary="Unregister")
+    def delete(self, request: Request) -> OcpiResponse:
+        credentials_unregister(platform=request.user.platform)
+        return OcpiResponse()

@@ -1,0 +1,25 @@
+"""HubClientInfo module, the hub's SENDER interface (2.2.1 mod_hub_client_info.asciidoc):
+the list of connected parties and their status, paginated, for start-up and resync."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hub.ocpi.views import OcpiGenericAPIView
+from hub.schemas.hubclientinfo import ClientInfoSerializer, client_info
+from hub.selectors import client_infos_visible_to
+
+
+class HubClientInfoSenderListView(OcpiGenericAPIView):
+    """GET the ClientInfo of every party connected through the hub."""
+
+    ocpi_module = "hubclientinfo"
+    pagination_date_field = "platform__status_changed_at"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return client_infos_visible_to(self.request.user)
+
+    @extend_schema(responses=ClientInfoSerializer(many=True), summary="ClientInfo list")
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([client_info(role) for role in page or []])

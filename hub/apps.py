@@ -1,0 +1,17 @@
+"""The hub app: the domain, the OCPI plumbing and the hub-level modules."""
+
+from django.apps import AppConfig
+
+
+class HubConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "hub"
+    verbose_name = "OCPI hub"
+
+    def ready(self) -> None:
+        from hub.ocpi.registry import publish
+
+        # Configuration modules every caller sees (2.2.1: the hub is SENDER of hubclientinfo;
+        # credentials are published once, as SENDER, whatever the roles).
+        publish("credentials", "SENDER", "ocpi-credentials")
+        publish("hubclientinfo", "SENDER", "ocpi-hubclientinfo")

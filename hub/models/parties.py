@@ -1,0 +1,178 @@
+"""The party registry: platforms (OCPI connections), their roles, endpoints and tokens.
+
+DESIGN §1: a platform is one OCPI connection (one credentials exchange, one token pair, one set
+of endpoints) hosting one or more roles (country_code, party_id, role). Routing is by role,
+authentication by platform.
+"""
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models.functions import Upper
+
+
+class ConnectionStatus(models.TextChoices):
+    """2.2.1 mod_hub_client_info ConnectionStatus."""
+
+    CONNECTED = "CONNECTED"
+    OFFLINE = "OFFLINE"
+    PLANNED = "PLANNED"
+    SUSPENDED = "SUSPENDED"
+
+
+class Role(models.TextChoices):
+    """2.2.1 types.asciidoc Role."""
+
+    CPO = "CPO"
+    EMSP = "EMSP"
+    HUB = "HUB"
+    NAP = "NAP"
+    NSP = "NSP"
+    OTHER = "OTHER"
+    SCSP = "SCSP"
+
+
+class InterfaceRole(models.TextChoices):
+    """2.2.1 version_information_endpoint InterfaceRole."""
+
+    SENDER = "SENDER"
+    RECEIVER = "RECEIVER"
+
+
+class TokenEncoding(models.TextChoices):
+    """How the hub writes the token in the Authorization header it sends to a platform."""
+
+    BASE64 = "BASE64", "Token <base64(token)> (2.2.1)"
+    RAW = "RAW", "Token <token> (2.1.1-era partners)"
+
+
+class TokenScope(models.TextChoices):
+    """What a hub-issued token opens."""
+
+    # Token A (partner-initiated) or the hub's token B while a hub-initiated handshake runs:
+    # versions and credentials only (2.2.1 credentials.asciidoc).
+    REGISTRATION = "REGISTRATION"
+    ACCESS = "ACCESS"
+
+
+class RegistrationInitiator(models.TextChoices):
+    """Who started the credentials exchange."""
+
+    PARTNER = "PARTNER", "Partner (the hub issued Token A)"
+    HUB = "HUB", "Hub (the partner issued Token A)"
+
+
+class Platform(models.Model):
+    """One OCPI connection with a partner platform.
+
+    `outbound_token` is the token the hub must send to the partner; it is stored because it
+    must be sent, and is never logged nor shown in full. Tokens the hub issues live in
+    `PlatformToken` as digests only.
+    """
+
+    name = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.PLANNED
+    )
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    registered = models.BooleanField(
+        default=False, help_text="A credentials exchange completed and was not deleted."
+    )
+    initiated_by = models.CharField(
+        max_length=10, choices=RegistrationInitiator.choices, blank=True, default=""
+    )
+    versions_url = models.URLField(max_length=255, blank=True, default="")
+    version = models.CharField(max_length=10, blank=True, default="")
+    version_details_url = models.URLField(max_length=255, blank=True, default="")
+    outbound_token = models.CharField(max_length=64, blank=True, default="")
+    token_encoding = models.CharField(
+        max_length=10, choices=TokenEncoding.choices, default=TokenEncoding.BASE64
+    )
+    registered_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last authenticated request from this platform."
+    )
+    notes = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["name", "pk"]
+
+    def __str__(self) -> str:
+        roles = ", ".join(str(role) for role in self.roles.all()) if self.pk else ""
+        return f"{self.name} ({roles})" if roles else self.name
+
+    @property
+    def masked_outbound_token(self) -> str:
+        """The partner's token as admin may show it: the last four characters only."""
+        token = self.outbound_token
+        return f"…{token[-4:]}" if len(token) > 8 else ("set" if token else "")
+
+
+class PlatformRole(models.Model):
+    """A party (country_code, party_id, role) hosted by a platform.
+
+    CiStrings compare case-insensitively (2.2.1 types CiString): the keys are stored upper-case
+    and unique across platforms, so one party can never be claimed by two connections.
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=5, choices=Role.choices)
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    business_details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["country_code", "party_id", "role"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                Upper("country_code"), Upper("party_id"), "role", name="uniq_party_role"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.role}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.country_code = self.country_code.upper()
+        self.party_id = self.party_id.upper()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class PlatformEndpoint(models.Model):
+    """One endpoint a platform published in its version details.
+
+    `identifier` is free text: custom modules are allowed (2.2.1 ModuleID may be extended).
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="endpoints")
+    identifier = models.CharField(max_length=64)
+    role = models.CharField(max_length=8, choices=InterfaceRole.choices)
+    url = models.URLField(max_length=255)
+
+    class Meta:
+        ordering: ClassVar = ["identifier", "role"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["platform", "identifier", "role"], name="uniq_platform_endpoint"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.role}"
+
+
+class PlatformToken(models.Model):
+    """A token the hub issued to a platform, stored as a SHA-256 digest only."""
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=12, choices=TokenScope.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.scope} token of {self.platform_id} (…{self.digest[-6:]})"

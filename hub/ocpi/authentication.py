@@ -1,0 +1,98 @@
+"""`Authorization: Token ...` authentication (2.2.1 transport_and_format, Authorization header).
+
+The caller is a platform. Both the base64 (2.2.1) and the raw (2.1.1-era) form are accepted;
+a missing or unknown token is HTTP 401. No view reads the header itself.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from hub.models import ConnectionStatus, Platform, PlatformRole, PlatformToken, TokenScope
+from hub.ocpi.exceptions import NotAuthenticatedError
+from hub.ocpi.routing import PartyRef
+from hub.ocpi.tokens import header_token_candidates, token_digest
+
+# Writing last_seen_at on every request would cost a write per call; a minute is precise
+# enough for the still-alive check (5 minutes of silence).
+_LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass
+class OcpiCaller:
+    """The authenticated platform behind a request (`request.user`)."""
+
+    platform: Platform
+    scope: str
+    token_form: str
+    # Kept in memory for the length of the request only (GET credentials echoes it).
+    presented_token: str = field(default="", repr=False)
+    _roles: list[PlatformRole] | None = field(default=None, repr=False)
+
+    is_authenticated = True
+
+    @property
+    def registered(self) -> bool:
+        return self.scope == TokenScope.ACCESS
+
+    @property
+    def roles(self) -> list[PlatformRole]:
+        if self._roles is None:
+            self._roles = list(self.platform.roles.all())
+        return self._roles
+
+    def parties(self, *roles: str) -> set[PartyRef]:
+        """The caller's party addresses, optionally only those with one of `roles`."""
+        return {
+            PartyRef.of(r.country_code, r.party_id)
+            for r in self.roles
+            if not roles or r.role in roles
+        }
+
+
+class CredentialsTokenAuthentication(BaseAuthentication):
+    """Resolve the Authorization header to a platform through the digest of its token."""
+
+    def authenticate(self, request: Request) -> tuple[OcpiCaller, PlatformToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, credential = header.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "token" or not credential:
+            raise NotAuthenticatedError(
+                "Authorization header must be 'Token <base64(credentials token)>'"
+            )
+        candidates = header_token_candidates(credential)
+        digests = [token_digest(token) for token, _ in candidates]
+        issued = (
+            PlatformToken.objects.select_related("platform").filter(digest__in=digests).first()
+            if digests
+            else None
+        )
+        if issued is None:
+            raise NotAuthenticatedError("Unknown credentials token")
+        platform = issued.platform
+        if platform.status == ConnectionStatus.SUSPENDED:
+            raise NotAuthenticatedError("This platform is suspended; contact the hub operator")
+        self._touch(platform)
+        token, form = next((t, f) for t, f in candidates if token_digest(t) == issued.digest)
+        caller = OcpiCaller(
+            platform=platform, scope=issued.scope, token_form=form, presented_token=token
+        )
+        request._request.ocpi_platform = platform  # for the exchange log middleware
+        return caller, issued
+
+    def authenticate_header(self, request: Request) -> str:
+        # A value here makes DRF answer 401 (not 403) to unauthenticated requests.
+        return "Token"
+
+    @staticmethod
+    def _touch(platform: Platform) -> None:
+        now = timezone.now()
+        if platform.last_seen_at is None or now - platform.last_seen_at > _LAST_SEEN_RESOLUTION:
+            Platform.objects.filter(pk=platform.pk).update(last_seen_at=now)
+            platform.last_seen_at = now

@@ -1,0 +1,77 @@
+"""Recording OCPI exchanges for the admin's log (DESIGN §7): ids, parties, statuses, timing.
+
+Never a token: only the method, the URL (tokens never travel in URLs), the headers' ids and
+the statuses are kept. A failure to log never fails the exchange itself.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from hub.models import Platform
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExchangeRecord:
+    """What is known of one exchange once it ended."""
+
+    direction: str
+    method: str
+    url: str
+    platform: "Platform | None" = None
+    module: str = ""
+    from_party: str = ""
+    to_party: str = ""
+    request_id: str = ""
+    correlation_id: str = ""
+    http_status: int | None = None
+    ocpi_status: int | None = None
+    status_message: str = ""
+    duration_ms: float | None = None
+    error: str = ""
+
+
+def record_exchange(record: ExchangeRecord) -> None:
+    """Store `record` in the exchange log (if enabled) and emit one log line."""
+    logger.info(
+        "ocpi %s %s %s -> %s/%s in %.1fms request_id=%s correlation_id=%s%s",
+        record.direction,
+        record.method,
+        record.url,
+        record.http_status,
+        record.ocpi_status,
+        record.duration_ms or 0.0,
+        record.request_id,
+        record.correlation_id,
+        f" error={record.error}" if record.error else "",
+    )
+    if not settings.OCPI_LOG_EXCHANGES:
+        return
+    from hub.models import OcpiExchange
+
+    try:
+        OcpiExchange.objects.create(
+            direction=record.direction,
+            method=record.method[:8],
+            url=record.url[:1000],
+            module=record.module[:64],
+            platform=record.platform if record.platform and record.platform.pk else None,
+            from_party=record.from_party[:8],
+            to_party=record.to_party[:8],
+            request_id=record.request_id[:255],
+            correlation_id=record.correlation_id[:255],
+            http_status=record.http_status,
+            ocpi_status=record.ocpi_status
+            if record.ocpi_status is not None and 0 <= record.ocpi_status < 32768
+            else None,
+            status_message=record.status_message[:255],
+            duration_ms=record.duration_ms,
+            error=record.error[:255],
+        )
+    except Exception:  # the log must never break the exchange it describes
+        logger.exception("Could not store the OCPI exchange log entry")

@@ -1,0 +1,66 @@
+"""Per-request OCPI plumbing that must cover every response under /ocpi/, DRF's or not:
+echoing X-Request-ID / X-Correlation-ID and recording the exchange."""
+
+import json
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from hub.models import ExchangeDirection
+from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
+from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, message_ids
+
+OCPI_PATH_PREFIX = "/ocpi/"
+
+
+def _ocpi_status_of(response: HttpResponse) -> tuple[int | None, str]:
+    data = getattr(response, "data", None)
+    if data is None and response.get("Content-Type", "").startswith("application/json"):
+        try:
+            data = json.loads(response.content)
+        except (ValueError, AttributeError):
+            data = None
+    if isinstance(data, dict):
+        code = data.get("status_code")
+        message = data.get("status_message") or ""
+        return (code if isinstance(code, int) else None), str(message)
+    return None, ""
+
+
+class OcpiExchangeMiddleware:
+    """Assign message ids to every OCPI request, echo them, and log the exchange."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(OCPI_PATH_PREFIX):
+            return self.get_response(request)
+        started = time.perf_counter()
+        request_id, correlation_id = message_ids(request)
+        request.ocpi_ids = (request_id, correlation_id)  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response[REQUEST_ID] = request_id
+        response[CORRELATION_ID] = correlation_id
+        ocpi_status, message = _ocpi_status_of(response)
+        context = getattr(request, "ocpi_context", None)
+        record_exchange(
+            ExchangeRecord(
+                direction=ExchangeDirection.INBOUND,
+                method=request.method or "",
+                url=f"{settings.OCPI_BASE_URL}{request.get_full_path()}",
+                platform=getattr(request, "ocpi_platform", None),
+                module=getattr(request, "ocpi_module", ""),
+                from_party=str(context.from_party) if context and context.from_party else "",
+                to_party=str(context.to_party) if context and context.to_party else "",
+                request_id=request_id,
+                correlation_id=correlation_id,
+                http_status=response.status_code,
+                ocpi_status=ocpi_status,
+                status_message=message,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+        return response

@@ -1,0 +1,58 @@
+"""Credentials tokens: generation, digests and the Authorization header forms.
+
+2.2.1 transport_and_format, Authorization header: `Authorization: Token <base64(token)>`. Many
+2.1.1-era implementations send the raw token instead, and the spec advises staying compatible
+("trial and error or configuration flags"), so the hub accepts both and sends, per platform,
+the form that platform expects.
+"""
+
+import base64
+import binascii
+import hashlib
+import secrets
+
+# 2.2.1 Credentials.token is string(64) of printable, non-whitespace ASCII.
+TOKEN_MAX_LENGTH = 64
+
+
+def generate_token() -> str:
+    """A new credentials token: 256 random bits, URL-safe, 43 characters."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a token. Hub-issued tokens carry 256 random bits, so a plain digest is as
+    strong as a slow hash and keeps the lookup a single indexed query."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def is_valid_token(token: str) -> bool:
+    """Printable non-whitespace ASCII, 1..64 characters (2.2.1 Credentials.token)."""
+    return 0 < len(token) <= TOKEN_MAX_LENGTH and all(0x21 <= ord(ch) <= 0x7E for ch in token)
+
+
+def encode_token(token: str, encoding: str) -> str:
+    """The Authorization header value for `token` in the form a partner expects."""
+    if encoding == "RAW":
+        return f"Token {token}"
+    return "Token " + base64.b64encode(token.encode("utf-8")).decode("ascii")
+
+
+def header_token_candidates(credential: str) -> list[tuple[str, str]]:
+    """The tokens an Authorization credential may stand for, with the form each implies.
+
+    The base64 reading comes first (2.2.1); a lenient server strips one trailing newline after
+    decoding because the spec's own examples encode one.
+    """
+    candidates: list[tuple[str, str]] = []
+    try:
+        decoded = base64.b64decode(credential, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if decoded.endswith("\n"):
+        decoded = decoded[:-1]
+    if decoded and is_valid_token(decoded):
+        candidates.append((decoded, "BASE64"))
+    if is_valid_token(credential):
+        candidates.append((credential, "RAW"))
+    return candidates

@@ -1,0 +1,1 @@
+"""Writes: keyword-only, typed services that raise `OcpiError` subclasses (HackSoft)."""

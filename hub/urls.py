@@ -1,0 +1,40 @@
+"""Root URLs. OCPI URLs carry version and gateway: /ocpi/2.2.1/cpo/... for what CPOs call,
+/ocpi/2.2.1/emsp/... for what eMSPs call; a trailing slash is optional everywhere."""
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from hub.api.credentials import CredentialsView
+from hub.api.hubclientinfo import HubClientInfoSenderListView
+from hub.api.versions import VersionDetailsView, VersionsListView
+from hub.ocpi.handlers import not_found as ocpi_not_found
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    re_path(r"^ocpi/versions/?$", VersionsListView.as_view(), name="ocpi-versions"),
+    re_path(r"^ocpi/2\.2\.1/?$", VersionDetailsView.as_view(), name="ocpi-version-details"),
+    re_path(r"^ocpi/2\.2\.1/credentials/?$", CredentialsView.as_view(), name="ocpi-credentials"),
+    re_path(
+        r"^ocpi/2\.2\.1/hubclientinfo/?$",
+        HubClientInfoSenderListView.as_view(),
+        name="ocpi-hubclientinfo",
+    ),
+    path("ocpi/2.2.1/cpo/", include("cpo_gateway.urls")),
+    path("ocpi/2.2.1/emsp/", include("emsp_gateway.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+    # Anything else under /ocpi/ still gets an envelope (even with DEBUG on).
+    re_path(r"^ocpi/", ocpi_not_found, name="ocpi-not-found"),
+]
+
+handler400 = "hub.ocpi.handlers.bad_request"
+handler404 = "hub.ocpi.handlers.not_found"
+handler500 = "hub.ocpi.handlers.server_error"

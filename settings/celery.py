@@ -1,0 +1,50 @@
+"""Celery: the outbox's delivery workers (DESIGN §5, STYLE §3.4)."""
+
+from settings.env import BASE_DIR, env
+
+_redis_url: str | None = env("REDIS_URL", default=None)
+# Without a Redis URL the hub runs on kombu's filesystem transport: a broker that needs no
+# server, so `make run` works on a machine with only Python.
+CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=_redis_url or "filesystem://")
+CELERY_BROKER_FOLDER = env("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".run" / "broker"))
+
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": CELERY_BROKER_FOLDER,
+        "data_folder_out": CELERY_BROKER_FOLDER,
+        "processed_folder": CELERY_BROKER_FOLDER + "-processed",
+        "store_processed": False,
+    }
+else:
+    # Redis re-delivers an unacknowledged message after visibility_timeout: it must exceed the
+    # longest task (time limit) plus any countdown, or a slow task would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# A delivery is acknowledged only after it ran, and re-queued if the worker dies mid-task;
+# the outbox row makes a second run harmless.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=30)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"hub.deliver_*": {"queue": "ocpi_push"}}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+
+# Periodic jobs live in one place (saleor, HackSoft).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "prune-exchange-log": {
+        "task": "hub.exchange_log_prune",
+        "schedule": 3600.0,
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")
+)
