@@ -1,4 +1,10 @@
-"""Test settings: fast hashing, partners on 127.0.0.1, exchange log on."""
+"""Test settings: fast hashing, partners on 127.0.0.1, one broker namespace per xdist worker.
+
+Delivery tests run a real Celery worker in a subprocess, so the test database must be one that
+another process can open: SQLite runs from a file (pytest-django adds the xdist suffix), and
+each xdist worker gets its own broker namespace so parallel workers never steal each other's
+tasks.
+"""
 
 import os
 
@@ -7,10 +13,33 @@ os.environ.setdefault("OCPI_ALLOW_PRIVATE_URLS", "true")
 os.environ.setdefault("OCPI_HTTP_TIMEOUT_S", "5")
 os.environ.setdefault("OCPI_HTTP_CONNECT_TIMEOUT_S", "2")
 
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
 from settings.base import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    os.makedirs(BASE_DIR / ".run", exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / "test-db.sqlite3")}  # noqa: F405
+
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    CELERY_BROKER_FOLDER = str(BASE_DIR / ".run" / f"test-broker-{_xdist_worker}")  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": CELERY_BROKER_FOLDER,
+        "data_folder_out": CELERY_BROKER_FOLDER,
+        "processed_folder": CELERY_BROKER_FOLDER + "-processed",
+        "control_folder": CELERY_BROKER_FOLDER + "-control",
+        "store_processed": False,
+    }
+    for _suffix in ("", "-processed", "-control"):
+        os.makedirs(CELERY_BROKER_FOLDER + _suffix, exist_ok=True)
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+        "global_keyprefix": f"ocpi-hub-test-{_xdist_worker}:",
+    }
 
 # Every /ocpi/ response in the suite is checked against the envelope and id contract.
 MIDDLEWARE = ["tests.contract.ContractCheckMiddleware", *MIDDLEWARE]  # noqa: F405

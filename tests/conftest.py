@@ -114,3 +114,19 @@ def hub_url(live_server: Any, settings: Any) -> str:
 
 
 __all__ = ["OcpiTestClient", "issue_token"]
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tmp_path: Any) -> Iterator[Any]:
+    """A real Celery worker consuming this xdist worker's broker namespace."""
+    from hub.celery import app
+    from tests.worker import CeleryWorkerProcess
+
+    with app.connection_for_write() as conn:
+        for queue in ("default", "ocpi_push"):
+            conn.default_channel.queue_purge(queue)
+    worker = CeleryWorkerProcess(tmp_path).start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,69 @@
+# The hub's commands. `make run` and `make test` do all set-up on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+PYTEST_WORKERS ?= 2
+
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: install install-dev run web worker beat test lint fmt typecheck migrations-check schema ci clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+install: $(STAMP_RUN)
+install-dev: $(STAMP_DEV)
+
+## Run the hub in the foreground: web server, Celery worker and beat (SQLite + a broker that
+## needs no server unless DATABASE_URL / REDIS_URL are set).
+run: $(STAMP_RUN)
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-settings.local} $(PY) manage.py hub_run --port $(PORT)
+
+web: $(STAMP_RUN)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+worker: $(STAMP_RUN)
+	$(VENV)/bin/celery -A hub worker -Q default,ocpi_push --pool threads --concurrency 8 -l info
+
+beat: $(STAMP_RUN)
+	$(VENV)/bin/celery -A hub beat -l info
+
+## The whole test suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set).
+test: $(STAMP_DEV)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
+
+lint: $(STAMP_DEV)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+
+fmt: $(STAMP_DEV)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck: $(STAMP_DEV)
+	$(PY) -m mypy hub cpo_gateway emsp_gateway settings
+
+migrations-check: $(STAMP_DEV)
+	DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py makemigrations --check --dry-run
+
+schema: $(STAMP_DEV)
+	DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+ci: lint migrations-check schema test
+
+clean:
+	rm -rf $(VENV) .venv-extrawest .run db.sqlite3*

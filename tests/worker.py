@@ -1,0 +1,100 @@
+"""A real Celery worker in a subprocess, on the real broker and the test database.
+
+Eager mode hides exactly the bugs delivery tests exist to find (serialization, commit
+visibility, redelivery), so these tests run `celery worker` as the deployment does.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """A URL for the database this test process uses (the test database, not the dev one)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{db['NAME']}"
+
+
+class CeleryWorkerProcess:
+    """`celery -A hub worker` with the test settings; stopped (and killed if need be) on exit."""
+
+    def __init__(self, log_dir: Path, *, concurrency: int = 4, pool: str = "threads") -> None:
+        self.log_path = log_dir / "celery-worker.log"
+        self.concurrency = concurrency
+        self.pool = pool
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> "CeleryWorkerProcess":
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="settings.test",
+            DATABASE_URL=test_database_url(),
+            OCPI_BASE_URL=settings.OCPI_BASE_URL,
+            PYTHONUNBUFFERED="1",
+        )
+        command = [
+            sys.executable, "-m", "celery", "-A", "hub", "worker",
+            "-Q", "default,ocpi_push", "--pool", self.pool,
+            "--concurrency", str(self.concurrency), "-l", "info",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-n", f"test-{os.getpid()}@%h",
+        ]  # fmt: skip
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log_tail()}")
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"celery worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(condition: "object", timeout: float = 20.0, interval: float = 0.1) -> bool:
+    """Poll `condition()` until it is true or `timeout` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():  # type: ignore[operator]
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
