@@ -9,6 +9,7 @@ class HubConfig(AppConfig):
     verbose_name = "OCPI hub"
 
     def ready(self) -> None:
+        import hub.ocpi.schema  # noqa: F401 - registers the OpenAPI authentication extension
         from hub.ocpi.registry import publish
 
         # Configuration modules every caller sees (2.2.1: the hub is SENDER of hubclientinfo;

@@ -1,5 +1,6 @@
 """Root URLs. OCPI URLs carry version and gateway: /ocpi/2.2.1/cpo/... for what CPOs call,
-/ocpi/2.2.1/emsp/... for what eMSPs call; a trailing slash is optional everywhere."""
+/ocpi/2.2.1/emsp/... for what eMSPs call. They are published without a trailing slash; the
+exchange middleware strips one (and doubled slashes) before routing."""
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
@@ -17,11 +18,11 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
-    re_path(r"^ocpi/versions/?$", VersionsListView.as_view(), name="ocpi-versions"),
-    re_path(r"^ocpi/2\.2\.1/?$", VersionDetailsView.as_view(), name="ocpi-version-details"),
-    re_path(r"^ocpi/2\.2\.1/credentials/?$", CredentialsView.as_view(), name="ocpi-credentials"),
-    re_path(
-        r"^ocpi/2\.2\.1/hubclientinfo/?$",
+    path("ocpi/versions", VersionsListView.as_view(), name="ocpi-versions"),
+    path("ocpi/2.2.1", VersionDetailsView.as_view(), name="ocpi-version-details"),
+    path("ocpi/2.2.1/credentials", CredentialsView.as_view(), name="ocpi-credentials"),
+    path(
+        "ocpi/2.2.1/hubclientinfo",
         HubClientInfoSenderListView.as_view(),
         name="ocpi-hubclientinfo",
     ),

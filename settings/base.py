@@ -118,20 +118,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "OcpiToken": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": (
-                    "`Token <base64(credentials token)>`; the raw token is accepted too."
-                ),
-            }
-        }
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "hub.models.parties.Role",
+        "InterfaceRoleEnum": "hub.models.parties.InterfaceRole",
+        "ConnectionStatusEnum": "hub.models.parties.ConnectionStatus",
     },
-    "SECURITY": [{"OcpiToken": []}],
 }
 
 from settings.celery import *  # noqa: E402,F403

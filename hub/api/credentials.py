@@ -7,6 +7,8 @@ updates and rotates (405 when not registered); DELETE unregisters (405 when not 
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
+from hub.ocpi.authentication import caller_of
+from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
 from hub.schemas.credentials import CredentialsSerializer
 from hub.services.registry import (
@@ -27,17 +29,17 @@ class CredentialsView(OcpiAPIView):
     def get(self, request: Request) -> OcpiResponse:
         # The token in the hub's credentials is the one this client must use: the one it
         # presented (the hub keeps only digests of the tokens it issued).
-        return OcpiResponse(hub_credentials(request.user.presented_token))
+        return OcpiResponse(hub_credentials(caller_of(request).presented_token))
 
     @extend_schema(
         request=CredentialsSerializer, responses=CredentialsSerializer, summary="Register (Token A)"
     )
     def post(self, request: Request) -> OcpiResponse:
         data = credentials_register(
-            platform=request.user.platform,
+            platform=caller_of(request).platform,
             data=request.data,
-            token_form=request.user.token_form,
-            correlation_id=request.ocpi.correlation_id,
+            token_form=caller_of(request).token_form,
+            correlation_id=context_of(request).correlation_id,
         )
         return OcpiResponse(data)
 
@@ -48,14 +50,14 @@ class CredentialsView(OcpiAPIView):
     )
     def put(self, request: Request) -> OcpiResponse:
         data = credentials_update(
-            platform=request.user.platform,
+            platform=caller_of(request).platform,
             data=request.data,
-            token_form=request.user.token_form,
-            correlation_id=request.ocpi.correlation_id,
+            token_form=caller_of(request).token_form,
+            correlation_id=context_of(request).correlation_id,
         )
         return OcpiResponse(data)
 
     @extend_schema(request=None, responses=None, summary="Unregister")
     def delete(self, request: Request) -> OcpiResponse:
-        credentials_unregister(platform=request.user.platform)
+        credentials_unregister(platform=caller_of(request).platform)
         return OcpiResponse()

@@ -1,10 +1,13 @@
 """HubClientInfo module, the hub's SENDER interface (2.2.1 mod_hub_client_info.asciidoc):
 the list of connected parties and their status, paginated, for start-up and resync."""
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.models import PlatformRole
+from hub.ocpi.authentication import caller_of
 from hub.ocpi.views import OcpiGenericAPIView
 from hub.schemas.hubclientinfo import ClientInfoSerializer, client_info
 from hub.selectors import client_infos_visible_to
@@ -16,8 +19,8 @@ class HubClientInfoSenderListView(OcpiGenericAPIView):
     ocpi_module = "hubclientinfo"
     pagination_date_field = "platform__status_changed_at"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        return client_infos_visible_to(self.request.user)
+    def get_queryset(self) -> QuerySet[PlatformRole]:
+        return client_infos_visible_to(caller_of(self.request))
 
     @extend_schema(responses=ClientInfoSerializer(many=True), summary="ClientInfo list")
     def get(self, request: Request) -> Response:

@@ -2,6 +2,7 @@
 echoing X-Request-ID / X-Correlation-ID and recording the exchange."""
 
 import json
+import re
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,19 @@ from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, message_ids
 
 OCPI_PATH_PREFIX = "/ocpi/"
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def normalize_ocpi_path(path: str) -> str:
+    """One form per OCPI URL: no trailing slash, no doubled slashes.
+
+    The spec writes some templates without a separator and d2 moved to slash-less endpoint
+    URLs, so partners join `{endpoint}/{id}` and `{endpoint}{id}` styles both ways.
+    """
+    path = _SLASHES.sub("/", path)
+    return path.rstrip("/") if len(path) > len(OCPI_PATH_PREFIX) else path
 
 
 def _ocpi_status_of(response: HttpResponse) -> tuple[int | None, str]:
@@ -39,6 +53,8 @@ class OcpiExchangeMiddleware:
         if not request.path.startswith(OCPI_PATH_PREFIX):
             return self.get_response(request)
         started = time.perf_counter()
+        request.path_info = normalize_ocpi_path(request.path_info)
+        request.path = normalize_ocpi_path(request.path)
         request_id, correlation_id = message_ids(request)
         request.ocpi_ids = (request_id, correlation_id)  # type: ignore[attr-defined]
         response = self.get_response(request)

@@ -15,8 +15,10 @@ class IsRegisteredParty(BasePermission):
     """A registered platform; registration tokens only where the view allows them."""
 
     def has_permission(self, request: "Request", view: "APIView") -> bool:
+        from hub.ocpi.authentication import OcpiCaller
+
         caller = request.user
-        if caller is None:
+        if not isinstance(caller, OcpiCaller):
             raise NotAuthenticatedError(
                 "Missing Authorization header: 'Token <base64(credentials token)>'"
             )

@@ -18,6 +18,8 @@ from hub.ocpi.exceptions import InvalidParametersError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from rest_framework.request import Request
+
 # CiString: printable ASCII; country codes are 2 characters, party ids 3.
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 _PARTY_RE = re.compile(r"^[A-Za-z0-9]{3}$")
@@ -119,6 +121,15 @@ def parse_routing_headers(request: HttpRequest) -> OcpiRequestContext:
         from_party=_party_from_headers(request.headers, FROM_COUNTRY, FROM_PARTY),
         to_party=_party_from_headers(request.headers, TO_COUNTRY, TO_PARTY),
     )
+
+
+def context_of(request: "HttpRequest | Request") -> OcpiRequestContext:
+    """The context `OcpiViewMixin.initial` parsed for this request."""
+    django_request = getattr(request, "_request", request)
+    context = getattr(django_request, "ocpi_context", None)
+    if context is None:
+        context = parse_routing_headers(django_request)
+    return context
 
 
 def outbound_headers(

@@ -3,6 +3,7 @@ documented on every operation (netbox `NetBoxAutoSchema`)."""
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
@@ -74,3 +75,21 @@ def envelope_schema(data_schema: dict[str, Any] | None) -> dict[str, Any]:
         "required": ["status_code", "timestamp"],
         "properties": properties,
     }
+
+
+class CredentialsTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Documents `Authorization: Token <base64(token)>` (2.2.1 transport_and_format)."""
+
+    target_class = "hub.ocpi.authentication.CredentialsTokenAuthentication"
+    name = "OcpiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "`Token <base64(credentials token)>` (OCPI 2.2.1); the raw token is accepted "
+                "too. Token A opens only versions and credentials."
+            ),
+        }

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import OcpiRequestContext, parse_routing_headers
@@ -51,22 +52,22 @@ class OcpiViewMixin:
             "0",
         ):
             request.META["CONTENT_TYPE"] = "application/json"
-        request.ocpi_module = self.ocpi_module  # type: ignore[attr-defined]
+        setattr(request, "ocpi_module", self.ocpi_module)  # noqa: B010 - read by the log
         return super().initialize_request(request, *args, **kwargs)  # type: ignore[misc]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        request._request.ocpi_context = None
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         context = parse_routing_headers(request._request)
-        request._request.ocpi_context = context
-        request.ocpi = context  # type: ignore[attr-defined]
+        setattr(request._request, "ocpi_context", context)  # noqa: B010 - read by context_of
         self.check_from_party(request, context)
 
     def check_from_party(self, request: Request, context: OcpiRequestContext) -> None:
         """A FROM header must name one of the caller's own parties: FROM cannot be spoofed
         across platforms (DESIGN §3). Unregistered callers have no parties yet."""
         caller = request.user
-        if context.from_party is None or caller is None or not caller.registered:
+        if context.from_party is None or not isinstance(caller, OcpiCaller):
+            return
+        if not caller.registered:
             return
         if context.from_party not in caller.parties():
             raise InvalidParametersError(
@@ -74,7 +75,7 @@ class OcpiViewMixin:
                 "party of the calling platform"
             )
 
-    def finalize_response(
+    def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         # Errors arrive enveloped by the exception handler; plain Response data is wrapped.
@@ -87,9 +88,9 @@ class OcpiViewMixin:
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
 
-class OcpiAPIView(OcpiViewMixin, APIView):
+class OcpiAPIView(OcpiViewMixin, APIView):  # type: ignore[misc]
     """Base for OCPI views without a queryset."""
 
 
-class OcpiGenericAPIView(OcpiViewMixin, generics.GenericAPIView):  # type: ignore[type-arg]
+class OcpiGenericAPIView(OcpiViewMixin, generics.GenericAPIView):  # type: ignore[type-arg,misc]
     """Base for OCPI views over a queryset (lists use `OcpiPagination`)."""

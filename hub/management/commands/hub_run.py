@@ -52,7 +52,7 @@ class Command(BaseCommand):
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         procfile = Path(settings.BASE_DIR) / "Procfile"
         honcho = [sys.executable, "-m", "honcho", "-f", str(procfile), "-d", str(settings.BASE_DIR)]
-        os.execve(sys.executable, [*honcho, "start"], env)
+        os.execve(sys.executable, [*honcho, "start"], env)  # noqa: S606 - our interpreter
 
     def _ensure_admin(self) -> None:
         username = os.environ.get("HUB_ADMIN_USER")

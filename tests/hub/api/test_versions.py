@@ -139,3 +139,13 @@ def test_malformed_routing_headers_2001(
     _, token = registered_party("CPO", "NL", "ABC")
     response = ocpi_client.get("/ocpi/2.2.1/hubclientinfo", token=token, headers=headers)
     assert response.json()["status_code"] == 2001
+
+
+@pytest.mark.parametrize("path", ["/ocpi/2.2.1/", "/ocpi//2.2.1", "/ocpi/2.2.1//"])
+def test_trailing_and_doubled_slashes_reach_the_same_endpoint(
+    ocpi_client: OcpiTestClient, path: str
+) -> None:
+    _, token = registered_party("CPO", "NL", "SLA")
+    response = ocpi_client.get(path, token=token)
+    assert response.status_code == 200
+    assert response.json()["data"]["version"] == "2.2.1"

@@ -1,0 +1,53 @@
+"""Project-level checks: the OpenAPI schema validates, migrations match the models, settings."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from tests.conftest import OcpiTestClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_openapi_schema_validates_without_warnings(tmp_path: Path) -> None:
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", validate=True, fail_on_warn=True, file=str(out))
+    schema = yaml.safe_load(out.read_text())
+    paths = schema["paths"]
+    assert {"/ocpi/versions", "/ocpi/2.2.1/credentials", "/ocpi/2.2.1/hubclientinfo"} <= set(paths)
+    post = paths["/ocpi/2.2.1/credentials"]["post"]
+    envelope = post["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(envelope["required"]) == {"status_code", "timestamp"}
+    assert {p["name"] for p in post["parameters"]} >= {"X-Request-ID", "X-Correlation-ID"}
+
+
+def test_schema_and_docs_served_without_a_cdn(client: Any) -> None:
+    assert client.get("/api/schema/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+
+
+def test_no_missing_migrations() -> None:
+    call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+def test_health_endpoint(ocpi_client: OcpiTestClient) -> None:
+    assert ocpi_client.django.get("/healthz").content == b"ok"
+
+
+def test_production_settings_refuse_to_start_without_secrets(monkeypatch: Any) -> None:
+    import importlib
+    import sys
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    sys.modules.pop("settings.production", None)
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
+        importlib.import_module("settings.production")
