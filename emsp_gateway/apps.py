@@ -7,3 +7,11 @@ class EmspGatewayConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "emsp_gateway"
     verbose_name = "eMSP gateway"
+
+    def ready(self) -> None:
+        from emsp_gateway.api.access import EMSP_GATEWAY_ROLES
+        from hub.ocpi.registry import publish
+
+        # What eMSPs call: the hub SENDS them locations and tariffs (GET all via hub).
+        publish("locations", "SENDER", "emsp-locations", audience=EMSP_GATEWAY_ROLES)
+        publish("tariffs", "SENDER", "emsp-tariffs", audience=EMSP_GATEWAY_ROLES)

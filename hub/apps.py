@@ -16,3 +16,14 @@ class HubConfig(AppConfig):
         # credentials are published once, as SENDER, whatever the roles).
         publish("credentials", "SENDER", "ocpi-credentials")
         publish("hubclientinfo", "SENDER", "ocpi-hubclientinfo")
+
+        from hub.services.locations import build_location_push
+        from hub.services.outbox import register_push_builder
+        from hub.services.tariffs import build_tariff_push
+
+        register_push_builder("locations", build_location_push)
+        register_push_builder("tariffs", build_tariff_push)
+
+        from hub.services.clientinfo import build_clientinfo_push
+
+        register_push_builder("hubclientinfo", build_clientinfo_push)

@@ -3,8 +3,10 @@ roaming agreements plug in at one place (DESIGN §6b)."""
 
 from django.db.models import QuerySet
 
-from hub.models import PlatformRole
+from hub.models import ConnectionStatus, InterfaceRole, Location, PlatformRole, Tariff
 from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.routing import PartyRef
+from hub.services.outbox import Receiver
 
 
 def client_infos_visible_to(caller: OcpiCaller) -> QuerySet[PlatformRole]:
@@ -15,3 +17,72 @@ def client_infos_visible_to(caller: OcpiCaller) -> QuerySet[PlatformRole]:
         .exclude(platform=caller.platform)
         .exclude(platform__registered=False, platform__status="PLANNED")
     )
+
+
+# Roles that receive what a CPO publishes (2.2.1 transport_and_format, Broadcast Push: "all
+# connected clients with an opposite role"; OTHER is seen as an eMSP type of role).
+CPO_DATA_RECEIVER_ROLES = ("EMSP", "NSP", "OTHER")
+
+
+def receivers_for(
+    module: str,
+    *,
+    owner: PartyRef,
+    roles: tuple[str, ...] = CPO_DATA_RECEIVER_ROLES,
+    exclude_platform_id: int | None = None,
+) -> list[Receiver]:
+    """Who gets a broadcast of `owner`'s `module` data: one delivery per CONNECTED, registered
+    platform that hosts one of `roles` and publishes the module's RECEIVER endpoint.
+
+    The TO header names the platform's first such role (in `roles` order).
+    """
+    candidates = (
+        PlatformRole.objects.select_related("platform")
+        .filter(
+            role__in=roles,
+            platform__registered=True,
+            platform__status=ConnectionStatus.CONNECTED,
+            platform__endpoints__identifier=module,
+            platform__endpoints__role=InterfaceRole.RECEIVER,
+        )
+        .distinct()
+        .order_by("platform_id", "pk")
+    )
+    if exclude_platform_id is not None:
+        candidates = candidates.exclude(platform_id=exclude_platform_id)
+    chosen: dict[int, PlatformRole] = {}
+    for role in candidates:
+        current = chosen.get(role.platform_id)
+        if current is None or roles.index(role.role) < roles.index(current.role):
+            chosen[role.platform_id] = role
+    receivers = []
+    for role in chosen.values():
+        party = PartyRef.of(role.country_code, role.party_id)
+        if may_route(owner, party, module):
+            receivers.append(Receiver(role.platform, party))
+    return receivers
+
+
+def platform_roles_of(party: PartyRef) -> QuerySet[PlatformRole]:
+    """The roles registered for a party address (a party may hold several roles)."""
+    return PlatformRole.objects.select_related("platform").filter(
+        country_code=party.country_code, party_id=party.party_id
+    )
+
+
+def locations_visible_to(caller: OcpiCaller) -> QuerySet[Location]:
+    """The stored locations a caller may read through the hub: published ones (2.2.1: private
+    locations SHALL NOT be published). Unpublished locations with `publish_allowed_to` are
+    shown to nobody until the token index can tell which eMSP those tokens belong to."""
+    return Location.objects.filter(publish=True)
+
+
+def tariffs_visible_to(caller: OcpiCaller) -> QuerySet[Tariff]:
+    """The stored tariffs a caller may read through the hub (not deleted)."""
+    return Tariff.objects.filter(deleted_at__isnull=True)
+
+
+def may_route(from_party: PartyRef, to_party: PartyRef, module: str) -> bool:
+    """May `from_party` send `module` data to `to_party`? In open roaming mode (the default)
+    everything connected may; roaming agreements plug in here (DESIGN §6b)."""
+    return True

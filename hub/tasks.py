@@ -30,3 +30,68 @@ def exchange_log_prune_task() -> int:
 def ping_task() -> str:
     """A no-op used to check that a worker consumes the broker (health checks, tests)."""
     return "pong"
+
+
+@shared_task(
+    name="hub.deliver_push",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_push_task(delivery_id: int) -> str:
+    """Send one outbox delivery (a no-op unless it is PENDING and due)."""
+    from hub.services.outbox import delivery_send
+
+    return delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="hub.delivery_sweep", ignore_result=True)
+def delivery_sweep_task() -> dict[str, int]:
+    """Re-enqueue due deliveries and release expired claims (beat)."""
+    from hub.services.outbox import delivery_sweep
+
+    return delivery_sweep()
+
+
+@shared_task(name="hub.still_alive_check", ignore_result=True)
+def still_alive_check_task() -> dict[str, int]:
+    """Probe the platforms silent for OCPI_STILL_ALIVE_AFTER_S, one task each (beat)."""
+    from hub.services.stillalive import still_alive_check
+
+    return still_alive_check(enqueue=True)
+
+
+@shared_task(name="hub.still_alive_probe", ignore_result=True)
+def still_alive_probe_task(platform_id: int) -> str:
+    """GET one platform's versions URL and set CONNECTED or OFFLINE."""
+    from hub.services.stillalive import platform_probe
+
+    return platform_probe(platform_id=platform_id)
+
+
+@shared_task(name="hub.pull_sync", ignore_result=True)
+def pull_sync_task() -> list[str]:
+    """Hand every due incremental pull of a CPO's locations/tariffs to a worker (beat)."""
+    from hub.services.sync import pull_sync
+
+    return pull_sync(enqueue=True)
+
+
+# A pull may run long: its own time limit, and acknowledged on receipt (not acks_late): a run
+# lost with its worker is simply the next interval's, and a long run must never be redelivered
+# by Redis (visibility_timeout) while it is still going.
+@shared_task(
+    name="hub.pull_sync_party",
+    ignore_result=True,
+    acks_late=False,
+    reject_on_worker_lost=False,
+    soft_time_limit=settings.OCPI_PULL_SYNC_TIME_LIMIT_S,
+    time_limit=settings.OCPI_PULL_SYNC_TIME_LIMIT_S + 30,
+)
+def pull_sync_party_task(platform_id: int, country_code: str, party_id: str, module: str) -> str:
+    """One incremental pull of one CPO party's locations or tariffs."""
+    from hub.services.sync import pull_sync_run
+
+    return pull_sync_run(
+        platform_id=platform_id, country_code=country_code, party_id=party_id, module=module
+    )

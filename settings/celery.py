@@ -41,9 +41,24 @@ CELERY_TIMEZONE = "UTC"
 
 # Periodic jobs live in one place (saleor, HackSoft).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "delivery-sweep": {
+        "task": "hub.delivery_sweep",
+        "schedule": env.float("OCPI_SWEEP_INTERVAL_S", default=15.0),
+    },
     "prune-exchange-log": {
         "task": "hub.exchange_log_prune",
         "schedule": 3600.0,
+    },
+    # Still-alive (DESIGN §5): probe platforms silent for OCPI_STILL_ALIVE_AFTER_S.
+    "still-alive-check": {
+        "task": "hub.still_alive_check",
+        "schedule": env.float("OCPI_STILL_ALIVE_CHECK_INTERVAL_S", default=60.0),
+    },
+    # Incremental GET of CPOs' locations and tariffs (for CPOs that do not push): the task
+    # looks every 5 minutes (at most) for parties whose OCPI_PULL_SYNC_INTERVAL_S has passed.
+    "pull-sync": {
+        "task": "hub.pull_sync",
+        "schedule": min(300.0, env.float("OCPI_PULL_SYNC_INTERVAL_S", default=3600.0)),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env(

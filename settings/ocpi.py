@@ -33,3 +33,54 @@ OCPI_ALLOW_UNKNOWN_FIELDS: bool = env.bool("OCPI_ALLOW_UNKNOWN_FIELDS", default=
 
 # Record every inbound and outbound OCPI exchange (never a token) for the admin's exchange log.
 OCPI_LOG_EXCHANGES: bool = env.bool("OCPI_LOG_EXCHANGES", default=True)
+
+# The outbox (DESIGN §5): state pushes are retried with backoff and jitter for transient
+# failures only, for at most OCPI_PUSH_RETRY_WINDOW_S; then the receiver is marked OFFLINE and
+# re-syncs by GET. A claimed delivery is leased for OCPI_PUSH_LEASE_S (a dead worker's claim
+# expires and the sweeper hands it out again).
+OCPI_PUSH_RETRY_BASE_S: float = env.float("OCPI_PUSH_RETRY_BASE_S", default=2.0)
+OCPI_PUSH_RETRY_MAX_S: float = env.float("OCPI_PUSH_RETRY_MAX_S", default=300.0)
+OCPI_PUSH_RETRY_WINDOW_S: float = env.float("OCPI_PUSH_RETRY_WINDOW_S", default=3600.0)
+OCPI_PUSH_LEASE_S: float = env.float("OCPI_PUSH_LEASE_S", default=90.0)
+OCPI_PUSH_REQUEUE_AFTER_S: float = env.float("OCPI_PUSH_REQUEUE_AFTER_S", default=30.0)
+
+# HubClientInfo (2.2.1 mod_hub_client_info): a platform that becomes CONNECTED also gets the
+# ClientInfo of every other party pushed (the directory), this many seconds after the change
+# so that a partner that just registered has stored the hub's token before the first PUT.
+OCPI_CLIENTINFO_DIRECTORY_ON_CONNECT: bool = env.bool(
+    "OCPI_CLIENTINFO_DIRECTORY_ON_CONNECT", default=True
+)
+OCPI_CLIENTINFO_DIRECTORY_DELAY_S: float = env.float(
+    "OCPI_CLIENTINFO_DIRECTORY_DELAY_S", default=2.0
+)
+
+# Still-alive check (DESIGN §5; spec: "when unsure, start with 5 minutes"): a registered
+# platform silent this long (no request from it, no probe of it) gets a GET on its versions
+# URL, with this timeout; the answer decides CONNECTED or OFFLINE.
+OCPI_STILL_ALIVE_AFTER_S: float = env.float("OCPI_STILL_ALIVE_AFTER_S", default=300.0)
+OCPI_STILL_ALIVE_TIMEOUT_S: float = env.float("OCPI_STILL_ALIVE_TIMEOUT_S", default=5.0)
+OCPI_STILL_ALIVE_CHECK_INTERVAL_S: float = env.float(
+    "OCPI_STILL_ALIVE_CHECK_INTERVAL_S", default=60.0
+)
+
+# Pull sync of CPOs' locations and tariffs (GET the SENDER list with date_from). Every
+# CONNECTED CPO with a SENDER endpoint is pulled incrementally each OCPI_PULL_SYNC_INTERVAL_S;
+# a party that pushed that module since its last pull is pulled only every
+# OCPI_PULL_SYNC_PUSHER_INTERVAL_S (its pushes keep the hub current; the pull is a safety net).
+# date_from is the previous successful run's start minus OCPI_PULL_SYNC_OVERLAP_S (clock skew).
+OCPI_PULL_SYNC_INTERVAL_S: float = env.float("OCPI_PULL_SYNC_INTERVAL_S", default=3600.0)
+OCPI_PULL_SYNC_PUSHER_INTERVAL_S: float = env.float(
+    "OCPI_PULL_SYNC_PUSHER_INTERVAL_S", default=86400.0
+)
+OCPI_PULL_SYNC_OVERLAP_S: float = env.float("OCPI_PULL_SYNC_OVERLAP_S", default=60.0)
+OCPI_PULL_SYNC_PAGE_SIZE: int = env.int("OCPI_PULL_SYNC_PAGE_SIZE", default=100)
+OCPI_PULL_SYNC_MAX_PAGES: int = env.int("OCPI_PULL_SYNC_MAX_PAGES", default=10000)
+# One run of one (party, module) may take this long (a Celery time limit; also the lease after
+# which a run that died is considered gone).
+OCPI_PULL_SYNC_TIME_LIMIT_S: int = env.int("OCPI_PULL_SYNC_TIME_LIMIT_S", default=1800)
+
+# Direct routing (DESIGN §3): a request forwarded to its TO party waits this long for the
+# answer, then the caller gets OCPI 4002. URLs of forwarded responses the hub rewrites to its
+# own (pagination Link, Location) can be followed for OCPI_PROXIED_URL_TTL_S.
+OCPI_FORWARD_TIMEOUT_S: float = env.float("OCPI_FORWARD_TIMEOUT_S", default=10.0)
+OCPI_PROXIED_URL_TTL_S: float = env.float("OCPI_PROXIED_URL_TTL_S", default=86400.0)

@@ -13,7 +13,11 @@ os.environ.setdefault("OCPI_ALLOW_PRIVATE_URLS", "true")
 os.environ.setdefault("OCPI_HTTP_TIMEOUT_S", "5")
 os.environ.setdefault("OCPI_HTTP_CONNECT_TIMEOUT_S", "2")
 
+# One namespace per test run and xdist worker: concurrent runs in one checkout never share a
+# database file or broker queue. Subprocesses (the Celery worker under test) inherit the id.
+_run_id = os.environ.setdefault("HUB_TEST_RUN_ID", str(os.getpid()))
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_namespace = f"{_run_id}-{_xdist_worker}"
 
 from settings.base import *  # noqa: E402,F403
 
@@ -22,10 +26,12 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     os.makedirs(BASE_DIR / ".run", exist_ok=True)  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(BASE_DIR / ".run" / f"test-db-{_run_id}.sqlite3")  # noqa: F405
+    }
 
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
-    CELERY_BROKER_FOLDER = str(BASE_DIR / ".run" / f"test-broker-{_xdist_worker}")  # noqa: F405
+    CELERY_BROKER_FOLDER = str(BASE_DIR / ".run" / f"test-broker-{_namespace}")  # noqa: F405
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": CELERY_BROKER_FOLDER,
         "data_folder_out": CELERY_BROKER_FOLDER,
@@ -38,7 +44,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
-        "global_keyprefix": f"ocpi-hub-test-{_xdist_worker}:",
+        "global_keyprefix": f"ocpi-hub-test-{_namespace}:",
     }
 
 # Every /ocpi/ response in the suite is checked against the envelope and id contract.

@@ -117,16 +117,45 @@ __all__ = ["OcpiTestClient", "issue_token"]
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None, tmp_path: Any) -> Iterator[Any]:
-    """A real Celery worker consuming this xdist worker's broker namespace."""
+def celery_worker_factory(transactional_db: None, tmp_path: Any) -> Iterator[Any]:
+    """Start real Celery workers (settings overrides as environment variables); all are
+    stopped at the end of the test."""
     from hub.celery import app
     from tests.worker import CeleryWorkerProcess
 
     with app.connection_for_write() as conn:
         for queue in ("default", "ocpi_push"):
             conn.default_channel.queue_purge(queue)
-    worker = CeleryWorkerProcess(tmp_path).start()
+    started: list[CeleryWorkerProcess] = []
+
+    def start(**env: str) -> CeleryWorkerProcess:
+        log_dir = tmp_path / f"worker-{len(started)}"
+        log_dir.mkdir()
+        worker = CeleryWorkerProcess(log_dir, env=env).start()
+        started.append(worker)
+        return worker
+
     try:
-        yield worker
+        yield start
     finally:
-        worker.stop()
+        for worker in started:
+            worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_factory: Any) -> Any:
+    """A real Celery worker consuming this xdist worker's broker namespace."""
+    return celery_worker_factory()
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """Remove this run's broker folders (the test database is destroyed by pytest-django)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    run_id = os.environ.get("HUB_TEST_RUN_ID")
+    if not run_id or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for folder in (Path(__file__).resolve().parent.parent / ".run").glob(f"test-broker-{run_id}-*"):
+        shutil.rmtree(folder, ignore_errors=True)

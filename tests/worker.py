@@ -33,8 +33,16 @@ def test_database_url() -> str:
 class CeleryWorkerProcess:
     """`celery -A hub worker` with the test settings; stopped (and killed if need be) on exit."""
 
-    def __init__(self, log_dir: Path, *, concurrency: int = 4, pool: str = "threads") -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        concurrency: int = 4,
+        pool: str = "threads",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = log_dir / "celery-worker.log"
+        self.extra_env = dict(env or {})
         self.concurrency = concurrency
         self.pool = pool
         self.process: subprocess.Popen[bytes] | None = None
@@ -48,6 +56,7 @@ class CeleryWorkerProcess:
             OCPI_BASE_URL=settings.OCPI_BASE_URL,
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         command = [
             sys.executable, "-m", "celery", "-A", "hub", "worker",
             "-Q", "default,ocpi_push", "--pool", self.pool,

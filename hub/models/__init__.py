@@ -1,6 +1,8 @@
 """The hub's domain models, one module per concern."""
 
+from hub.models.deliveries import DeliveryStatus, PushAttempt, PushDelivery
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
+from hub.models.locations import Evse, Location
 from hub.models.parties import (
     ConnectionStatus,
     InterfaceRole,
@@ -13,9 +15,21 @@ from hub.models.parties import (
     TokenEncoding,
     TokenScope,
 )
+from hub.models.proxies import ProxiedUrl, ProxiedUrlKind
+from hub.models.sync import SyncState
+from hub.models.tariffs import Tariff
 
 __all__ = [
     "ConnectionStatus",
+    "DeliveryStatus",
+    "Evse",
+    "Location",
+    "PushAttempt",
+    "ProxiedUrl",
+    "ProxiedUrlKind",
+    "PushDelivery",
+    "SyncState",
+    "Tariff",
     "ExchangeDirection",
     "InterfaceRole",
     "OcpiExchange",

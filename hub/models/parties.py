@@ -92,6 +92,11 @@ class Platform(models.Model):
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last authenticated request from this platform."
     )
+    last_probe_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last still-alive probe (GET versions) of this platform, whatever its result.",
+    )
     notes = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

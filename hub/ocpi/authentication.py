@@ -104,3 +104,8 @@ class CredentialsTokenAuthentication(BaseAuthentication):
         if platform.last_seen_at is None or now - platform.last_seen_at > _LAST_SEEN_RESOLUTION:
             Platform.objects.filter(pk=platform.pk).update(last_seen_at=now)
             platform.last_seen_at = now
+        if platform.status == ConnectionStatus.OFFLINE and platform.registered:
+            # A request from an OFFLINE platform proves it is alive (still-alive, DESIGN §5).
+            from hub.services.registry import platform_set_status
+
+            platform_set_status(platform=platform, status=ConnectionStatus.CONNECTED)

@@ -22,7 +22,10 @@ class PublishedEndpoint:
     audience: frozenset[str] = frozenset()
 
     def url(self) -> str:
-        return f"{settings.OCPI_BASE_URL}{reverse(self.url_name)}"
+        # A module's base URL has no view of its own (partners append ids), so it may be
+        # given as a path instead of a URL name.
+        path = self.url_name if self.url_name.startswith("/") else reverse(self.url_name)
+        return f"{settings.OCPI_BASE_URL}{path}"
 
 
 _published: dict[tuple[str, str], PublishedEndpoint] = {}

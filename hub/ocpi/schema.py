@@ -1,6 +1,7 @@
 """OpenAPI: every response schema is wrapped in the OCPI envelope, and the OCPI headers are
 documented on every operation (netbox `NetBoxAutoSchema`)."""
 
+import re
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -32,6 +33,13 @@ ROUTING_HEADERS = [
 
 class OcpiAutoSchema(AutoSchema):
     """Wrap responses in the envelope and document the id and routing headers."""
+
+    def get_operation_id(self) -> str:
+        # One view serves location, EVSE and connector depths: the path parameters keep the
+        # operation ids unique (and stable for generated clients).
+        base = str(super().get_operation_id())
+        params = re.findall(r"{(\w+)}", self.path)
+        return f"{base}_by_{'_'.join(params)}" if params else base
 
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())

@@ -6,16 +6,16 @@ FROM header names one of the caller's own parties, and map PUT results to 200/20
 
 from typing import Any, ClassVar
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.authentication import OcpiCaller, caller_of
 from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
-from hub.ocpi.exceptions import InvalidParametersError
-from hub.ocpi.routing import OcpiRequestContext, parse_routing_headers
+from hub.ocpi.exceptions import InvalidParametersError, NotFoundError
+from hub.ocpi.routing import OcpiRequestContext, PartyRef, context_of, parse_routing_headers
 from hub.ocpi.status import OcpiStatus
 
 
@@ -75,9 +75,9 @@ class OcpiViewMixin:
                 "party of the calling platform"
             )
 
-    def finalize_response(  # type: ignore[override]
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         # Errors arrive enveloped by the exception handler; plain Response data is wrapped.
         if isinstance(response, Response) and not (
             isinstance(response.data, dict)
@@ -94,3 +94,95 @@ class OcpiAPIView(OcpiViewMixin, APIView):  # type: ignore[misc]
 
 class OcpiGenericAPIView(OcpiViewMixin, generics.GenericAPIView):  # type: ignore[type-arg,misc]
     """Base for OCPI views over a queryset (lists use `OcpiPagination`)."""
+
+
+class RoutedViewMixin:
+    """Functional-module views: routing headers apply, and a request whose TO names another
+    party than the hub is forwarded to it (DESIGN §3, direct routing).
+
+    `forward_module` and `forward_interface` name the receiver's endpoint: a CPO pushing to
+    one eMSP reaches that eMSP's RECEIVER, an eMSP reading one CPO reaches its SENDER.
+    """
+
+    routed: ClassVar[bool] = True
+    ocpi_module: ClassVar[str] = ""
+    forward_interface: ClassVar[str] = "RECEIVER"
+    gateway: ClassVar[str] = ""
+
+    def direct_target(self, request: Request) -> PartyRef | None:
+        """The TO party when it is not the hub (None: the hub handles the request itself)."""
+        context = context_of(request)
+        if context.to_party is None or context.to_hub:
+            return None
+        return context.to_party
+
+    def forward(self, request: Request, path: str) -> Response:
+        """Forward the request unchanged to the TO party and relay its answer."""
+        from hub.services.forwarding import forward_request, forwarded_response
+
+        result = forward_request(
+            caller=caller_of(request),
+            context=context_of(request),
+            module=self.ocpi_module,
+            interface_role=self.forward_interface,
+            method=request.method or "GET",
+            path=path,
+            query=request.query_params,
+            body=request.data if request.method in ("POST", "PUT", "PATCH") else None,
+            gateway=self.gateway,
+        )
+        return forwarded_response(result)
+
+
+def check_id_length(name: str, value: str, max_length: int) -> str:
+    """URL ids are CiStrings with the same limits as in the body (2001 when over)."""
+    if not value or len(value) > max_length or not all(0x20 < ord(ch) < 0x7F for ch in value):
+        raise InvalidParametersError(
+            f"{name}: must be 1 to {max_length} printable ASCII characters"
+        )
+    return value
+
+
+def owner_party(
+    request: Request, country_code: str, party_id: str, roles: tuple[str, ...]
+) -> PartyRef:
+    """The party of a client-owned object's URL (2.2.1 transport_and_format, Client Owned Object
+    Push). It must be one of the caller's own parties with one of `roles` — a URL party that
+    matches none of the caller's roles MAY be answered 404 — and equal the FROM header."""
+    check_id_length("country_code", country_code, 2)
+    check_id_length("party_id", party_id, 3)
+    party = PartyRef.of(country_code, party_id)
+    caller = caller_of(request)
+    if party not in caller.parties(*roles):
+        raise NotFoundError(
+            f"{party} is not a {'/'.join(roles)} party of the calling platform",
+            ocpi_status=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+        )
+    context = context_of(request)
+    if context.from_party is not None and context.from_party != party:
+        raise InvalidParametersError(
+            f"OCPI-from-country-code/OCPI-from-party-id: {context.from_party} differs from the "
+            f"URL's {party}"
+        )
+    return party
+
+
+def check_body_identity(
+    body: Any, party: PartyRef | None, id_field: str | None, url_id: str | None
+) -> None:
+    """The object's own country_code/party_id and id must equal the URL's (2001 otherwise).
+
+    Case-insensitive (CiString); absent fields are fine here (PATCH), required ones are the
+    serializer's business.
+    """
+    if not isinstance(body, dict):
+        return
+    if party is not None:
+        for field, expected in (("country_code", party.country_code), ("party_id", party.party_id)):
+            value = body.get(field)
+            if isinstance(value, str) and value.upper() != expected:
+                raise InvalidParametersError(f"{field}: {value} differs from the URL's {expected}")
+    if id_field and url_id is not None:
+        value = body.get(id_field)
+        if isinstance(value, str) and value.upper() != url_id.upper():
+            raise InvalidParametersError(f"{id_field}: {value} differs from the URL's {url_id}")

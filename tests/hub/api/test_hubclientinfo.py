@@ -46,7 +46,21 @@ def test_list_paginates_with_headers_and_next_link(
     assert link.endswith('; rel="next"')
     url = link[1 : link.index(">")]
     assert urlsplit(url).path == "/ocpi/2.2.1/hubclientinfo"
-    assert parse_qs(urlsplit(url).query) == {"offset": ["3"], "limit": ["3"]}
+    query = parse_qs(urlsplit(url).query)
+    assert query["offset"] == ["3"]
+    assert query["limit"] == ["3"]
+    # following the link (with its keyset cursor) gives the next objects in order
+    second = ocpi_client.get(f"{urlsplit(url).path}?{urlsplit(url).query}", token=caller_token)
+    assert [c["party_id"] for c in second.json()["data"]] == ["C03", "C04", "C05"]
+    assert second["X-Total-Count"] == "7"
+
+
+def test_list_invalid_cursor_2001(ocpi_client: OcpiTestClient, caller_token: str) -> None:
+    response = ocpi_client.get(
+        "/ocpi/2.2.1/hubclientinfo", token=caller_token, query={"cursor": "!!bogus"}
+    )
+    assert response.json()["status_code"] == 2001
+    assert response.json()["status_message"].startswith("cursor")
 
 
 def test_list_last_page_has_no_link(

@@ -1,0 +1,18 @@
+"""Who may use the eMSP-facing interfaces: platforms holding an eMSP-type role."""
+
+from rest_framework import status
+from rest_framework.request import Request
+
+from hub.ocpi.authentication import caller_of
+from hub.ocpi.exceptions import OcpiError
+
+EMSP_GATEWAY_ROLES = ("EMSP", "NSP", "OTHER", "SCSP")
+
+
+def require_receiver_role(request: Request) -> None:
+    """Refuse callers without an eMSP-type role (a CPO reads its own data on its side)."""
+    if not caller_of(request).parties(*EMSP_GATEWAY_ROLES):
+        raise OcpiError(
+            "This interface is for eMSP, NSP, OTHER and SCSP parties",
+            http_status=status.HTTP_403_FORBIDDEN,
+        )

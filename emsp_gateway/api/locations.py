@@ -1,0 +1,87 @@
+"""Locations, the hub's SENDER interface for eMSPs (2.2.1 mod_locations, Sender).
+
+GET the list (paginated, date filters) and single objects from the hub's store, merged across
+CPOs and filtered to what the caller may see (TO = the hub, or no TO: GET all via hub); with
+TO = one CPO the request goes to that CPO instead (direct routing).
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from emsp_gateway.api.access import require_receiver_role
+from hub.models import Location
+from hub.ocpi.authentication import caller_of
+from hub.ocpi.exceptions import InvalidParametersError
+from hub.ocpi.routing import PartyRef
+from hub.ocpi.views import (
+    OcpiAPIView,
+    OcpiGenericAPIView,
+    OcpiResponse,
+    RoutedViewMixin,
+    check_id_length,
+)
+from hub.schemas.locations import LocationSerializer
+from hub.selectors import locations_visible_to
+from hub.services.locations import LocationAddress, UnknownObjectError, location_object
+
+
+class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
+    """GET all locations via the hub."""
+
+    ocpi_module = "locations"
+    gateway = "emsp"
+    forward_interface = "SENDER"
+
+    def get_queryset(self) -> QuerySet[Location]:
+        return locations_visible_to(caller_of(self.request)).only("data", "last_updated")
+
+    @extend_schema(responses=LocationSerializer(many=True), summary="Locations (GET all via hub)")
+    def get(self, request: Request) -> Response:
+        require_receiver_role(request)
+        if self.direct_target(request):
+            return self.forward(request, "")
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([location.data for location in page or []])
+
+
+class LocationSenderObjectView(RoutedViewMixin, OcpiAPIView):
+    """GET one location, EVSE or connector by id."""
+
+    ocpi_module = "locations"
+    gateway = "emsp"
+    forward_interface = "SENDER"
+
+    @extend_schema(responses=LocationSerializer, summary="One location/EVSE/connector")
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        require_receiver_role(request)
+        names = ("location_id", "evse_uid", "connector_id")
+        for name in names:
+            if kwargs.get(name) is not None:
+                check_id_length(name, kwargs[name], 36)
+        if self.direct_target(request):
+            return self.forward(request, "".join(f"/{kwargs[n]}" for n in names if kwargs.get(n)))
+        matches = list(
+            locations_visible_to(caller_of(request)).filter(
+                location_id=kwargs["location_id"].upper()
+            )[:2]
+        )
+        if not matches:
+            raise UnknownObjectError(f"Unknown location {kwargs['location_id']}")
+        if len(matches) > 1:
+            # Location ids are unique per CPO only: the caller must say which CPO it means.
+            raise InvalidParametersError(
+                f"location_id: {kwargs['location_id']} exists at several CPOs; name the CPO "
+                "with OCPI-to-country-code/OCPI-to-party-id"
+            )
+        location = matches[0]
+        address = LocationAddress(
+            PartyRef(location.country_code, location.party_id),
+            kwargs["location_id"],
+            kwargs.get("evse_uid"),
+            kwargs.get("connector_id"),
+        )
+        return OcpiResponse(location_object(location, address))

@@ -1,0 +1,366 @@
+"""Locations written by CPOs, stored and broadcast (2.2.1 mod_locations, Receiver interface).
+
+PUT replaces the object at its level (location, EVSE, connector); PATCH merges the fields it
+carries and must carry `last_updated`. A write of a child sets the parents' `last_updated` to
+the child's (spec: the receiver SHALL bump parents); the hub never invents a timestamp. An
+update older than what is stored changes nothing, and so does a replay of the same update, so
+replays and out-of-order deliveries converge on the newest state.
+"""
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from hub.models import DeliveryStatus, Evse, Location, Platform, PushDelivery
+from hub.ocpi.datetimes import parse_datetime
+from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
+from hub.ocpi.routing import PartyRef
+from hub.selectors import receivers_for
+from hub.services.outbox import PushRequest, Receiver, push_enqueue
+
+MODULE = "locations"
+
+
+@dataclass(frozen=True)
+class LocationAddress:
+    """Where a write lands: the location and, optionally, one EVSE and one connector."""
+
+    party: PartyRef
+    location_id: str
+    evse_uid: str | None = None
+    connector_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        parts = [self.party.country_code, self.party.party_id, self.location_id]
+        parts += [p for p in (self.evse_uid, self.connector_id) if p is not None]
+        return "/".join(part.upper() for part in parts)
+
+    @property
+    def level(self) -> str:
+        if self.connector_id is not None:
+            return "connector"
+        return "evse" if self.evse_uid is not None else "location"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: `created` decides 201 vs 200; `changed` is False for stale/replays."""
+
+    created: bool
+    changed: bool
+
+
+class UnknownObjectError(UnknownLocationError):
+    """A PATCH (or a child PUT) addressed an object the hub does not have: HTTP 404 + 2003."""
+
+    http_status = 404
+
+
+def _find(items: list[dict[str, Any]] | None, key: str, value: str) -> int | None:
+    for index, item in enumerate(items or []):
+        if str(item.get(key, "")).upper() == value.upper():
+            return index
+    return None
+
+
+def _newer(incoming: dict[str, Any], stored: dict[str, Any] | None) -> bool:
+    """Apply `incoming` over `stored`? Older is ignored; the same timestamp is a replay unless
+    the content differs (partners with second-precision clocks send several per second)."""
+    if stored is None:
+        return True
+    new_at = parse_datetime(incoming["last_updated"])
+    old_at = parse_datetime(stored["last_updated"])
+    if new_at != old_at:
+        return new_at > old_at
+    return any(stored.get(k) != v for k, v in incoming.items())
+
+
+def _bump(parent: dict[str, Any], child_last_updated: str) -> None:
+    if parse_datetime(child_last_updated) > parse_datetime(parent["last_updated"]):
+        parent["last_updated"] = child_last_updated
+
+
+def _apply(
+    document: dict[str, Any] | None, address: LocationAddress, method: str, data: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """The new location document after the write, and whether anything changed."""
+    if address.level == "location":
+        if method == "PUT":
+            return (
+                (copy.deepcopy(data), True) if _newer(data, document) else (document or {}, False)
+            )
+        if document is None:
+            raise UnknownObjectError(f"Unknown location {address.location_id}")
+        if not _newer(data, document):
+            return document, False
+        return {**document, **copy.deepcopy(data)}, True
+
+    if document is None:
+        raise UnknownObjectError(f"Unknown location {address.location_id}")
+    document = copy.deepcopy(document)
+    evses = document.setdefault("evses", []) or []
+    document["evses"] = evses
+    evse_index = _find(evses, "uid", address.evse_uid or "")
+    if address.level == "evse":
+        current = evses[evse_index] if evse_index is not None else None
+        if method == "PATCH" and current is None:
+            raise UnknownObjectError(f"Unknown EVSE {address.evse_uid}")
+        if not _newer(data, current):
+            return document, False
+        new = copy.deepcopy(data) if method == "PUT" else {**(current or {}), **data}
+        if evse_index is None:
+            evses.append(new)
+        else:
+            evses[evse_index] = new
+        _bump(document, data["last_updated"])
+        return document, True
+
+    if evse_index is None:
+        raise UnknownObjectError(f"Unknown EVSE {address.evse_uid}")
+    evse = evses[evse_index]
+    connectors = evse.setdefault("connectors", []) or []
+    evse["connectors"] = connectors
+    connector_index = _find(connectors, "id", address.connector_id or "")
+    current = connectors[connector_index] if connector_index is not None else None
+    if method == "PATCH" and current is None:
+        raise UnknownObjectError(f"Unknown connector {address.connector_id}")
+    if not _newer(data, current):
+        return document, False
+    new = copy.deepcopy(data) if method == "PUT" else {**(current or {}), **data}
+    if connector_index is None:
+        connectors.append(new)
+    else:
+        connectors[connector_index] = new
+    _bump(evse, data["last_updated"])
+    _bump(document, data["last_updated"])
+    return document, True
+
+
+def _sync_evse_rows(location: Location) -> None:
+    wanted = {str(evse.get("uid", "")).upper(): evse for evse in location.data.get("evses") or []}
+    location.evse_rows.exclude(uid__in=list(wanted)).delete()
+    existing = {row.uid: row for row in location.evse_rows.all()}
+    for uid, evse in wanted.items():
+        fields = {
+            "evse_id": str(evse.get("evse_id") or "")[:48],
+            "status": str(evse.get("status", ""))[:12],
+            "last_updated": parse_datetime(evse["last_updated"]),
+        }
+        row = existing.get(uid)
+        if row is None:
+            Evse.objects.create(location=location, uid=uid, **fields)
+        elif any(getattr(row, k) != v for k, v in fields.items()):
+            Evse.objects.filter(pk=row.pk).update(**fields)
+
+
+def _store(
+    location: Location | None, address: LocationAddress, document: dict[str, Any], owner: Platform
+) -> Location:
+    fields = {
+        "data": document,
+        "last_updated": parse_datetime(document["last_updated"]),
+        "publish": bool(document.get("publish", True)),
+        "name": str(document.get("name") or "")[:255],
+        "city": str(document.get("city") or "")[:45],
+        "country": str(document.get("country") or "")[:3],
+        "owner": owner,
+    }
+    if location is None:
+        location = Location.objects.create(
+            country_code=address.party.country_code,
+            party_id=address.party.party_id,
+            location_id=address.location_id.upper(),
+            **fields,
+        )
+    else:
+        for name, value in fields.items():
+            setattr(location, name, value)
+        location.save()
+    _sync_evse_rows(location)
+    return location
+
+
+def _broadcast(
+    address: LocationAddress,
+    *,
+    method: str,
+    created: bool,
+    fields: list[str],
+    was_published: bool,
+    now_published: bool,
+    owner: Platform,
+    correlation_id: str,
+) -> list[PushDelivery]:
+    # Private locations SHALL NOT be published; a location that just became private is sent
+    # once more (publish=false) so receivers that hold it can withdraw it.
+    if not (now_published or was_published):
+        return []
+    receivers = receivers_for(MODULE, owner=address.party, exclude_platform_id=owner.pk)
+    if address.level != "location":
+        receivers = _without_pending_location_put(address, receivers)
+    if created or (address.level == "location" and method == "PUT"):
+        key, operation = _location_key(address), "PUT"
+    else:
+        key, operation = address.key, method
+    return push_enqueue(
+        module=MODULE,
+        object_key=key,
+        operation=operation,
+        receivers=receivers,
+        correlation_id=correlation_id,
+        patch_fields=fields if operation == "PATCH" else (),
+    )
+
+
+def _location_key(address: LocationAddress) -> str:
+    return LocationAddress(address.party, address.location_id).key
+
+
+def _without_pending_location_put(
+    address: LocationAddress, receivers: list[Receiver]
+) -> list[Receiver]:
+    """A pending PUT of the whole location will carry this EVSE/connector change at send time;
+    a separate child delivery could even overtake it and hit an unknown location."""
+    covered = set(
+        PushDelivery.objects.filter(
+            module=MODULE,
+            object_key=_location_key(address),
+            status=DeliveryStatus.PENDING,
+            operation="PUT",
+            receiver_id__in=[r.platform.pk for r in receivers],
+        ).values_list("receiver_id", flat=True)
+    )
+    return [r for r in receivers if r.platform.pk not in covered]
+
+
+@transaction.atomic
+def location_write(
+    *,
+    owner: Platform,
+    address: LocationAddress,
+    method: str,
+    data: dict[str, Any],
+    correlation_id: str = "",
+) -> WriteResult:
+    """Store a CPO's PUT or PATCH of a location, EVSE or connector and broadcast it."""
+    location = (
+        Location.objects.select_for_update()
+        .filter(
+            country_code=address.party.country_code,
+            party_id=address.party.party_id,
+            location_id=address.location_id.upper(),
+        )
+        .first()
+    )
+    before = location.data if location is not None else None
+    was_published = bool(before.get("publish", True)) if before else False
+    document, changed = _apply(before, address, method, data)
+    if not changed:
+        return WriteResult(created=False, changed=False)
+    created = location is None
+    existed_at_level = _exists_at_level(before, address)
+    stored = _store(location, address, document, owner)
+    _broadcast(
+        address,
+        method=method,
+        created=created,
+        fields=sorted(data),
+        was_published=was_published,
+        now_published=stored.publish,
+        owner=owner,
+        correlation_id=correlation_id,
+    )
+    return WriteResult(created=not existed_at_level, changed=True)
+
+
+def _exists_at_level(document: dict[str, Any] | None, address: LocationAddress) -> bool:
+    if document is None:
+        return False
+    if address.level == "location":
+        return True
+    evses = document.get("evses") or []
+    index = _find(evses, "uid", address.evse_uid or "")
+    if index is None:
+        return False
+    if address.level == "evse":
+        return True
+    return _find(evses[index].get("connectors") or [], "id", address.connector_id or "") is not None
+
+
+def location_object(location: Location, address: LocationAddress) -> dict[str, Any]:
+    """The stored object at `address` (location, EVSE or connector); 404 + 2003 when absent."""
+    document = location.data
+    if address.level == "location":
+        return document
+    evses = document.get("evses") or []
+    evse_index = _find(evses, "uid", address.evse_uid or "")
+    if evse_index is None:
+        raise UnknownObjectError(f"Unknown EVSE {address.evse_uid}")
+    evse = evses[evse_index]
+    if address.level == "evse":
+        return evse
+    connectors = evse.get("connectors") or []
+    connector_index = _find(connectors, "id", address.connector_id or "")
+    if connector_index is None:
+        raise UnknownObjectError(f"Unknown connector {address.connector_id}")
+    return connectors[connector_index]
+
+
+def location_get(address: LocationAddress) -> dict[str, Any]:
+    """The hub's copy of a CPO's object (the Receiver GET: the CPO checks what the hub has)."""
+    location = Location.objects.filter(
+        country_code=address.party.country_code,
+        party_id=address.party.party_id,
+        location_id=address.location_id.upper(),
+    ).first()
+    if location is None:
+        raise UnknownObjectError(f"Unknown location {address.location_id}")
+    return location_object(location, address)
+
+
+def _path(
+    document: dict[str, Any], evse: dict[str, Any] | None, connector: dict[str, Any] | None
+) -> str:
+    # The owner's spelling of the ids, as received (CiStrings are compared, never rewritten).
+    parts = [document["country_code"], document["party_id"], document["id"]]
+    if evse is not None:
+        parts.append(evse["uid"])
+    if connector is not None:
+        parts.append(connector["id"])
+    return "/" + "/".join(str(p) for p in parts)
+
+
+def build_location_push(delivery: PushDelivery) -> PushRequest | None:
+    """The request for a locations delivery, from the location's state now."""
+    segments = delivery.object_key.split("/")
+    location = Location.objects.filter(
+        country_code=segments[0], party_id=segments[1], location_id=segments[2]
+    ).first()
+    if location is None:
+        return None
+    document = location.data
+    full = PushRequest("PUT", _path(document, None, None), document)
+    evse = connector = None
+    target: dict[str, Any] = document
+    try:
+        if len(segments) > 3:
+            address = LocationAddress(PartyRef(segments[0], segments[1]), segments[2], segments[3])
+            evse = target = location_object(location, address)
+        if len(segments) > 4:
+            address = LocationAddress(
+                PartyRef(segments[0], segments[1]), segments[2], segments[3], segments[4]
+            )
+            connector = target = location_object(location, address)
+    except NotFoundError:
+        return full
+    path = _path(document, evse, connector)
+    if delivery.operation == "PATCH":
+        fields = set(delivery.patch_fields) | {"last_updated"}
+        body = {name: target[name] for name in sorted(fields) if name in target}
+        return PushRequest("PATCH", path, body, fallback=full)
+    if target is document:
+        return full
+    return PushRequest("PUT", path, target, fallback=full)

@@ -1,0 +1,131 @@
+"""Tariffs written by CPOs, stored and broadcast (2.2.1 mod_tariffs, Receiver interface).
+
+PUT creates or replaces, DELETE retires (kept as a tombstone so the deletion reaches the
+receivers and CDRs priced with it can still be checked). Stale and replayed PUTs change
+nothing.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from hub.models import Platform, PushDelivery, Tariff
+from hub.ocpi.datetimes import parse_datetime
+from hub.ocpi.exceptions import NotFoundError
+from hub.ocpi.routing import PartyRef
+from hub.selectors import receivers_for
+from hub.services.locations import WriteResult
+from hub.services.outbox import PushRequest, push_enqueue
+
+MODULE = "tariffs"
+
+
+class UnknownTariffError(NotFoundError):
+    """GET/DELETE of a tariff the hub does not have: HTTP 404."""
+
+
+def tariff_key(party: PartyRef, tariff_id: str) -> str:
+    return f"{party.country_code}/{party.party_id}/{tariff_id.upper()}"
+
+
+def _locked(party: PartyRef, tariff_id: str) -> Tariff | None:
+    return (
+        Tariff.objects.select_for_update()
+        .filter(
+            country_code=party.country_code, party_id=party.party_id, tariff_id=tariff_id.upper()
+        )
+        .first()
+    )
+
+
+def _broadcast(
+    party: PartyRef, tariff_id: str, operation: str, owner: Platform, correlation_id: str
+) -> None:
+    push_enqueue(
+        module=MODULE,
+        object_key=tariff_key(party, tariff_id),
+        operation=operation,
+        receivers=receivers_for(MODULE, owner=party, exclude_platform_id=owner.pk),
+        correlation_id=correlation_id,
+    )
+
+
+@transaction.atomic
+def tariff_put(
+    *,
+    owner: Platform,
+    party: PartyRef,
+    tariff_id: str,
+    data: dict[str, Any],
+    correlation_id: str = "",
+) -> WriteResult:
+    """Store a CPO's tariff and broadcast it; older or replayed versions change nothing."""
+    tariff = _locked(party, tariff_id)
+    incoming = parse_datetime(data["last_updated"])
+    live = tariff is not None and tariff.deleted_at is None
+    stale = tariff is not None and (
+        incoming < tariff.last_updated or (incoming == tariff.last_updated and tariff.data == data)
+    )
+    if stale:  # also a replay of a version older than a deletion: it stays deleted
+        return WriteResult(created=False, changed=False)
+    fields = {
+        "data": data,
+        "currency": str(data.get("currency", ""))[:3],
+        "last_updated": incoming,
+        "deleted_at": None,
+        "owner": owner,
+    }
+    if tariff is None:
+        Tariff.objects.create(
+            country_code=party.country_code,
+            party_id=party.party_id,
+            tariff_id=tariff_id.upper(),
+            **fields,
+        )
+    else:
+        for name, value in fields.items():
+            setattr(tariff, name, value)
+        tariff.save()
+    _broadcast(party, tariff_id, "PUT", owner, correlation_id)
+    return WriteResult(created=not live, changed=True)
+
+
+@transaction.atomic
+def tariff_delete(
+    *, owner: Platform, party: PartyRef, tariff_id: str, correlation_id: str = ""
+) -> None:
+    """Retire a tariff and broadcast the DELETE."""
+    tariff = _locked(party, tariff_id)
+    if tariff is None or tariff.deleted_at is not None:
+        raise UnknownTariffError(f"Unknown tariff {tariff_id}")
+    tariff.deleted_at = timezone.now()
+    tariff.save(update_fields=["deleted_at", "updated_at"])
+    _broadcast(party, tariff_id, "DELETE", owner, correlation_id)
+
+
+def tariff_get(party: PartyRef, tariff_id: str) -> dict[str, Any]:
+    """The hub's copy of a CPO's tariff."""
+    tariff = Tariff.objects.filter(
+        country_code=party.country_code,
+        party_id=party.party_id,
+        tariff_id=tariff_id.upper(),
+        deleted_at__isnull=True,
+    ).first()
+    if tariff is None:
+        raise UnknownTariffError(f"Unknown tariff {tariff_id}")
+    return tariff.data
+
+
+def build_tariff_push(delivery: PushDelivery) -> PushRequest | None:
+    """PUT the tariff's current state, or DELETE it if it was retired since."""
+    country_code, party_id, tariff_id = delivery.object_key.split("/", 2)
+    tariff = Tariff.objects.filter(
+        country_code=country_code, party_id=party_id, tariff_id=tariff_id
+    ).first()
+    if tariff is None:
+        return None
+    path = f"/{tariff.data['country_code']}/{tariff.data['party_id']}/{tariff.data['id']}"
+    if tariff.deleted_at is not None:
+        return PushRequest("DELETE", path)
+    return PushRequest("PUT", path, tariff.data)
