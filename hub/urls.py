@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hub.api.credentials import CredentialsView
 from hub.api.hubclientinfo import HubClientInfoSenderListView
+from hub.api.proxied import ProxiedPageView
 from hub.api.versions import VersionDetailsView, VersionsListView
 from hub.ocpi.handlers import not_found as ocpi_not_found
 
@@ -25,6 +26,12 @@ urlpatterns = [
         "ocpi/2.2.1/hubclientinfo",
         HubClientInfoSenderListView.as_view(),
         name="ocpi-hubclientinfo",
+    ),
+    # Before the gateways: a proxied URL must never be read as a gateway route.
+    path(
+        "ocpi/2.2.1/<str:gateway>/<str:module>/page/<uuid:page_id>",
+        ProxiedPageView.as_view(),
+        name="ocpi-proxied-page",
     ),
     path("ocpi/2.2.1/cpo/", include("cpo_gateway.urls")),
     path("ocpi/2.2.1/emsp/", include("emsp_gateway.urls")),
