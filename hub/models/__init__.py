@@ -1,5 +1,6 @@
 """The hub's domain models, one module per concern."""
 
+from hub.models.commands import AsyncKind, AsyncRequest, AsyncState
 from hub.models.deliveries import DeliveryStatus, PushAttempt, PushDelivery
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
 from hub.models.locations import Evse, Location
@@ -16,10 +17,19 @@ from hub.models.parties import (
     TokenScope,
 )
 from hub.models.proxies import ProxiedUrl, ProxiedUrlKind
+from hub.models.sessions import Session
 from hub.models.sync import SyncState
 from hub.models.tariffs import Tariff
+from hub.models.tokens import Token, TokenOwner, TokenSource
 
 __all__ = [
+    "AsyncKind",
+    "AsyncRequest",
+    "AsyncState",
+    "Session",
+    "Token",
+    "TokenOwner",
+    "TokenSource",
     "ConnectionStatus",
     "DeliveryStatus",
     "Evse",

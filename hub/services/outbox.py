@@ -9,13 +9,15 @@ state at send time.
 
 import logging
 import random
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hub.models import (
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 # Modules whose deliveries are state: dropped when the receiver goes OFFLINE (it re-syncs by
 # GET, 2.2.1 transport_and_format "Offline behaviour"). Sessions and CDRs are never dropped.
 STATE_MODULES = frozenset({"locations", "tariffs", "tokens", "hubclientinfo"})
+
+# How long a delivery waits for an earlier one of the same object tree still in flight.
+_ORDERING_WAIT_S = 0.3
 
 _OPERATION_RANK = {"PATCH": 0, "PUT": 1, "POST": 1, "DELETE": 2}
 
@@ -57,6 +62,8 @@ class PushRequest:
     # PATCH fails, the client is expected to ... PUT it").
     fallback: "PushRequest | None" = None
     query: dict[str, str] = field(default_factory=dict)
+    # An absolute URL instead of `endpoint + path`: results relayed to an eMSP's response_url.
+    url: str | None = None
 
 
 Builder = Callable[[PushDelivery], PushRequest | None]
@@ -174,7 +181,39 @@ def receiver_endpoint(platform: Platform, module: str) -> str | None:
     return endpoint.url.rstrip("/") if endpoint else None
 
 
+def ordering_group(object_key: str) -> str:
+    """Deliveries of one object tree (a location and its EVSEs and connectors; a tariff; a
+    session) reach a receiver in order: they share this group."""
+    return "/".join(object_key.split("/")[:3])
+
+
+def _lock_group(delivery: PushDelivery, group: str) -> None:
+    # Serialise claims within a (receiver, module, group) on PostgreSQL; SQLite's IMMEDIATE
+    # transactions already serialise every writer.
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"{delivery.receiver_id}:{delivery.module}:{group}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x0C91, key - 2**31])
+
+
+def _group_busy(delivery: PushDelivery, group: str, now: datetime) -> bool:
+    return (
+        PushDelivery.objects.filter(
+            receiver_id=delivery.receiver_id,
+            module=delivery.module,
+            status=DeliveryStatus.IN_FLIGHT,
+            locked_until__gt=now,
+        )
+        .filter(Q(object_key=group) | Q(object_key__startswith=group + "/"))
+        .exclude(pk=delivery.pk)
+        .exists()
+    )
+
+
 def _claim(delivery_id: int) -> PushDelivery | None:
+    """Take a due delivery for this worker; None if it is not due, taken, or must wait for an
+    earlier delivery of the same object tree to the same receiver (which would otherwise be
+    overtaken: an older snapshot arriving last)."""
     now = timezone.now()
     with transaction.atomic():
         delivery = (
@@ -185,11 +224,28 @@ def _claim(delivery_id: int) -> PushDelivery | None:
         )
         if delivery is None:
             return None
+        group = ordering_group(delivery.object_key)
+        _lock_group(delivery, group)
+        if _group_busy(delivery, group, now):
+            delivery.next_attempt_at = now + timedelta(seconds=_ORDERING_WAIT_S)
+            delivery.enqueued_at = now
+            delivery.save(update_fields=["next_attempt_at", "enqueued_at", "updated_at"])
+            transaction.on_commit(lambda: _schedule(delivery.pk, _ORDERING_WAIT_S))
+            return None
         delivery.status = DeliveryStatus.IN_FLIGHT
         delivery.locked_until = now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S)
         delivery.attempts += 1
         delivery.save(update_fields=["status", "locked_until", "attempts", "updated_at"])
     return delivery
+
+
+def _schedule(delivery_id: int, countdown: float) -> None:
+    from hub.tasks import deliver_push_task
+
+    try:  # prompt; the sweeper is the safety net if the broker loses it
+        deliver_push_task.apply_async((delivery_id,), countdown=countdown)
+    except Exception:
+        logger.exception("Could not schedule delivery %s; the sweeper will", delivery_id)
 
 
 def _is_transient(result: OcpiResult | None) -> bool:
@@ -212,6 +268,27 @@ def _finish(delivery: PushDelivery, status: str, error: str = "", **fields: Any)
     for name, value in fields.items():
         setattr(delivery, name, value)
     delivery.save()
+    _kick_group(delivery)
+
+
+def _kick_group(delivery: PushDelivery) -> None:
+    """Hand out the deliveries of the same object tree that waited for this one (ordering)."""
+    group = ordering_group(delivery.object_key)
+    waiting = list(
+        PushDelivery.objects.filter(
+            receiver_id=delivery.receiver_id,
+            module=delivery.module,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=timezone.now() + timedelta(seconds=_ORDERING_WAIT_S),
+        )
+        .filter(Q(object_key=group) | Q(object_key__startswith=group + "/"))
+        .exclude(pk=delivery.pk)
+        .values_list("pk", flat=True)[:20]
+    )
+    if waiting:
+        PushDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=timezone.now())
+    for delivery_id in waiting:
+        transaction.on_commit(lambda delivery_id=delivery_id: _schedule(delivery_id, 0))
 
 
 def _give_up_or_retry(delivery: PushDelivery, error: str) -> str:
@@ -231,12 +308,7 @@ def _give_up_or_retry(delivery: PushDelivery, error: str) -> str:
         next_attempt_at=now + timedelta(seconds=delay),
         enqueued_at=now,
     )
-    from hub.tasks import deliver_push_task
-
-    try:  # a prompt retry; the sweeper is the safety net if the broker loses it
-        deliver_push_task.apply_async((delivery.pk,), countdown=delay)
-    except Exception:
-        logger.exception("Could not schedule the retry of delivery %s", delivery.pk)
+    _schedule(delivery.pk, delay)
     return "retry"
 
 
@@ -275,7 +347,7 @@ def delivery_send(*, delivery_id: int) -> str:
     if request is None:
         _finish(delivery, DeliveryStatus.CANCELLED, "nothing to send: the object is gone")
         return "cancelled"
-    base = receiver_endpoint(receiver, delivery.module)
+    base = "" if request.url else receiver_endpoint(receiver, delivery.module)
     if base is None:
         _finish(delivery, DeliveryStatus.FAILED, f"receiver has no {delivery.module} RECEIVER")
         return "failed"
@@ -299,7 +371,7 @@ def delivery_send(*, delivery_id: int) -> str:
 def _attempt(
     delivery: PushDelivery, base: str, request: PushRequest
 ) -> tuple[OcpiResult | None, str]:
-    url = base + request.path
+    url = request.url or base + request.path
     client = OcpiClient.for_platform(delivery.receiver)
     from_party = to_party = None
     if request.routed:  # configuration modules (hubclientinfo) carry no routing headers

@@ -1,0 +1,46 @@
+"""Sessions as the hub stores them (2.2.1 mod_sessions): the CPO's object as received, keyed
+by (country_code, party_id, id), with the `cdr_token` owner that routes it."""
+
+from typing import ClassVar
+
+from django.db import models
+
+
+class Session(models.Model):
+    """A CPO's charging session. Never broadcast: it goes to the eMSP owning `cdr_token`."""
+
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    session_id = models.CharField(max_length=36)
+    owner = models.ForeignKey(
+        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField()
+    status = models.CharField(max_length=12)
+    token_country_code = models.CharField(max_length=2)
+    token_party_id = models.CharField(max_length=3)
+    location_id = models.CharField(max_length=36, blank=True, default="")
+    kwh = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    start_date_time = models.DateTimeField()
+    end_date_time = models.DateTimeField(null=True, blank=True)
+    last_updated = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["last_updated", "pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "session_id"], name="uniq_session"
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["last_updated", "id"], name="session_page"),
+            models.Index(
+                fields=["token_country_code", "token_party_id", "last_updated"],
+                name="session_by_emsp",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.data.get('id', self.session_id)}"
