@@ -9,7 +9,10 @@ its masked form), and a hub-issued Token A is rendered once, directly into the r
 issued it, never stored in the session or a message cookie.
 """
 
+import json
 import re
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,25 +21,40 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from hub.admin_forms import BusinessDetailsForm, ConnectForm, InviteForm
 from hub.models import (
     ConnectionStatus,
+    DeliveryStatus,
+    Evse,
+    Location,
     OcpiExchange,
     Platform,
     PlatformEndpoint,
     PlatformRole,
     PlatformToken,
+    ProxiedUrl,
+    PushAttempt,
+    PushDelivery,
+    Role,
+    SyncState,
+    Tariff,
 )
 from hub.ocpi.exceptions import OcpiError
+from hub.schemas.enums import Status as EvseStatus
+from hub.schemas.hubclientinfo import client_info
+from hub.services.outbox import delivery_cancel, delivery_resend
 from hub.services.registry import (
     RegistrationError,
     credentials_rotate,
@@ -73,8 +91,8 @@ def _party_query(search_term: str, prefix: str = "") -> Q | None:
     )
 
 
-def _status_badge(status: str, label: str) -> str:
-    colour = STATUS_COLOURS.get(status, "#546e7a")
+def _status_badge(status: str, label: str, colours: dict[str, str] = STATUS_COLOURS) -> str:
+    colour = colours.get(status, "#546e7a")
     return format_html(
         '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;'
         'font-size:0.85em;white-space:nowrap">{}</span>',
@@ -595,16 +613,41 @@ class PlatformAdmin(admin.ModelAdmin):
 
 @admin.register(PlatformRole)
 class PlatformRoleAdmin(admin.ModelAdmin):
-    """ "Who is NL*ABC?": every party the hub routes to, with its platform."""
+    """ "Who is NL*ABC?": every party the hub routes to, with its platform, and its ClientInfo
+    as the hub publishes it (HubClientInfo: status and last_updated come from the platform)."""
 
     form = BusinessDetailsForm
-    list_display = ("party", "role", "business_name", "platform_link", "platform_status")
+    list_display = (
+        "party",
+        "role",
+        "business_name",
+        "platform_link",
+        "platform_status",
+        "clientinfo_last_updated",
+        "in_clientinfo_list",
+        "clientinfo_deliveries",
+    )
     list_filter = ("role", "platform__status")
     list_select_related = ("platform",)
     search_fields = ("country_code", "party_id", "platform__name")
     search_help_text = "Country code, party id, platform name, or a party such as NL*ABC."
-    fields = ("platform", "role", "country_code", "party_id", "business_details")
-    readonly_fields = ("platform", "role", "country_code", "party_id")
+    fields = (
+        "platform",
+        "role",
+        "country_code",
+        "party_id",
+        "business_details",
+        "clientinfo_document",
+        "clientinfo_deliveries",
+    )
+    readonly_fields = (
+        "platform",
+        "role",
+        "country_code",
+        "party_id",
+        "clientinfo_document",
+        "clientinfo_deliveries",
+    )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[PlatformRole], search_term: str
@@ -636,9 +679,28 @@ class PlatformRoleAdmin(admin.ModelAdmin):
         url = reverse("admin:hub_platform_change", args=[role.platform_id])
         return format_html('<a href="{}">{}</a>', url, role.platform.name)
 
-    @admin.display(description="platform status", ordering="platform__status")
+    @admin.display(description="ClientInfo status", ordering="platform__status")
     def platform_status(self, role: PlatformRole) -> str:
         return _status_badge(role.platform.status, role.platform.get_status_display())
+
+    @admin.display(description="ClientInfo last_updated", ordering="platform__status_changed_at")
+    def clientinfo_last_updated(self, role: PlatformRole) -> Any:
+        return role.platform.status_changed_at
+
+    @admin.display(description="in ClientInfo list", boolean=True)
+    def in_clientinfo_list(self, role: PlatformRole) -> bool:
+        """What `client_infos_visible_to` lists: all but never-registered invitations."""
+        return role.platform.registered or role.platform.status != ConnectionStatus.PLANNED
+
+    @admin.display(description="ClientInfo deliveries")
+    def clientinfo_deliveries(self, role: PlatformRole) -> str:
+        """The pushes of this party's ClientInfo to the other platforms (`CC/PID/ROLE`)."""
+        key = f"{role.country_code.upper()}/{role.party_id.upper()}/{role.role}"
+        return format_html('<a href="{}">deliveries</a>', _deliveries_url("hubclientinfo", key))
+
+    @admin.display(description="ClientInfo (as published)")
+    def clientinfo_document(self, role: PlatformRole) -> str:
+        return _pretty_json(client_info(role))
 
 
 @admin.register(PlatformEndpoint)
@@ -891,10 +953,1010 @@ class OcpiExchangeAdmin(admin.ModelAdmin):
         )
 
 
+# --- OCPI data and the outbox: shared pieces ------------------------------------------------
+
+# Outbox status colours: blue waits, purple is being sent, green arrived, red needs staff.
+DELIVERY_STATUS_COLOURS: dict[str, str] = {
+    DeliveryStatus.PENDING: "#1565c0",
+    DeliveryStatus.IN_FLIGHT: "#6a1b9a",
+    DeliveryStatus.DELIVERED: "#2e7d32",
+    DeliveryStatus.FAILED: "#c62828",
+    DeliveryStatus.DEAD: "#4e342e",
+    DeliveryStatus.CANCELLED: "#546e7a",
+}
+
+# Modules the hub pushes through the outbox (a fixed list: no DISTINCT over millions of rows).
+OUTBOX_MODULES = (
+    "cdrs",
+    "chargingprofiles",
+    "commands",
+    "hubclientinfo",
+    "locations",
+    "sessions",
+    "tariffs",
+    "tokens",
+)
+
+# How long the top-cities filter choices are reused: a GROUP BY over every location.
+CITY_CHOICES_CACHE_S = 600
+CITY_CHOICES_CACHE_KEY = "hub.admin.location_top_cities"
+TOP_CITIES = 15
+
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
+
+
+def _pretty_json(document: Any) -> str:
+    return format_html(
+        '<pre style="white-space:pre-wrap;max-height:60em;overflow:auto;margin:0">{}</pre>',
+        json.dumps(document, indent=2, ensure_ascii=False),
+    )
+
+
+def _deliveries_url(module: str, object_key: str) -> str:
+    """The outbox rows of one object and of the objects within it (ObjectTreeFilter)."""
+    query = urlencode({"module": module, ObjectTreeFilter.parameter_name: object_key})
+    return reverse("admin:hub_pushdelivery_changelist") + "?" + query
+
+
+def _platform_link(platform: Platform | None) -> str:
+    """A platform's name linked to its page (its `__str__` would query its roles per row)."""
+    if platform is None:
+        return "—"
+    url = reverse("admin:hub_platform_change", args=[platform.pk])
+    return format_html('<a href="{}">{}</a>', url, platform.name)
+
+
+def _party_label(country_code: str, party_id: str) -> str:
+    return f"{country_code}*{party_id}" if country_code or party_id else "—"
+
+
+def _short(text: str, length: int = 60) -> str:
+    if not text:
+        return "—"
+    return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(length))
+
+
+class PlatformFieldFilter(PlatformFilter):
+    """A platform filter (listed by name) on another foreign key than `platform`."""
+
+    field: ClassVar[str]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(**{f"{self.field}_id": int(value)})
+
+
+class OwnerFilter(PlatformFieldFilter):
+    title = "owner platform"
+    parameter_name = "owner__id__exact"
+    field = "owner"
+
+
+class ReceiverFilter(PlatformFieldFilter):
+    title = "receiver"
+    parameter_name = "receiver__id__exact"
+    field = "receiver"
+
+
+class CallerFilter(PlatformFieldFilter):
+    title = "caller"
+    parameter_name = "caller__id__exact"
+    field = "caller"
+
+
+class PartyFilter(admin.SimpleListFilter):
+    """The CPO parties of the registry (a small table), never a DISTINCT over the data."""
+
+    title = "party"
+    parameter_name = "party"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        parties = (
+            PlatformRole.objects.filter(role=Role.CPO)
+            .order_by("country_code", "party_id")
+            .values_list("country_code", "party_id")
+            .distinct()
+        )
+        return [(f"{cc}*{pid}", f"{cc}*{pid}") for cc, pid in parties]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        party = _party_query(value)
+        return queryset.none() if party is None else queryset.filter(party)
+
+
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """An exact filter with fixed choices: no DISTINCT scan of a large table to list them."""
+
+    values: ClassVar[Sequence[str]]
+    field: ClassVar[str]
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, value) for value in self.values]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{self.field: value}) if value else queryset
+
+
+class OutboxModuleFilter(FixedChoicesFilter):
+    title = "module"
+    parameter_name = "module"
+    field = "module"
+    values = OUTBOX_MODULES
+
+
+class OperationFilter(FixedChoicesFilter):
+    title = "operation"
+    parameter_name = "operation"
+    field = "operation"
+    values = ("PUT", "PATCH", "DELETE", "POST")
+
+
+class GatewayFilter(FixedChoicesFilter):
+    title = "gateway"
+    parameter_name = "gateway"
+    field = "gateway"
+    values = ("cpo", "emsp")
+
+
+class YesNoFilter(admin.SimpleListFilter):
+    """A yes/no filter on a condition (`yes_q`)."""
+
+    def yes_q(self) -> Q:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(self.yes_q())
+        if self.value() == "no":
+            return queryset.exclude(self.yes_q())
+        return queryset
+
+
+class DeletedFilter(YesNoFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def yes_q(self) -> Q:
+        return Q(deleted_at__isnull=False)
+
+
+class ExpiredFilter(YesNoFilter):
+    title = "expired"
+    parameter_name = "expired"
+
+    def yes_q(self) -> Q:
+        return Q(expires_at__lte=timezone.now())
+
+
+class HasErrorFilter(YesNoFilter):
+    title = "last run failed"
+    parameter_name = "has_error"
+
+    def yes_q(self) -> Q:
+        return ~Q(last_error="")
+
+
+class ObjectTreeFilter(admin.SimpleListFilter):
+    """Deliveries of one object and of the objects within it (a location's EVSEs and
+    connectors): `CC/PID/ID` and `CC/PID/ID/...`, but never `CC/PID/ID2`, which a bare
+    `object_key__startswith` would also match. Shown only while it is in use."""
+
+    title = "object"
+    parameter_name = "object_tree"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        key = self.value()
+        if not key:
+            return queryset
+        return queryset.filter(Q(object_key=key) | Q(object_key__startswith=key + "/"))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Data the hub holds for others or records itself: viewable, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OcpiObjectAdmin(ReadOnlyAdmin):
+    """A CPO's OCPI object as stored: read-only (the CPO owns it; a change here would never
+    reach the receivers), with a way to its outbox rows: "did it reach eMSP Y, and if not,
+    why?"."""
+
+    change_form_template = "admin/hub/ocpi_object/change_form.html"
+    outbox_module: ClassVar[str]
+    show_full_result_count = False
+    list_select_related = ("owner",)
+
+    def object_key(self, obj: Any) -> str:
+        raise NotImplementedError
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, obj: Any) -> str:
+        return _party_label(obj.country_code, obj.party_id)
+
+    @admin.display(description="owner", ordering="owner__name")
+    def owner_link(self, obj: Any) -> str:
+        return _platform_link(obj.owner)
+
+    @admin.display(description="deliveries")
+    def deliveries_link(self, obj: Any) -> str:
+        url = _deliveries_url(self.outbox_module, self.object_key(obj))
+        return format_html('<a href="{}">deliveries</a>', url)
+
+    @admin.display(description="document")
+    def document(self, obj: Any) -> str:
+        return _pretty_json(obj.data)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["deliveries_url"] = _deliveries_url(self.outbox_module, self.object_key(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """A party ("NL*ABC") is answered from the keys; anything else is a plain search."""
+        party = _party_query(search_term)
+        if party is not None:
+            return queryset.filter(party), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+# --- Locations ------------------------------------------------------------------------------
+
+
+class CityFilter(admin.SimpleListFilter):
+    """The most frequent cities. Counting them is a GROUP BY over every location, so the
+    choices are cached for a while; a city outside them can still be filtered by URL."""
+
+    title = "city"
+    parameter_name = "city"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        cities: list[str] | None = cache.get(CITY_CHOICES_CACHE_KEY)
+        if cities is None:
+            rows = (
+                Location.objects.exclude(city="")
+                .values("city")
+                .annotate(n=Count("pk"))
+                .order_by("-n", "city")[:TOP_CITIES]
+            )
+            cities = [row["city"] for row in rows]
+            cache.set(CITY_CHOICES_CACHE_KEY, cities, CITY_CHOICES_CACHE_S)
+        value = self.value()
+        if value and value not in cities:
+            cities = [*cities, value]
+        return [(city, city) for city in cities]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(city=value) if value else queryset
+
+
+class EvseStatusFilter(admin.SimpleListFilter):
+    """Locations with at least one EVSE in a status (an EXISTS: no duplicate rows, no
+    DISTINCT over the list)."""
+
+    title = "EVSE status"
+    parameter_name = "evse_rows__status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(status.value, str(status.label)) for status in EvseStatus]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Exists(Evse.objects.filter(location_id=OuterRef("pk"), status=value))
+        )
+
+
+class EvseInline(ReadOnlyInline):
+    """The EVSE read model of the location (rewritten on every write of the document)."""
+
+    model = Evse
+    fields = ("uid", "evse_id", "status", "last_updated")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Evse]:
+        # Meta orders by location first, which would join the locations for nothing.
+        return super().get_queryset(request).order_by("uid")
+
+
+@admin.register(Location)
+class LocationAdmin(OcpiObjectAdmin):
+    """Locations as CPOs published them. The list never loads the documents (they can be
+    large); EVSE counts and statuses come from one prefetch of the EVSE rows per page."""
+
+    outbox_module = "locations"
+    list_display = (
+        "party",
+        "ocpi_id",
+        "name",
+        "city",
+        "country",
+        "publish",
+        "evse_count",
+        "evse_summary",
+        "last_updated",
+        "owner_link",
+        "deliveries_link",
+    )
+    list_filter = (PartyFilter, "publish", CityFilter, EvseStatusFilter, OwnerFilter)
+    ordering = ("-last_updated", "-pk")
+    list_per_page = 100
+    search_fields = ("location_id", "name", "city", "evse_rows__evse_id", "evse_rows__uid")
+    search_help_text = "Location id, name, city, EVSE id or uid, or a party such as NL*ABC."
+    inlines: ClassVar = [EvseInline]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "party",
+                    "ocpi_id",
+                    "name",
+                    "city",
+                    "country",
+                    "publish",
+                    "last_updated",
+                    "owner_link",
+                )
+            },
+        ),
+        ("EVSEs and deliveries", {"fields": ("evse_summary", "deliveries_link")}),
+        ("Stored", {"fields": ("created_at", "updated_at")}),
+        ("OCPI document", {"fields": ("document",)}),
+    )
+    readonly_fields = (
+        "party",
+        "ocpi_id",
+        "name",
+        "city",
+        "country",
+        "publish",
+        "last_updated",
+        "owner_link",
+        "evse_summary",
+        "deliveries_link",
+        "created_at",
+        "updated_at",
+        "document",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Location]:
+        evses = Evse.objects.only("pk", "location_id", "status").order_by()
+        return (
+            super()
+            .get_queryset(request)
+            .defer("data")
+            .annotate(ocpi_id_value=KT("data__id"))
+            .prefetch_related(Prefetch("evse_rows", queryset=evses))
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Location], search_term: str
+    ) -> tuple[QuerySet[Location], bool]:
+        """EVSE ids are matched with an EXISTS, so the list needs no DISTINCT."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        party = _party_query(term)
+        if party is not None:
+            return queryset.filter(party), False
+        evses = Evse.objects.filter(location_id=OuterRef("pk")).filter(
+            Q(evse_id__icontains=term) | Q(uid__iexact=term)
+        )
+        return (
+            queryset.filter(
+                Q(location_id__icontains=term)
+                | Q(name__icontains=term)
+                | Q(city__icontains=term)
+                | Q(Exists(evses))
+            ),
+            False,
+        )
+
+    def object_key(self, location: Location) -> str:
+        return f"{location.country_code}/{location.party_id}/{location.location_id}".upper()
+
+    @admin.display(description="location id", ordering="location_id")
+    def ocpi_id(self, location: Location) -> str:
+        """The id as the CPO spelled it (the key column is upper-cased)."""
+        return str(getattr(location, "ocpi_id_value", None) or location.location_id)
+
+    @admin.display(description="EVSEs")
+    def evse_count(self, location: Location) -> int:
+        return len(location.evse_rows.all())
+
+    @admin.display(description="EVSE status")
+    def evse_summary(self, location: Location) -> str:
+        counts = Counter(evse.status for evse in location.evse_rows.all())
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return ", ".join(f"{n} {status}" for status, n in ordered) or "—"
+
+
+# --- Tariffs ----------------------------------------------------------------------------------
+
+
+@admin.register(Tariff)
+class TariffAdmin(OcpiObjectAdmin):
+    """Tariffs as CPOs published them, deleted ones included (their tombstones are still
+    delivered and still price CDRs)."""
+
+    outbox_module = "tariffs"
+    list_display = (
+        "party",
+        "ocpi_id",
+        "currency",
+        "element_count",
+        "last_updated",
+        "deleted_at",
+        "owner_link",
+        "deliveries_link",
+    )
+    list_filter = (PartyFilter, "currency", DeletedFilter, OwnerFilter)
+    ordering = ("-last_updated", "-pk")
+    list_per_page = 100
+    search_fields = ("tariff_id", "currency")
+    search_help_text = "Tariff id, currency, or a party such as NL*ABC."
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "party",
+                    "ocpi_id",
+                    "currency",
+                    "element_count",
+                    "last_updated",
+                    "deleted_at",
+                    "owner_link",
+                    "deliveries_link",
+                )
+            },
+        ),
+        ("Stored", {"fields": ("created_at", "updated_at")}),
+        ("OCPI document", {"fields": ("document",)}),
+    )
+    readonly_fields = (
+        "party",
+        "ocpi_id",
+        "currency",
+        "element_count",
+        "last_updated",
+        "deleted_at",
+        "owner_link",
+        "deliveries_link",
+        "created_at",
+        "updated_at",
+        "document",
+    )
+
+    def object_key(self, tariff: Tariff) -> str:
+        return f"{tariff.country_code}/{tariff.party_id}/{tariff.tariff_id}".upper()
+
+    @admin.display(description="tariff id", ordering="tariff_id")
+    def ocpi_id(self, tariff: Tariff) -> str:
+        data = tariff.data if isinstance(tariff.data, dict) else {}
+        return str(data.get("id") or tariff.tariff_id)
+
+    @admin.display(description="elements")
+    def element_count(self, tariff: Tariff) -> int:
+        data = tariff.data if isinstance(tariff.data, dict) else {}
+        elements = data.get("elements")
+        return len(elements) if isinstance(elements, list) else 0
+
+
+# --- The outbox -------------------------------------------------------------------------------
+
+# What "Resend now" may touch: IN_FLIGHT is a worker's (resending would race it) and DELIVERED
+# arrived (resending a POSTed CDR would duplicate it at the receiver).
+RESENDABLE = frozenset(
+    {
+        DeliveryStatus.PENDING,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.DEAD,
+        DeliveryStatus.CANCELLED,
+    }
+)
+# One click sends at most this many; more is a job for a narrower filter (or a script).
+BULK_ACTION_LIMIT = 500
+
+
+class PushAttemptInline(ReadOnlyInline):
+    """Every try and how the receiver answered: the "why" of a delivery."""
+
+    model = PushAttempt
+    fields = (
+        "started_at",
+        "method",
+        "url",
+        "http_status",
+        "ocpi_status",
+        "duration",
+        "request_id",
+        "error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="duration")
+    def duration(self, attempt: PushAttempt) -> str:
+        return "—" if attempt.duration_ms is None else f"{attempt.duration_ms:.0f} ms"
+
+
+@admin.register(PushDelivery)
+class PushDeliveryAdmin(admin.ModelAdmin):
+    """The outbox: one row per (receiver, object), each try below it. Read-only; "Resend now"
+    and "Cancel" go through the outbox services (which keep the one-pending-row rule and
+    enqueue after commit). Built for millions of rows: one joined query per page, fixed filter
+    choices, no full count, newest first by primary key."""
+
+    list_display = (
+        "created_at",
+        "module",
+        "object_key",
+        "receiver_link",
+        "to_party",
+        "operation",
+        "status_badge",
+        "attempts",
+        "next_attempt_at",
+        "short_error",
+        "delivered_at",
+    )
+    list_filter = (
+        "status",
+        OutboxModuleFilter,
+        ReceiverFilter,
+        OperationFilter,
+        ObjectTreeFilter,
+    )
+    list_select_related = ("receiver",)
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    # The primary key follows creation and is indexed; created_at is not.
+    ordering = ("-pk",)
+    search_fields = ("^object_key", "=correlation_id", "receiver__name")
+    search_help_text = (
+        "An object key (CC/PID/ID, its EVSEs and connectors too), a correlation id (exact), or "
+        "a receiver name."
+    )
+    inlines: ClassVar = [PushAttemptInline]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "module",
+                    "object_key",
+                    "object_link",
+                    "operation",
+                    "patch_fields",
+                    "status_badge",
+                    "attempts",
+                    "last_error",
+                    "receipt",
+                )
+            },
+        ),
+        ("Routing", {"fields": ("receiver_link", "to_party", "from_party", "correlation_link")}),
+        (
+            "Schedule",
+            {
+                "fields": (
+                    "created_at",
+                    "next_attempt_at",
+                    "enqueued_at",
+                    "locked_until",
+                    "expires_at",
+                    "delivered_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "object_link",
+        "status_badge",
+        "receiver_link",
+        "to_party",
+        "from_party",
+        "correlation_link",
+    )
+    actions = ["resend_action", "cancel_action"]
+
+    # -- permissions ------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PushDelivery | None = None) -> bool:
+        """No edit form: a saved form would overwrite what a worker just wrote."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PushDelivery | None = None) -> bool:
+        """Deliveries and their attempts are the evidence of what each receiver got."""
+        return False
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Resend and cancel are changes to the outbox, allowed to its change permission."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    # -- list -------------------------------------------------------------------------------
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[PushDelivery], search_term: str
+    ) -> tuple[QuerySet[PushDelivery], bool]:
+        """An object key (with its EVSEs and connectors) or a correlation id, exactly, first;
+        anything else is an ordinary search."""
+        term = search_term.strip()
+        if term and not any(ch.isspace() for ch in term):
+            keys = {term, term.upper()}
+            exact = queryset.filter(
+                Q(object_key__in=keys)
+                | Q(object_key__startswith=term.upper() + "/")
+                | Q(correlation_id=term)
+            )
+            if exact.exists():
+                return exact, False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="receiver", ordering="receiver__name")
+    def receiver_link(self, delivery: PushDelivery) -> str:
+        return _platform_link(delivery.receiver)
+
+    @admin.display(description="to", ordering="to_country_code")
+    def to_party(self, delivery: PushDelivery) -> str:
+        return _party_label(delivery.to_country_code, delivery.to_party_id)
+
+    @admin.display(description="from")
+    def from_party(self, delivery: PushDelivery) -> str:
+        return _party_label(delivery.from_country_code, delivery.from_party_id)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, delivery: PushDelivery) -> str:
+        return _status_badge(
+            delivery.status, delivery.get_status_display(), DELIVERY_STATUS_COLOURS
+        )
+
+    @admin.display(description="last error")
+    def short_error(self, delivery: PushDelivery) -> str:
+        return _short(delivery.last_error)
+
+    @admin.display(description="object")
+    def object_link(self, delivery: PushDelivery) -> str:
+        """The stored object this delivery carries, by its keys (no query)."""
+        parts = delivery.object_key.split("/")
+        targets = {
+            "locations": ("location", "location_id"),
+            "tariffs": ("tariff", "tariff_id"),
+            "hubclientinfo": ("platformrole", "role"),
+        }
+        target = targets.get(delivery.module)
+        if target is None or len(parts) < 3:
+            return "—"
+        model, id_field = target
+        query = urlencode({"country_code": parts[0], "party_id": parts[1], id_field: parts[2]})
+        url = reverse(f"admin:hub_{model}_changelist") + "?" + query
+        return format_html('<a href="{}">{}</a>', url, "/".join(parts[:3]))
+
+    @admin.display(description="correlation id")
+    def correlation_link(self, delivery: PushDelivery) -> str:
+        """The exchanges of this delivery's flow in the exchange log."""
+        if not delivery.correlation_id:
+            return "—"
+        url = (
+            reverse("admin:hub_ocpiexchange_changelist")
+            + "?"
+            + urlencode({"correlation_id": delivery.correlation_id})
+        )
+        return format_html('<a href="{}">{}</a>', url, delivery.correlation_id)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _selected(
+        self, request: HttpRequest, queryset: QuerySet[PushDelivery]
+    ) -> list[PushDelivery] | None:
+        deliveries = list(queryset.select_related("receiver")[: BULK_ACTION_LIMIT + 1])
+        if len(deliveries) > BULK_ACTION_LIMIT:
+            self.message_user(
+                request,
+                f"More than {BULK_ACTION_LIMIT} deliveries selected; narrow the selection (by "
+                "receiver, module or status). Nothing was changed.",
+                messages.ERROR,
+            )
+            return None
+        return deliveries
+
+    @admin.action(description="Resend now", permissions=["operate"])
+    def resend_action(self, request: HttpRequest, queryset: QuerySet[PushDelivery]) -> None:
+        deliveries = self._selected(request, queryset)
+        if deliveries is None:
+            return
+        resent = folded = skipped = 0
+        away: set[str] = set()
+        for delivery in deliveries:
+            if delivery.status not in RESENDABLE:
+                skipped += 1
+                continue
+            target = delivery_resend(delivery=delivery)
+            if target.pk == delivery.pk:
+                resent += 1
+                self.log_change(request, delivery, "Resent now.")
+            else:
+                folded += 1
+                self.log_change(request, delivery, f"Resent as the pending delivery {target.pk}.")
+            if delivery.receiver.status != ConnectionStatus.CONNECTED:
+                away.add(f"{delivery.receiver.name} ({delivery.receiver.status})")
+        if resent or folded:
+            text = f"{resent} deliveries queued to send now"
+            if folded:
+                text += f"; {folded} already had a pending delivery, which is sent now instead"
+            self.message_user(request, text + ".", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} skipped: delivered or in flight (only pending, failed, dead or "
+                "cancelled deliveries are resent).",
+                messages.WARNING,
+            )
+        if away:
+            self.message_user(
+                request,
+                "Not connected, so state deliveries to them will be cancelled again: "
+                + ", ".join(sorted(away))
+                + ".",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Cancel (pending only)", permissions=["operate"])
+    def cancel_action(self, request: HttpRequest, queryset: QuerySet[PushDelivery]) -> None:
+        deliveries = self._selected(request, queryset)
+        if deliveries is None:
+            return
+        pending = [d for d in deliveries if d.status == DeliveryStatus.PENDING]
+        for delivery in pending:
+            delivery_cancel(delivery=delivery)
+        # A worker may have claimed one in between: count what the service really cancelled.
+        cancelled = PushDelivery.objects.filter(
+            pk__in=[d.pk for d in pending], status=DeliveryStatus.CANCELLED
+        ).values_list("pk", flat=True)
+        cancelled_ids = set(cancelled)
+        for delivery in pending:
+            if delivery.pk in cancelled_ids:
+                self.log_change(request, delivery, "Cancelled.")
+        if cancelled_ids:
+            self.message_user(
+                request, f"{len(cancelled_ids)} deliveries cancelled.", messages.SUCCESS
+            )
+        left = len(deliveries) - len(cancelled_ids)
+        if left:
+            self.message_user(
+                request,
+                f"{left} not cancelled: only pending deliveries can be cancelled.",
+                messages.WARNING,
+            )
+
+
+# --- Proxied URLs and pull sync -------------------------------------------------------------
+
+
+@admin.register(ProxiedUrl)
+class ProxiedUrlAdmin(ReadOnlyAdmin):
+    """Partner URLs handed out in the hub's name: who may follow them, to where, until when.
+    No token is stored with them."""
+
+    list_display = (
+        "created_at",
+        "expires_at",
+        "live",
+        "kind",
+        "module",
+        "gateway",
+        "caller_link",
+        "receiver_link",
+        "parties",
+        "short_target",
+    )
+    list_filter = ("kind", GatewayFilter, ModuleFilter, ExpiredFilter, CallerFilter)
+    list_select_related = ("caller", "receiver")
+    show_full_result_count = False
+    list_per_page = 100
+    search_fields = ("target_url", "caller__name", "receiver__name")
+    search_help_text = "A proxied URL or its id, a partner URL fragment, or a platform name."
+    fields = (
+        "id",
+        "kind",
+        "module",
+        "gateway",
+        "caller_link",
+        "receiver_link",
+        "parties",
+        "target_url",
+        "created_at",
+        "expires_at",
+        "live",
+    )
+    readonly_fields = fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ProxiedUrl], search_term: str
+    ) -> tuple[QuerySet[ProxiedUrl], bool]:
+        """A pasted proxied URL (or its id) finds its row by primary key."""
+        match = UUID_RE.search(search_term)
+        if match is not None:
+            by_id = queryset.filter(pk=uuid.UUID(match.group(0)))
+            if by_id.exists():
+                return by_id, False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="live", boolean=True)
+    def live(self, proxied: ProxiedUrl) -> bool:
+        return proxied.expires_at > timezone.now()
+
+    @admin.display(description="caller", ordering="caller__name")
+    def caller_link(self, proxied: ProxiedUrl) -> str:
+        return _platform_link(proxied.caller)
+
+    @admin.display(description="receiver", ordering="receiver__name")
+    def receiver_link(self, proxied: ProxiedUrl) -> str:
+        return _platform_link(proxied.receiver)
+
+    @admin.display(description="from → to")
+    def parties(self, proxied: ProxiedUrl) -> str:
+        return (
+            f"{_party_label(proxied.from_country_code, proxied.from_party_id)} → "
+            f"{_party_label(proxied.to_country_code, proxied.to_party_id)}"
+        )
+
+    @admin.display(description="target URL")
+    def short_target(self, proxied: ProxiedUrl) -> str:
+        return _short(proxied.target_url, 70)
+
+
+@admin.register(SyncState)
+class SyncStateAdmin(ReadOnlyAdmin):
+    """Where each pull sync stands (per platform, party and module), and what its last run
+    did. Written by the sync service only."""
+
+    list_display = (
+        "party",
+        "module",
+        "platform_link",
+        "last_run_at",
+        "last_finished_at",
+        "last_success_started_at",
+        "last_full_success_at",
+        "running",
+        "full",
+        "counts",
+        "short_error",
+    )
+    list_filter = (ModuleFilter, PlatformFilter, HasErrorFilter, "full")
+    list_select_related = ("platform",)
+    show_full_result_count = False
+    search_fields = ("country_code", "party_id", "module", "platform__name")
+    search_help_text = "Country code, party id, module, platform name, or a party (NL*ABC)."
+    fieldsets = (
+        (None, {"fields": ("party", "module", "platform_link")}),
+        (
+            "Runs",
+            {
+                "fields": (
+                    "last_run_at",
+                    "last_finished_at",
+                    "last_success_started_at",
+                    "last_full_success_at",
+                    "running_since",
+                    "full",
+                )
+            },
+        ),
+        (
+            "Last run",
+            {
+                "fields": (
+                    "fetched",
+                    "stored",
+                    "unchanged",
+                    "invalid",
+                    "refused",
+                    "deleted",
+                    "last_error",
+                )
+            },
+        ),
+    )
+    readonly_fields = ("party", "platform_link")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[SyncState], search_term: str
+    ) -> tuple[QuerySet[SyncState], bool]:
+        party = _party_query(search_term)
+        if party is not None:
+            return queryset.filter(party), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, state: SyncState) -> str:
+        return _party_label(state.country_code, state.party_id)
+
+    @admin.display(description="platform", ordering="platform__name")
+    def platform_link(self, state: SyncState) -> str:
+        return _platform_link(state.platform)
+
+    @admin.display(description="running", boolean=True)
+    def running(self, state: SyncState) -> bool:
+        return state.running_since is not None
+
+    @admin.display(description="last run counts")
+    def counts(self, state: SyncState) -> str:
+        return (
+            f"{state.fetched} fetched, {state.stored} stored, {state.unchanged} unchanged, "
+            f"{state.invalid} invalid, {state.refused} refused, {state.deleted} deleted"
+        )
+
+    @admin.display(description="last error")
+    def short_error(self, state: SyncState) -> str:
+        return _short(state.last_error)
+
+
 __all__ = [
     "OPERATIONS",
+    "LocationAdmin",
     "OcpiExchangeAdmin",
     "PlatformAdmin",
     "PlatformEndpointAdmin",
     "PlatformRoleAdmin",
+    "ProxiedUrlAdmin",
+    "PushDeliveryAdmin",
+    "SyncStateAdmin",
+    "TariffAdmin",
 ]

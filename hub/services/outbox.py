@@ -7,6 +7,7 @@ tokens, ClientInfo) fold: one PENDING row per (receiver, object), sent with the 
 state at send time.
 """
 
+import functools
 import logging
 import random
 import zlib
@@ -288,7 +289,7 @@ def _kick_group(delivery: PushDelivery) -> None:
     if waiting:
         PushDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=timezone.now())
     for delivery_id in waiting:
-        transaction.on_commit(lambda delivery_id=delivery_id: _schedule(delivery_id, 0))
+        transaction.on_commit(functools.partial(_schedule, delivery_id, 0))
 
 
 def _give_up_or_retry(delivery: PushDelivery, error: str) -> str:

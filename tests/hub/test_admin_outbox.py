@@ -1,0 +1,668 @@
+"""The OCPI data and outbox admin: pages render with data, filters and search answer "did
+NL*ABC's location X reach eMSP Y, and if not why?", resend and cancel go through the outbox
+services, the CPO's data stays read-only, and no partner token is ever rendered."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import LogEntry
+from django.core.cache import cache
+from django.db.models import Model
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from hub.admin import CITY_CHOICES_CACHE_KEY
+from hub.models import (
+    ConnectionStatus,
+    DeliveryStatus,
+    Evse,
+    Location,
+    Platform,
+    PlatformRole,
+    ProxiedUrl,
+    ProxiedUrlKind,
+    PushAttempt,
+    PushDelivery,
+    SyncState,
+    Tariff,
+)
+from hub.tasks import deliver_push_task
+from tests.factories import PlatformFactory, PlatformRoleFactory, registered_party
+
+pytestmark = pytest.mark.django_db
+
+
+def html(response: Any) -> str:
+    return response.content.decode()
+
+
+def changelist(model: str) -> str:
+    return reverse(f"admin:hub_{model}_changelist")
+
+
+def change(model: str, pk: Any) -> str:
+    return reverse(f"admin:hub_{model}_change", args=[pk])
+
+
+def results(client: Client, model: str, query: dict[str, str] | None = None) -> list[Any]:
+    response = client.get(changelist(model), query or {})
+    assert response.status_code == 200, query
+    return list(response.context["cl"].result_list)
+
+
+def evse(uid: str, status: str, evse_id: str = "") -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "evse_id": evse_id or f"NL*ABC*E{uid}",
+        "status": status,
+        "connectors": [],
+        "last_updated": "2025-01-01T10:00:00Z",
+    }
+
+
+def make_location(
+    owner: Platform | None,
+    location_id: str = "Loc1",
+    *,
+    party: tuple[str, str] = ("NL", "ABC"),
+    name: str = "Central Station",
+    city: str = "Amsterdam",
+    publish: bool = True,
+    evses: list[dict[str, Any]] | None = None,
+) -> Location:
+    """A stored location and its EVSE read model, written directly (as the service would)."""
+    evses = evses if evses is not None else []
+    data = {
+        "country_code": party[0],
+        "party_id": party[1],
+        "id": location_id,
+        "publish": publish,
+        "name": name,
+        "address": "Stationsplein 1",
+        "city": city,
+        "country": "NLD",
+        "coordinates": {"latitude": "52.378", "longitude": "4.900"},
+        "time_zone": "Europe/Amsterdam",
+        "evses": evses,
+        "last_updated": "2025-01-01T10:00:00Z",
+    }
+    location = Location.objects.create(
+        country_code=party[0],
+        party_id=party[1],
+        location_id=location_id.upper(),
+        owner=owner,
+        data=data,
+        last_updated=timezone.now(),
+        publish=publish,
+        name=name,
+        city=city,
+        country="NLD",
+    )
+    for item in evses:
+        Evse.objects.create(
+            location=location,
+            uid=item["uid"].upper(),
+            evse_id=item["evse_id"],
+            status=item["status"],
+            last_updated=timezone.now(),
+        )
+    return location
+
+
+def make_tariff(
+    owner: Platform | None, tariff_id: str = "T1", *, currency: str = "EUR", **fields: Any
+) -> Tariff:
+    data = {
+        "country_code": "NL",
+        "party_id": "ABC",
+        "id": tariff_id,
+        "currency": currency,
+        "elements": [
+            {"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]},
+            {"price_components": [{"type": "TIME", "price": "2.00", "step_size": 60}]},
+        ],
+        "last_updated": "2025-01-01T10:00:00Z",
+    }
+    return Tariff.objects.create(
+        country_code="NL",
+        party_id="ABC",
+        tariff_id=tariff_id.upper(),
+        owner=owner,
+        data=data,
+        currency=currency,
+        last_updated=timezone.now(),
+        **fields,
+    )
+
+
+def make_delivery(receiver: Platform, **fields: Any) -> PushDelivery:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "receiver": receiver,
+        "to_country_code": "DE",
+        "to_party_id": "EMS",
+        "from_country_code": "NL",
+        "from_party_id": "HUB",
+        "module": "locations",
+        "object_key": "NL/ABC/LOC1",
+        "operation": "PUT",
+        "status": DeliveryStatus.PENDING,
+        "next_attempt_at": now,
+        "expires_at": now + timedelta(hours=1),
+        **fields,
+    }
+    return PushDelivery.objects.create(**values)
+
+
+def make_attempt(delivery: PushDelivery, **fields: Any) -> PushAttempt:
+    values: dict[str, Any] = {
+        "delivery": delivery,
+        "method": "PUT",
+        "url": "http://127.0.0.1:9/emsp/locations/NL/ABC/LOC1",
+        "request_id": "req-1",
+        "http_status": 503,
+        "ocpi_status": None,
+        "duration_ms": 12.0,
+        "error": "HTTP 503, OCPI None: unavailable",
+        **fields,
+    }
+    return PushAttempt.objects.create(**values)
+
+
+def run_action(client: Client, action: str, *deliveries: PushDelivery) -> Any:
+    data = {"action": action, ACTION_CHECKBOX_NAME: [d.pk for d in deliveries]}
+    return client.post(changelist("pushdelivery"), data, follow=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_city_choices() -> Iterator[None]:
+    """The top-cities choices are cached; each test counts its own locations."""
+    cache.delete(CITY_CHOICES_CACHE_KEY)
+    yield
+    cache.delete(CITY_CHOICES_CACHE_KEY)
+
+
+@pytest.fixture
+def cpo() -> Platform:
+    platform, _ = registered_party(
+        role="CPO", country_code="NL", party_id="ABC", name="Acme CPO Platform"
+    )
+    return platform
+
+
+@pytest.fixture
+def emsp() -> Platform:
+    platform, _ = registered_party(
+        role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP Platform"
+    )
+    return platform
+
+
+@pytest.fixture
+def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
+    """One of everything the new pages show."""
+    location = make_location(
+        cpo,
+        evses=[
+            evse("1", "AVAILABLE"),
+            evse("2", "AVAILABLE"),
+            evse("3", "AVAILABLE"),
+            evse("4", "CHARGING", evse_id="NL*ABC*E40404"),
+        ],
+    )
+    tariff = make_tariff(cpo)
+    delivery = make_delivery(
+        emsp, status=DeliveryStatus.FAILED, correlation_id="corr-42", attempts=1
+    )
+    make_attempt(delivery)
+    proxied = ProxiedUrl.objects.create(
+        target_url="http://127.0.0.1:9/cpo/locations?offset=50&limit=50",
+        receiver=cpo,
+        caller=emsp,
+        from_country_code="DE",
+        from_party_id="EMS",
+        to_country_code="NL",
+        to_party_id="ABC",
+        module="locations",
+        gateway="emsp",
+        kind=ProxiedUrlKind.PAGE,
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    sync = SyncState.objects.create(
+        platform=cpo,
+        country_code="NL",
+        party_id="ABC",
+        module="locations",
+        last_run_at=timezone.now(),
+        fetched=120,
+        stored=3,
+        unchanged=117,
+        last_error="HTTP 500 on page 2",
+    )
+    return {
+        "location": location,
+        "tariff": tariff,
+        "pushdelivery": delivery,
+        "proxiedurl": proxied,
+        "syncstate": sync,
+        "platformrole": PlatformRole.objects.get(platform=cpo),
+    }
+
+
+NEW_MODELS = ["location", "tariff", "pushdelivery", "proxiedurl", "syncstate", "platformrole"]
+
+
+class TestPagesRender:
+    @pytest.mark.parametrize("model", NEW_MODELS)
+    def test_changelist_and_change_page(
+        self, admin_client: Client, world: dict[str, Any], model: str
+    ) -> None:
+        obj: Model = world[model]
+        assert admin_client.get(changelist(model)).status_code == 200
+        assert admin_client.get(change(model, obj.pk)).status_code == 200
+
+    def test_location_list_shows_evses_and_owner(
+        self, admin_client: Client, world: dict[str, Any]
+    ) -> None:
+        page = html(admin_client.get(changelist("location")))
+        assert "NL*ABC" in page
+        assert "Loc1" in page  # the id as the CPO spelled it
+        assert "3 AVAILABLE, 1 CHARGING" in page
+        assert "Acme CPO Platform" in page
+
+    def test_location_change_page_shows_evses_document_and_deliveries_link(
+        self, admin_client: Client, world: dict[str, Any]
+    ) -> None:
+        location: Location = world["location"]
+        page = html(admin_client.get(change("location", location.pk)))
+        assert "NL*ABC*E40404" in page  # the EVSE inline
+        assert "&quot;time_zone&quot;: &quot;Europe/Amsterdam&quot;" in page  # pretty JSON
+        assert "Deliveries of this location" in page
+        assert "object_tree=NL%2FABC%2FLOC1" in page
+
+    def test_delivery_change_page_shows_attempts_and_links(
+        self, admin_client: Client, world: dict[str, Any]
+    ) -> None:
+        delivery: PushDelivery = world["pushdelivery"]
+        page = html(admin_client.get(change("pushdelivery", delivery.pk)))
+        assert "HTTP 503, OCPI None: unavailable" in page  # the attempt inline
+        assert "req-1" in page
+        assert "?correlation_id=corr-42" in page  # to the exchange log
+        assert "location_id=LOC1" in page  # to the stored location
+        assert 'name="_save"' not in page  # nothing to edit
+
+    def test_tariff_list_counts_elements(self, admin_client: Client, world: dict[str, Any]) -> None:
+        response = admin_client.get(changelist("tariff"))
+        row = response.context["cl"].result_list[0]
+        assert response.context["cl"].model_admin.element_count(row) == 2
+        assert "EUR" in html(response)
+
+    def test_role_list_shows_clientinfo(self, admin_client: Client, world: dict[str, Any]) -> None:
+        role: PlatformRole = world["platformrole"]
+        page = html(admin_client.get(changelist("platformrole")))
+        assert "ClientInfo status" in page
+        assert "object_tree=NL%2FABC%2FCPO" in page
+        detail = html(admin_client.get(change("platformrole", role.pk)))
+        assert "&quot;status&quot;: &quot;CONNECTED&quot;" in detail
+        assert "&quot;last_updated&quot;" in detail
+
+
+class TestLocationFilters:
+    @pytest.fixture
+    def locations(self, cpo: Platform) -> dict[str, Location]:
+        other_owner, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
+        return {
+            "ams": make_location(cpo, "A1", city="Amsterdam", evses=[evse("1", "AVAILABLE")]),
+            "utr": make_location(
+                cpo, "U1", name="Jaarbeurs", city="Utrecht", evses=[evse("2", "CHARGING")]
+            ),
+            "hidden": make_location(cpo, "H1", city="Amsterdam", publish=False),
+            "be": make_location(other_owner, "B1", party=("BE", "XYZ"), city="Brussels"),
+        }
+
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ({"party": "BE*XYZ"}, {"be"}),
+            ({"publish__exact": "0"}, {"hidden"}),
+            ({"city": "Utrecht"}, {"utr"}),
+            ({"evse_rows__status": "CHARGING"}, {"utr"}),
+            ({"evse_rows__status": "AVAILABLE"}, {"ams"}),
+        ],
+    )
+    def test_filters(
+        self,
+        admin_client: Client,
+        locations: dict[str, Location],
+        query: dict[str, str],
+        expected: set[str],
+    ) -> None:
+        wanted = {locations[name] for name in expected}
+        assert set(results(admin_client, "location", query)) == wanted
+
+    def test_owner_filter_and_top_cities(
+        self, admin_client: Client, cpo: Platform, locations: dict[str, Location]
+    ) -> None:
+        found = results(admin_client, "location", {"owner__id__exact": str(cpo.pk)})
+        assert set(found) == {locations["ams"], locations["utr"], locations["hidden"]}
+        response = admin_client.get(changelist("location"))
+        city_filter = next(f for f in response.context["cl"].filter_specs if f.title == "city")
+        # Most frequent first.
+        assert [value for value, _ in city_filter.lookup_choices][:1] == ["Amsterdam"]
+
+    @pytest.mark.parametrize(
+        ("term", "expected"),
+        [("u1", "utr"), ("Jaarbeurs", "utr"), ("Brussels", "be"), ("NL*ABC*E2", "utr")],
+    )
+    def test_search(
+        self,
+        admin_client: Client,
+        locations: dict[str, Location],
+        term: str,
+        expected: str,
+    ) -> None:
+        assert results(admin_client, "location", {"q": term}) == [locations[expected]]
+
+    def test_search_by_party(self, admin_client: Client, locations: dict[str, Location]) -> None:
+        assert results(admin_client, "location", {"q": "be*xyz"}) == [locations["be"]]
+
+
+class TestDeliveriesOfAnObject:
+    def test_location_link_finds_its_tree_and_nothing_else(
+        self, admin_client: Client, cpo: Platform, emsp: Platform
+    ) -> None:
+        location = make_location(cpo, "LOC1")
+        own = make_delivery(emsp, object_key="NL/ABC/LOC1")
+        child = make_delivery(emsp, object_key="NL/ABC/LOC1/E1", operation="PATCH")
+        make_delivery(emsp, object_key="NL/ABC/LOC10")  # a bare prefix would match this
+        make_delivery(emsp, module="tariffs", object_key="NL/ABC/LOC1")
+        response = admin_client.get(change("location", location.pk))
+        link = response.context["deliveries_url"]
+        found = admin_client.get(link)
+        assert found.status_code == 200
+        assert set(found.context["cl"].result_list) == {own, child}
+
+    def test_tariff_link(self, admin_client: Client, cpo: Platform, emsp: Platform) -> None:
+        tariff = make_tariff(cpo, "T1")
+        wanted = make_delivery(emsp, module="tariffs", object_key="NL/ABC/T1")
+        make_delivery(emsp, module="tariffs", object_key="NL/ABC/T2")
+        link = admin_client.get(change("tariff", tariff.pk)).context["deliveries_url"]
+        assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
+
+
+class TestTariffFilters:
+    def test_deleted_and_currency(self, admin_client: Client, cpo: Platform) -> None:
+        live = make_tariff(cpo, "T1")
+        gone = make_tariff(cpo, "T2", currency="CHF", deleted_at=timezone.now())
+        assert results(admin_client, "tariff", {"deleted": "yes"}) == [gone]
+        assert results(admin_client, "tariff", {"deleted": "no"}) == [live]
+        assert results(admin_client, "tariff", {"currency": "CHF"}) == [gone]
+        assert results(admin_client, "tariff", {"q": "t1"}) == [live]
+
+
+class TestDeliveryListing:
+    @pytest.fixture
+    def deliveries(self, emsp: Platform) -> dict[str, PushDelivery]:
+        other = PlatformFactory.create(name="Green Roaming")
+        return {
+            "pending": make_delivery(emsp),
+            "failed": make_delivery(
+                emsp, status=DeliveryStatus.FAILED, object_key="NL/ABC/LOC2", last_error="boom"
+            ),
+            "tariff": make_delivery(
+                other,
+                module="tariffs",
+                object_key="NL/ABC/T1",
+                operation="DELETE",
+                status=DeliveryStatus.DELIVERED,
+                correlation_id="corr-tariff",
+            ),
+        }
+
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ({"status__exact": "FAILED"}, {"failed"}),
+            ({"status__exact": "DELIVERED"}, {"tariff"}),
+            ({"module": "tariffs"}, {"tariff"}),
+            ({"module": "locations"}, {"pending", "failed"}),
+            ({"operation": "DELETE"}, {"tariff"}),
+            ({"q": "NL/ABC/LOC2"}, {"failed"}),
+            ({"q": "nl/abc/loc2"}, {"failed"}),
+            ({"q": "corr-tariff"}, {"tariff"}),
+            ({"q": "Green"}, {"tariff"}),
+            ({"created_at__year": str(timezone.now().year)}, {"pending", "failed", "tariff"}),
+        ],
+    )
+    def test_filters_and_search(
+        self,
+        admin_client: Client,
+        deliveries: dict[str, PushDelivery],
+        query: dict[str, str],
+        expected: set[str],
+    ) -> None:
+        wanted = {deliveries[name] for name in expected}
+        assert set(results(admin_client, "pushdelivery", query)) == wanted
+
+    def test_receiver_filter(
+        self, admin_client: Client, emsp: Platform, deliveries: dict[str, PushDelivery]
+    ) -> None:
+        found = results(admin_client, "pushdelivery", {"receiver__id__exact": str(emsp.pk)})
+        assert set(found) == {deliveries["pending"], deliveries["failed"]}
+
+    def test_status_is_coloured(
+        self, admin_client: Client, deliveries: dict[str, PushDelivery]
+    ) -> None:
+        page = html(admin_client.get(changelist("pushdelivery")))
+        assert "background:#c62828" in page  # FAILED
+        assert "background:#2e7d32" in page  # DELIVERED
+
+    def test_changelist_queries_do_not_grow_with_rows(
+        self, admin_client: Client, emsp: Platform, django_assert_max_num_queries: Any
+    ) -> None:
+        for n in range(50):
+            delivery = make_delivery(
+                emsp, object_key=f"NL/ABC/LOC{n}", status=DeliveryStatus.FAILED, attempts=2
+            )
+            make_attempt(delivery)
+            make_attempt(delivery)
+        admin_client.get(changelist("pushdelivery"))  # warm the session
+        with django_assert_max_num_queries(10):
+            response = admin_client.get(changelist("pushdelivery"))
+        assert len(response.context["cl"].result_list) == 50
+
+    def test_location_changelist_queries_do_not_grow_with_rows(
+        self, admin_client: Client, cpo: Platform, django_assert_max_num_queries: Any
+    ) -> None:
+        for n in range(50):
+            make_location(cpo, f"L{n}", evses=[evse("1", "AVAILABLE"), evse("2", "CHARGING")])
+        admin_client.get(changelist("location"))  # warm the session and the city choices
+        with django_assert_max_num_queries(10):
+            response = admin_client.get(changelist("location"))
+        assert len(response.context["cl"].result_list) == 50
+
+
+class TestResendAndCancel:
+    def test_resend_failed_makes_it_pending_and_enqueues_after_commit(
+        self,
+        admin_client: Client,
+        emsp: Platform,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        long_ago = timezone.now() - timedelta(days=2)
+        delivery = make_delivery(
+            emsp,
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=long_ago,
+            last_error="HTTP 400, OCPI 2001: invalid",
+        )
+        before = timezone.now()
+        with (
+            mock.patch.object(deliver_push_task, "delay") as delay,
+            django_capture_on_commit_callbacks(execute=True) as callbacks,
+        ):
+            response = run_action(admin_client, "resend_action", delivery)
+        assert response.status_code == 200
+        assert "1 deliveries queued to send now" in html(response)
+        delivery.refresh_from_db()
+        assert delivery.status == DeliveryStatus.PENDING
+        assert delivery.next_attempt_at >= before
+        assert delivery.expires_at > before
+        assert delivery.last_error == ""
+        assert callbacks
+        delay.assert_called_once_with(delivery.pk)
+        assert LogEntry.objects.filter(object_id=str(delivery.pk)).exists()
+
+    def test_resend_skips_delivered_and_in_flight(
+        self,
+        admin_client: Client,
+        emsp: Platform,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        delivered = make_delivery(emsp, status=DeliveryStatus.DELIVERED)
+        in_flight = make_delivery(emsp, status=DeliveryStatus.IN_FLIGHT, object_key="NL/ABC/L2")
+        with (
+            mock.patch.object(deliver_push_task, "delay") as delay,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = run_action(admin_client, "resend_action", delivered, in_flight)
+        assert "2 skipped" in html(response)
+        delivered.refresh_from_db()
+        in_flight.refresh_from_db()
+        assert delivered.status == DeliveryStatus.DELIVERED
+        assert in_flight.status == DeliveryStatus.IN_FLIGHT
+        delay.assert_not_called()
+
+    def test_resend_folds_into_the_pending_delivery_of_the_object(
+        self,
+        admin_client: Client,
+        emsp: Platform,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        failed = make_delivery(emsp, status=DeliveryStatus.FAILED)
+        pending = make_delivery(emsp, next_attempt_at=timezone.now() + timedelta(hours=1))
+        with (
+            mock.patch.object(deliver_push_task, "delay") as delay,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = run_action(admin_client, "resend_action", failed)
+        assert "already had a pending delivery" in html(response)
+        failed.refresh_from_db()
+        pending.refresh_from_db()
+        assert failed.status == DeliveryStatus.FAILED
+        assert pending.next_attempt_at <= timezone.now()
+        delay.assert_called_once_with(pending.pk)
+
+    def test_cancel_pending(self, admin_client: Client, emsp: Platform) -> None:
+        pending = make_delivery(emsp)
+        response = run_action(admin_client, "cancel_action", pending)
+        assert "1 deliveries cancelled" in html(response)
+        pending.refresh_from_db()
+        assert pending.status == DeliveryStatus.CANCELLED
+        assert pending.last_error == "cancelled by staff"
+
+    def test_cancel_leaves_delivered_alone(self, admin_client: Client, emsp: Platform) -> None:
+        delivered = make_delivery(emsp, status=DeliveryStatus.DELIVERED)
+        before = delivered.updated_at
+        response = run_action(admin_client, "cancel_action", delivered)
+        assert "1 not cancelled" in html(response)
+        delivered.refresh_from_db()
+        assert delivered.status == DeliveryStatus.DELIVERED
+        assert delivered.updated_at == before
+
+    def test_staff_without_change_permission_get_no_actions(
+        self, client: Client, emsp: Platform, django_user_model: Any
+    ) -> None:
+        from django.contrib.auth.models import Permission
+
+        make_delivery(emsp)
+        viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+        viewer.user_permissions.add(Permission.objects.get(codename="view_pushdelivery"))
+        client.force_login(viewer)
+        response = client.get(changelist("pushdelivery"))
+        assert response.status_code == 200
+        assert response.context["action_form"] is None
+
+
+class TestReadOnly:
+    @pytest.mark.parametrize("model", ["location", "tariff", "pushdelivery", "syncstate"])
+    def test_no_add_change_or_delete(
+        self, admin_client: Client, world: dict[str, Any], model: str
+    ) -> None:
+        obj: Model = world[model]
+        assert admin_client.get(reverse(f"admin:hub_{model}_add")).status_code == 403
+        assert admin_client.post(change(model, obj.pk), {"name": "Hacked"}).status_code == 403
+        delete = reverse(f"admin:hub_{model}_delete", args=[obj.pk])
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+        assert type(obj)._default_manager.filter(pk=obj.pk).exists()
+
+    def test_location_post_changes_nothing(
+        self, admin_client: Client, world: dict[str, Any]
+    ) -> None:
+        location: Location = world["location"]
+        admin_client.post(change("location", location.pk), {"name": "Hacked", "publish": ""})
+        location.refresh_from_db()
+        assert location.name == "Central Station"
+        assert location.publish
+
+
+class TestProxiedUrlsAndSync:
+    def test_proxied_url_search_by_pasted_url(
+        self, admin_client: Client, world: dict[str, Any]
+    ) -> None:
+        proxied: ProxiedUrl = world["proxiedurl"]
+        pasted = f"http://hub.example/ocpi/2.2.1/emsp/locations/page/{proxied.pk}"
+        assert results(admin_client, "proxiedurl", {"q": pasted}) == [proxied]
+        assert results(admin_client, "proxiedurl", {"q": str(uuid.uuid4())}) == []
+        assert results(admin_client, "proxiedurl", {"expired": "no"}) == [proxied]
+        assert results(admin_client, "proxiedurl", {"expired": "yes"}) == []
+
+    def test_sync_state_filters(self, admin_client: Client, world: dict[str, Any]) -> None:
+        sync: SyncState = world["syncstate"]
+        assert results(admin_client, "syncstate", {"has_error": "yes"}) == [sync]
+        assert results(admin_client, "syncstate", {"module": "tariffs"}) == []
+        assert results(admin_client, "syncstate", {"q": "NL*ABC"}) == [sync]
+        assert "120 fetched, 3 stored" in html(admin_client.get(changelist("syncstate")))
+
+
+class TestClientInfoState:
+    def test_role_filters_by_status_and_role(
+        self, admin_client: Client, cpo: Platform, emsp: Platform
+    ) -> None:
+        emsp.status = ConnectionStatus.OFFLINE
+        emsp.save()
+        found = results(admin_client, "platformrole", {"platform__status__exact": "OFFLINE"})
+        assert [str(role) for role in found] == ["DE*EMS EMSP"]
+        found = results(admin_client, "platformrole", {"role__exact": "CPO"})
+        assert [str(role) for role in found] == ["NL*ABC CPO"]
+
+    def test_uninvited_party_is_not_in_the_clientinfo_list(self, admin_client: Client) -> None:
+        invited = PlatformFactory.create(registered=False, status=ConnectionStatus.PLANNED)
+        role = PlatformRoleFactory(platform=invited, country_code="FR", party_id="NEW")
+        response = admin_client.get(changelist("platformrole"))
+        assert response.context["cl"].model_admin.in_clientinfo_list(role) is False
+
+
+class TestOutboundTokenNeverShown:
+    def test_no_new_page_renders_a_partner_token(
+        self, admin_client: Client, world: dict[str, Any], cpo: Platform, emsp: Platform
+    ) -> None:
+        secrets = [cpo.outbound_token, emsp.outbound_token]
+        assert all(secrets)
+        pages = [changelist(model) for model in NEW_MODELS]
+        pages += [change(model, world[model].pk) for model in NEW_MODELS]
+        pages += [
+            changelist("pushdelivery") + "?q=NL/ABC/LOC1",
+            changelist("location") + f"?owner__id__exact={cpo.pk}",
+        ]
+        for url in pages:
+            response = admin_client.get(url)
+            assert response.status_code == 200, url
+            for secret in secrets:
+                assert secret not in html(response), url
