@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
@@ -127,6 +128,27 @@ def pagination_headers(
     return headers
 
 
+def _after(queryset: QuerySet[Any], date_field: str, after: tuple[datetime, int]) -> QuerySet[Any]:
+    """Rows after the keyset position. On the model's own column a row-value comparison lets
+    the (last_updated, id) index seek straight to the page; through a join, the OR form."""
+    stamp, pk = after
+    if "__" not in date_field:
+        model = queryset.model
+        column = model._meta.get_field(date_field).column
+        table = model._meta.db_table
+        pk_column = model._meta.pk.column
+        value = model._meta.get_field(date_field).get_db_prep_value(
+            stamp, connection=connection
+        )
+        return queryset.extra(  # noqa: S610 - identifiers from the model, values as params
+            where=[f'("{table}"."{column}", "{table}"."{pk_column}") > (%s, %s)'],
+            params=[value, pk],
+        )
+    return queryset.filter(
+        Q(**{f"{date_field}__gt": stamp}) | Q(**{date_field: stamp, "pk__gt": pk})
+    )
+
+
 class OcpiPagination(BasePagination):
     """DRF pagination class for every OCPI list (`DEFAULT_PAGINATION_CLASS`).
 
@@ -147,11 +169,7 @@ class OcpiPagination(BasePagination):
         queryset = queryset.order_by(date_field, "pk")
         self.total = queryset.count()
         if self.params.after is not None:
-            stamp, pk = self.params.after
-            queryset = queryset.filter(
-                Q(**{f"{date_field}__gt": stamp}) | Q(**{date_field: stamp, "pk__gt": pk})
-            )
-            page = list(queryset[: self.params.limit])
+            page = list(_after(queryset, date_field, self.params.after)[: self.params.limit])
         else:
             start = self.params.offset
             page = list(queryset[start : start + self.params.limit])
