@@ -135,9 +135,8 @@ def main() -> None:
         )
         for name, value in med.items():
             print(f"  {name:>7}: {value:12.0f} objects/s")
-        print(
-            f"  last page (Link cursor) / first page: {med['link'] / med['first']:.2f}  (goal >= 0.9)"
-        )
+        ratio = med["link"] / med["first"]
+        print(f"  last page (Link cursor) / first page: {ratio:.2f}  (goal >= 0.9)")
         print(f"  last page (plain offset) / first page: {med['offset'] / med['first']:.2f}")
         print(f"  first page / raw SQL read: {med['first'] / med['raw']:.2f}")
     finally:
