@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from hub.models import (
@@ -302,15 +302,62 @@ def _give_up_or_retry(delivery: PushDelivery, error: str) -> str:
         _finish(delivery, DeliveryStatus.DEAD, f"retry window passed: {error}")
         return "dead"
     delay = _backoff(delivery.attempts)
-    _finish(
-        delivery,
-        DeliveryStatus.PENDING,
-        error,
-        next_attempt_at=now + timedelta(seconds=delay),
-        enqueued_at=now,
-    )
-    _schedule(delivery.pk, delay)
+    due = now + timedelta(seconds=delay)
+    retried = delivery
+    for last_try in (False, True):
+        try:
+            with transaction.atomic():
+                sibling = _pending_sibling(delivery)
+                if sibling is None:
+                    _finish(
+                        delivery,
+                        DeliveryStatus.PENDING,
+                        error,
+                        next_attempt_at=due,
+                        enqueued_at=now,
+                    )
+                else:
+                    # A newer update was queued while this one was in flight: that one sends
+                    # the current state, so this row retires into it (one PENDING row per
+                    # object), keeping the backoff.
+                    _fold_into(sibling, delivery, due)
+                    _finish(delivery, DeliveryStatus.CANCELLED, f"superseded: {error}")
+                    retried = sibling
+            break
+        except IntegrityError:  # a writer added the PENDING row just now: fold into it
+            if last_try:
+                raise
+    _schedule(retried.pk, delay)
     return "retry"
+
+
+def _pending_sibling(delivery: PushDelivery) -> PushDelivery | None:
+    """The PENDING delivery of the same object to the same receiver, other than `delivery`."""
+    return (
+        PushDelivery.objects.select_for_update()
+        .filter(
+            receiver_id=delivery.receiver_id,
+            module=delivery.module,
+            object_key=delivery.object_key,
+            status=DeliveryStatus.PENDING,
+        )
+        .exclude(pk=delivery.pk)
+        .first()
+    )
+
+
+def _fold_into(sibling: PushDelivery, delivery: PushDelivery, due: datetime) -> None:
+    """Merge what an in-flight `delivery` was sending into its PENDING `sibling`."""
+    sibling.operation = _merge_operation(delivery.operation, sibling.operation)
+    if sibling.operation == "PATCH":
+        sibling.patch_fields = sorted(set(sibling.patch_fields) | set(delivery.patch_fields))
+    else:
+        sibling.patch_fields = []
+    sibling.next_attempt_at = max(sibling.next_attempt_at, due)
+    sibling.attempts = max(sibling.attempts, delivery.attempts)
+    sibling.save(
+        update_fields=["operation", "patch_fields", "next_attempt_at", "attempts", "updated_at"]
+    )
 
 
 def receiver_went_offline(platform: Platform) -> None:
@@ -413,13 +460,34 @@ def _attempt(
     return result, error
 
 
+_pending_of_same_object = PushDelivery.objects.filter(
+    receiver_id=OuterRef("receiver_id"),
+    module=OuterRef("module"),
+    object_key=OuterRef("object_key"),
+    status=DeliveryStatus.PENDING,
+)
+
+
 def delivery_sweep() -> dict[str, int]:
     """Hand out again what the broker may have lost: expired leases and due deliveries that
     were not enqueued recently. Safe to run anywhere, any number of times."""
     now = timezone.now()
-    released = PushDelivery.objects.filter(
-        status=DeliveryStatus.IN_FLIGHT, locked_until__lt=now
-    ).update(status=DeliveryStatus.PENDING, locked_until=None, next_attempt_at=now)
+    expired = PushDelivery.objects.filter(status=DeliveryStatus.IN_FLIGHT, locked_until__lt=now)
+    # An expired claim whose object got a newer PENDING delivery meanwhile folds into it (one
+    # PENDING row per object); the others go back to PENDING.
+    for delivery_id in expired.filter(Exists(_pending_of_same_object)).values_list("pk", flat=True):
+        with transaction.atomic():
+            delivery = expired.select_for_update().filter(pk=delivery_id).first()
+            sibling = _pending_sibling(delivery) if delivery is not None else None
+            if delivery is not None and sibling is not None:
+                _fold_into(sibling, delivery, now)
+                delivery.status = DeliveryStatus.CANCELLED
+                delivery.locked_until = None
+                delivery.last_error = f"lease expired; superseded by delivery {sibling.pk}"
+                delivery.save(update_fields=["status", "locked_until", "last_error", "updated_at"])
+    released = expired.exclude(Exists(_pending_of_same_object)).update(
+        status=DeliveryStatus.PENDING, locked_until=None, next_attempt_at=now
+    )
     stale = now - timedelta(seconds=settings.OCPI_PUSH_REQUEUE_AFTER_S)
     due = list(
         PushDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)

@@ -1,0 +1,84 @@
+"""A delivery that fails (or whose worker dies) while a newer update of the same object was
+queued retires into that newer PENDING delivery: the outbox keeps one PENDING row per
+(receiver, object), so putting the old one back to PENDING would break that rule."""
+
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from hub.models import DeliveryStatus, Platform, PushDelivery
+from hub.services import outbox
+from hub.tasks import deliver_push_task
+from tests.factories import registered_party
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver() -> Platform:
+    return registered_party("EMSP", "DE", "MS1")[0]
+
+
+def delivery(receiver: Platform, status: str, operation: str, **fields: Any) -> PushDelivery:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "receiver": receiver,
+        "module": "sessions",
+        "object_key": "NL/CP1/S1",
+        "operation": operation,
+        "status": status,
+        "next_attempt_at": now,
+        "expires_at": now + timedelta(hours=1),
+    }
+    values.update(fields)
+    return PushDelivery.objects.create(**values)
+
+
+def test_failed_attempt_folds_into_the_newer_pending_delivery(receiver: Platform) -> None:
+    # given: a PUT in flight (third try) and a PATCH queued meanwhile
+    in_flight = delivery(receiver, DeliveryStatus.IN_FLIGHT, "PUT", attempts=3)
+    pending = delivery(receiver, DeliveryStatus.PENDING, "PATCH", patch_fields=["kwh"])
+    # when: the attempt fails transiently
+    with mock.patch.object(outbox, "_schedule") as schedule:
+        assert outbox._give_up_or_retry(in_flight, "HTTP 503") == "retry"
+    # then: the PUT retires into the pending row, which now sends a PUT, after the backoff
+    in_flight.refresh_from_db()
+    pending.refresh_from_db()
+    assert in_flight.status == DeliveryStatus.CANCELLED
+    assert "superseded" in in_flight.last_error
+    assert (pending.status, pending.operation, pending.patch_fields) == ("PENDING", "PUT", [])
+    assert pending.attempts == 3
+    assert pending.next_attempt_at > timezone.now()
+    schedule.assert_called_once()
+    assert schedule.call_args.args[0] == pending.pk
+
+
+def test_failed_attempt_without_newer_update_is_pending_again(receiver: Platform) -> None:
+    in_flight = delivery(receiver, DeliveryStatus.IN_FLIGHT, "PATCH", patch_fields=["kwh"])
+    with mock.patch.object(outbox, "_schedule"):
+        assert outbox._give_up_or_retry(in_flight, "HTTP 503") == "retry"
+    in_flight.refresh_from_db()
+    assert (in_flight.status, in_flight.operation) == ("PENDING", "PATCH")
+
+
+def test_sweep_folds_an_expired_claim_into_the_newer_pending_delivery(receiver: Platform) -> None:
+    past = timezone.now() - timedelta(minutes=5)
+    stuck = delivery(
+        receiver, DeliveryStatus.IN_FLIGHT, "PATCH", patch_fields=["status"], locked_until=past
+    )
+    pending = delivery(receiver, DeliveryStatus.PENDING, "PATCH", patch_fields=["kwh"])
+    other = delivery(
+        receiver, DeliveryStatus.IN_FLIGHT, "PUT", object_key="NL/CP1/S2", locked_until=past
+    )
+    with mock.patch.object(deliver_push_task, "delay"):
+        result = outbox.delivery_sweep()
+    stuck.refresh_from_db()
+    pending.refresh_from_db()
+    other.refresh_from_db()
+    assert stuck.status == DeliveryStatus.CANCELLED
+    assert pending.patch_fields == ["kwh", "status"]
+    assert other.status == DeliveryStatus.PENDING
+    assert result["released"] == 1
