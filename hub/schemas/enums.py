@@ -201,6 +201,34 @@ class TokenType(models.TextChoices):
     RFID = "RFID"
 
 
+class WhitelistType(models.TextChoices):
+    """mod_tokens WhitelistType: whether a CPO may authorize a token without asking the eMSP."""
+
+    ALWAYS = "ALWAYS"
+    ALLOWED = "ALLOWED"
+    ALLOWED_OFFLINE = "ALLOWED_OFFLINE"
+    NEVER = "NEVER"
+
+
+class AllowedType(models.TextChoices):
+    """mod_tokens AllowedType: the outcome of a real-time authorization."""
+
+    ALLOWED = "ALLOWED"
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT"
+    NOT_ALLOWED = "NOT_ALLOWED"
+
+
+class ProfileType(models.TextChoices):
+    """mod_sessions ProfileType (also Token.default_profile_type)."""
+
+    CHEAP = "CHEAP"
+    FAST = "FAST"
+    GREEN = "GREEN"
+    REGULAR = "REGULAR"
+
+
 class TariffType(models.TextChoices):
     """mod_tariffs TariffType."""
 

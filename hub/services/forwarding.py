@@ -17,7 +17,7 @@ entry) is `OcpiClient`'s.
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from hub.ocpi.exceptions import (
     ForwardTimeoutError,
     HubError,
     NotFoundError,
+    OcpiError,
     UnknownReceiverError,
 )
 from hub.ocpi.routing import (
@@ -122,6 +123,9 @@ def forward_request(
     query: Mapping[str, str | list[str]] | None,
     body: Any,
     gateway: str,
+    timeout: float | None = None,
+    unknown_object: type[OcpiError] | None = None,
+    endpoint_fallback: Callable[[Platform], str | None] | None = None,
 ) -> ForwardedResponse:
     """Forward a request to `context.to_party`'s (`module`, `interface_role`) endpoint and relay
     the answer (2.2.1 transport_and_format, Message Routing, "direct" via a Hub).
@@ -129,6 +133,12 @@ def forward_request(
     `path` is the decoded part below the endpoint URL (e.g. "/NL/CPO/LOC1", "" for a list);
     `query` and `body` are sent as received. Raises 4001 (unknown receiver, not allowed, or no
     such endpoint), 4003 (not connected, unreachable), 4002 (timeout) and 4000 (no envelope).
+    `timeout` replaces `OCPI_FORWARD_TIMEOUT_S` (e.g. a real-time authorization waits less);
+    `unknown_object` is raised when the receiver answers HTTP 404 without an envelope where the
+    spec makes the 404 itself the answer (mod_tokens authorize: "the eMSP SHALL respond with an
+    HTTP status code: 404").
+    `endpoint_fallback(platform)` may supply the endpoint URL of a receiver that published none
+    (a partner workaround the caller configures; returning None keeps the 4001).
     """
     to_party = context.to_party
     if to_party is None:
@@ -138,10 +148,13 @@ def forward_request(
         raise UnknownReceiverError(f"{to_party} is not a party known to the hub")
     from_party = context.from_party or _default_from_party(caller, roles)
     _check_may_route(_senders(caller.platform, from_party), to_party, module)
-    receiver, endpoint_url = _receiver_endpoint(to_party, roles, module, interface_role)
+    receiver, endpoint_url = _receiver_endpoint(
+        to_party, roles, module, interface_role, endpoint_fallback
+    )
     hop = _Hop(caller.platform, receiver, from_party, to_party, module, gateway)
     url = _target_url(endpoint_url, path, query)
-    return _relay(_send(hop, method, url, body, context.correlation_id), hop)
+    result = _send(hop, method, url, body, context.correlation_id, timeout)
+    return _relay(result, hop, unknown_object)
 
 
 def forwarded_response(result: ForwardedResponse) -> Response:
@@ -295,7 +308,11 @@ def _check_connected(to_party: PartyRef, platforms: Sequence[Platform]) -> list[
 
 
 def _receiver_endpoint(
-    to_party: PartyRef, roles: Sequence[PlatformRole], module: str, interface_role: str
+    to_party: PartyRef,
+    roles: Sequence[PlatformRole],
+    module: str,
+    interface_role: str,
+    fallback: Callable[[Platform], str | None] | None = None,
 ) -> tuple[Platform, str]:
     """The connected platform hosting `to_party` and its (module, interface_role) URL."""
     platforms = list({role.platform_id: role.platform for role in roles}.values())
@@ -307,6 +324,11 @@ def _receiver_endpoint(
         .order_by("platform_id")
         .first()
     )
+    if endpoint is None and fallback is not None:
+        for platform in sorted(connected.values(), key=lambda p: p.pk):
+            url = fallback(platform)
+            if url:
+                return platform, url
     if endpoint is None:
         # The spec has no code for "the receiver lacks this interface". 4001 says what it is:
         # for this module there is no such receiver. 4003 would tell the caller to retry later
@@ -334,9 +356,17 @@ def _target_url(endpoint_url: str, path: str, query: Mapping[str, str | list[str
     return f"{url}{'&' if '?' in url else '?'}{urlencode(pairs)}"
 
 
-def _send(hop: _Hop, method: str, url: str, body: Any, correlation_id: str) -> OcpiResult:
+def _send(
+    hop: _Hop,
+    method: str,
+    url: str,
+    body: Any,
+    correlation_id: str,
+    timeout: float | None = None,
+) -> OcpiResult:
     """One call to the receiver with its token; transport failures become 4002/4003."""
-    timeout = settings.OCPI_FORWARD_TIMEOUT_S
+    if timeout is None:
+        timeout = settings.OCPI_FORWARD_TIMEOUT_S
     client = OcpiClient.for_platform(hop.receiver, timeout=timeout)
     try:
         return client.request(
@@ -361,7 +391,9 @@ def _send(hop: _Hop, method: str, url: str, body: Any, correlation_id: str) -> O
         raise ConnectionProblemError(f"{hop.to_party} could not be reached") from exc
 
 
-def _relay(result: OcpiResult, hop: _Hop) -> ForwardedResponse:
+def _relay(
+    result: OcpiResult, hop: _Hop, unknown_object: type[OcpiError] | None = None
+) -> ForwardedResponse:
     """The receiver's envelope with its HTTP status and the headers the caller may see.
 
     2.2.1 status_codes: the hub forwards a receiver's 2xxx/3xxx as they are. An answer without
@@ -376,6 +408,8 @@ def _relay(result: OcpiResult, hop: _Hop) -> ForwardedResponse:
     if status < 200 or 300 <= status < 400:
         raise HubError(f"{hop.to_party} answered HTTP {status} (redirects are not followed)")
     if result.ocpi_status is None or not isinstance(result.body, dict):
+        if status == 404 and unknown_object is not None:
+            raise unknown_object(f"{hop.to_party} does not know it (HTTP 404)")
         raise HubError(f"{hop.to_party} answered HTTP {status} without an OCPI envelope")
     # Keys outside the envelope (e.g. a signature) are dropped so the body stays an envelope.
     body = {key: value for key, value in result.body.items() if key in ENVELOPE_KEYS}

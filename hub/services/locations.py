@@ -18,6 +18,7 @@ from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import receivers_for
+from hub.services.concurrency import retry_on_unique_race
 from hub.services.outbox import PushRequest, Receiver, push_enqueue
 
 MODULE = "locations"
@@ -236,6 +237,7 @@ def _without_pending_location_put(
     return [r for r in receivers if r.platform.pk not in covered]
 
 
+@retry_on_unique_race
 @transaction.atomic
 def location_write(
     *,

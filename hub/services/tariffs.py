@@ -15,6 +15,7 @@ from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import receivers_for
+from hub.services.concurrency import retry_on_unique_race
 from hub.services.locations import WriteResult
 from hub.services.outbox import PushRequest, push_enqueue
 
@@ -51,6 +52,7 @@ def _broadcast(
     )
 
 
+@retry_on_unique_race
 @transaction.atomic
 def tariff_put(
     *,
