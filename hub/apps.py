@@ -27,3 +27,17 @@ class HubConfig(AppConfig):
         from hub.services.clientinfo import build_clientinfo_push
 
         register_push_builder("hubclientinfo", build_clientinfo_push)
+
+        from hub.services.async_results import build_async_result_push
+
+        # Results of commands and charging profiles, relayed to the requester's response_url.
+        register_push_builder("commands", build_async_result_push)
+        register_push_builder("chargingprofiles", build_async_result_push)
+
+        from hub.services.sessions import build_session_push
+
+        register_push_builder("sessions", build_session_push)
+
+        from hub.services.tokens import build_token_push
+
+        register_push_builder("tokens", build_token_push)

@@ -1,9 +1,10 @@
 """Reads (HackSoft selectors): every "who may see / receive this" decision lives here, so that
 roaming agreements plug in at one place (DESIGN §6b)."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from hub.models import ConnectionStatus, InterfaceRole, Location, PlatformRole, Tariff
+from hub.models import ConnectionStatus, InterfaceRole, Location, PlatformRole, Tariff, Token
+from hub.models.sessions import Session
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.routing import PartyRef
 from hub.services.outbox import Receiver
@@ -22,6 +23,9 @@ def client_infos_visible_to(caller: OcpiCaller) -> QuerySet[PlatformRole]:
 # Roles that receive what a CPO publishes (2.2.1 transport_and_format, Broadcast Push: "all
 # connected clients with an opposite role"; OTHER is seen as an eMSP type of role).
 CPO_DATA_RECEIVER_ROLES = ("EMSP", "NSP", "OTHER")
+# Roles that may own the token of a session or CDR and receive it (2.2.1 mod_sessions Receiver:
+# "typically eMSP and SCSP"; NSP and OTHER are eMSP types of role).
+SESSION_RECEIVER_ROLES = ("EMSP", "NSP", "OTHER", "SCSP")
 
 
 def receivers_for(
@@ -80,6 +84,28 @@ def locations_visible_to(caller: OcpiCaller) -> QuerySet[Location]:
 def tariffs_visible_to(caller: OcpiCaller) -> QuerySet[Tariff]:
     """The stored tariffs a caller may read through the hub (not deleted)."""
     return Tariff.objects.filter(deleted_at__isnull=True)
+
+
+def tokens_visible_to(caller: OcpiCaller) -> QuerySet[Token]:
+    """The stored eMSP tokens a CPO may read through the hub (2.2.1 mod_tokens Sender GET, via
+    the hub). In open roaming mode every eMSP's tokens, invalidated ones included (a CPO must
+    learn that a token became `valid=false`)."""
+    return Token.objects.all()
+
+
+def sessions_visible_to(caller: OcpiCaller, party: PartyRef | None = None) -> QuerySet[Session]:
+    """The stored sessions a caller may read through the hub: those whose `cdr_token` belongs
+    to one of its eMSP-type parties (only `party`'s when given, e.g. the FROM party). Sessions
+    are personal data of one eMSP's driver: never shown to another eMSP (2.2.1 mod_sessions)."""
+    parties = caller.parties(*SESSION_RECEIVER_ROLES)
+    if party is not None:
+        parties = parties & {party}
+    if not parties:
+        return Session.objects.none()
+    owned = Q()
+    for owner in sorted(parties):
+        owned |= Q(token_country_code=owner.country_code, token_party_id=owner.party_id)
+    return Session.objects.filter(owned)
 
 
 def may_route(from_party: PartyRef, to_party: PartyRef, module: str) -> bool:

@@ -95,3 +95,11 @@ def pull_sync_party_task(platform_id: int, country_code: str, party_id: str, mod
     return pull_sync_run(
         platform_id=platform_id, country_code=country_code, party_id=party_id, module=module
     )
+
+
+@shared_task(name="hub.async_requests_expire", ignore_result=True)
+def async_requests_expire_task() -> dict[str, int]:
+    """Time out commands and charging-profile requests whose result is overdue (beat)."""
+    from hub.services.async_results import async_requests_expire
+
+    return async_requests_expire()

@@ -60,6 +60,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "hub.pull_sync",
         "schedule": min(300.0, env.float("OCPI_PULL_SYNC_INTERVAL_S", default=3600.0)),
     },
+    # Commands/charging profiles whose CPO result is overdue: TIMED_OUT, and the eMSP gets a
+    # CommandResult TIMEOUT (2.2.1 mod_commands CommandResponse.timeout).
+    "async-requests-expire": {
+        "task": "hub.async_requests_expire",
+        "schedule": env.float("OCPI_ASYNC_EXPIRE_INTERVAL_S", default=15.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")

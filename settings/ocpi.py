@@ -43,6 +43,9 @@ OCPI_PUSH_RETRY_MAX_S: float = env.float("OCPI_PUSH_RETRY_MAX_S", default=300.0)
 OCPI_PUSH_RETRY_WINDOW_S: float = env.float("OCPI_PUSH_RETRY_WINDOW_S", default=3600.0)
 OCPI_PUSH_LEASE_S: float = env.float("OCPI_PUSH_LEASE_S", default=90.0)
 OCPI_PUSH_REQUEUE_AFTER_S: float = env.float("OCPI_PUSH_REQUEUE_AFTER_S", default=30.0)
+# Sessions are billing-relevant messages, not state to drop: their deliveries to the token's eMSP
+# keep retrying (also while it is OFFLINE) for this long, then are DEAD for staff to resend.
+OCPI_SESSION_RETRY_WINDOW_S: float = env.float("OCPI_SESSION_RETRY_WINDOW_S", default=86400.0)
 
 # HubClientInfo (2.2.1 mod_hub_client_info): a platform that becomes CONNECTED also gets the
 # ClientInfo of every other party pushed (the directory), this many seconds after the change
@@ -84,3 +87,24 @@ OCPI_PULL_SYNC_TIME_LIMIT_S: int = env.int("OCPI_PULL_SYNC_TIME_LIMIT_S", defaul
 # own (pagination Link, Location) can be followed for OCPI_PROXIED_URL_TTL_S.
 OCPI_FORWARD_TIMEOUT_S: float = env.float("OCPI_FORWARD_TIMEOUT_S", default=10.0)
 OCPI_PROXIED_URL_TTL_S: float = env.float("OCPI_PROXIED_URL_TTL_S", default=86400.0)
+
+# Real-time authorization (2.2.1 mod_tokens: "keep delays ... to an absolute minimum"): a CPO's
+# authorize routed to the eMSP waits this long, then gets OCPI 4002 (and applies the token's
+# whitelist rule, e.g. ALLOWED_OFFLINE) instead of keeping a driver waiting at the charger.
+OCPI_AUTHORIZE_TIMEOUT_S: float = env.float("OCPI_AUTHORIZE_TIMEOUT_S", default=3.0)
+
+# Commands and charging profiles (2.2.1 mod_commands, mod_charging_profiles; DESIGN §3
+# "response_url"): the hub waits for a CPO's asynchronous result for the `timeout` of its
+# synchronous answer plus OCPI_COMMAND_TIMEOUT_MARGIN_S (the CPO's clock and its queue to the
+# charge point), then sends the eMSP a CommandResult TIMEOUT. OCPI_COMMAND_DEFAULT_TIMEOUT_S
+# stands in when the CPO's answer was lost (4002) or gave no usable timeout. Results are relayed
+# to the eMSP through the outbox, retried for OCPI_ASYNC_RESULT_RETRY_WINDOW_S.
+OCPI_COMMAND_TIMEOUT_MARGIN_S: float = env.float("OCPI_COMMAND_TIMEOUT_MARGIN_S", default=30.0)
+OCPI_COMMAND_DEFAULT_TIMEOUT_S: float = env.float("OCPI_COMMAND_DEFAULT_TIMEOUT_S", default=60.0)
+OCPI_ASYNC_RESULT_RETRY_WINDOW_S: float = env.float(
+    "OCPI_ASYNC_RESULT_RETRY_WINDOW_S", default=600.0
+)
+# Some CPO libraries serve the commands RECEIVER but do not list it in their version details
+# (extrawest-ocpi). When on, such a CPO's commands URL is inferred from its locations SENDER URL
+# (`.../locations` → `.../commands`); when off, the eMSP gets 4001 naming the missing interface.
+OCPI_INFER_COMMANDS_ENDPOINT: bool = env.bool("OCPI_INFER_COMMANDS_ENDPOINT", default=False)

@@ -46,6 +46,9 @@ class AsyncRequest(models.Model):
     request_body = models.JSONField(default=dict)
     response_body = models.JSONField(null=True, blank=True)
     result_body = models.JSONField(null=True, blank=True)
+    # Results the CPO posted after the first one: a RESERVE_NOW's CANCELED_RESERVATION (2.2.1
+    # mod_commands, "Reservation canceled by the CPO": posted to the same response_url).
+    later_results = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=16, choices=AsyncState.choices)
     timeout_s = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -137,9 +137,7 @@ def _after(queryset: QuerySet[Any], date_field: str, after: tuple[datetime, int]
         column = model._meta.get_field(date_field).column
         table = model._meta.db_table
         pk_column = model._meta.pk.column
-        value = model._meta.get_field(date_field).get_db_prep_value(
-            stamp, connection=connection
-        )
+        value = model._meta.get_field(date_field).get_db_prep_value(stamp, connection=connection)
         return queryset.extra(  # noqa: S610 - identifiers from the model, values as params
             where=[f'("{table}"."{column}", "{table}"."{pk_column}") > (%s, %s)'],
             params=[value, pk],
