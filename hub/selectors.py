@@ -1,9 +1,19 @@
 """Reads (HackSoft selectors): every "who may see / receive this" decision lives here, so that
 roaming agreements plug in at one place (DESIGN §6b)."""
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
-from hub.models import ConnectionStatus, InterfaceRole, Location, PlatformRole, Tariff, Token
+from hub.models import (
+    ConnectionStatus,
+    InterfaceRole,
+    Location,
+    PlatformRole,
+    Tariff,
+    Token,
+    TokenOwner,
+)
 from hub.models.sessions import Session
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.routing import PartyRef
@@ -74,11 +84,47 @@ def platform_roles_of(party: PartyRef) -> QuerySet[PlatformRole]:
     )
 
 
+def publish_allowed_parties(document: dict[str, Any]) -> set[PartyRef]:
+    """The eMSP parties an unpublished location may be shown to: the owners of the tokens its
+    `publish_allowed_to` names (2.2.1 mod_locations PublishTokenType: by uid (and type), by
+    visual_number + issuer, or by group_id), as the token-owner index knows them."""
+    parties: set[PartyRef] = set()
+    for entry in document.get("publish_allowed_to") or []:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("uid"):
+            owners = TokenOwner.objects.filter(uid=str(entry["uid"]).upper())
+            if entry.get("type"):
+                owners = owners.filter(type=entry["type"])
+            parties |= {PartyRef(o.country_code, o.party_id) for o in owners}
+        tokens = Token.objects.none()
+        if entry.get("visual_number") and entry.get("issuer"):
+            tokens = Token.objects.filter(
+                data__visual_number=entry["visual_number"], data__issuer=entry["issuer"]
+            )
+        elif entry.get("group_id"):
+            tokens = Token.objects.filter(data__group_id=entry["group_id"])
+        parties |= {
+            PartyRef(t.country_code, t.party_id) for t in tokens.only("country_code", "party_id")
+        }
+    return parties
+
+
 def locations_visible_to(caller: OcpiCaller) -> QuerySet[Location]:
-    """The stored locations a caller may read through the hub: published ones (2.2.1: private
-    locations SHALL NOT be published). Unpublished locations with `publish_allowed_to` are
-    shown to nobody until the token index can tell which eMSP those tokens belong to."""
-    return Location.objects.filter(publish=True)
+    """The stored locations a caller may read through the hub: published ones, and unpublished
+    ones whose `publish_allowed_to` names a token of the caller's (2.2.1: private locations
+    SHALL NOT be published; restricted ones only to the listed drivers' eMSPs)."""
+    mine = caller.parties()
+    allowed = [
+        location.pk
+        for location in Location.objects.filter(
+            publish=False, data__has_key="publish_allowed_to"
+        ).only("pk", "data")
+        if publish_allowed_parties(location.data) & mine
+    ]
+    if not allowed:
+        return Location.objects.filter(publish=True)
+    return Location.objects.filter(Q(publish=True) | Q(pk__in=allowed))
 
 
 def tariffs_visible_to(caller: OcpiCaller) -> QuerySet[Tariff]:

@@ -17,7 +17,7 @@ from hub.models import DeliveryStatus, Evse, Location, Platform, PushDelivery
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
 from hub.ocpi.routing import PartyRef
-from hub.selectors import receivers_for
+from hub.selectors import publish_allowed_parties, receivers_for
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.outbox import PushRequest, Receiver, push_enqueue
 
@@ -187,6 +187,7 @@ def _store(
 def _broadcast(
     address: LocationAddress,
     *,
+    document: dict[str, Any],
     method: str,
     created: bool,
     fields: list[str],
@@ -195,11 +196,13 @@ def _broadcast(
     owner: Platform,
     correlation_id: str,
 ) -> list[PushDelivery]:
-    # Private locations SHALL NOT be published; a location that just became private is sent
-    # once more (publish=false) so receivers that hold it can withdraw it.
-    if not (now_published or was_published):
-        return []
+    # Private locations SHALL NOT be published, except to the eMSPs of the tokens listed in
+    # publish_allowed_to; a location that just became private is sent once more
+    # (publish=false) to everyone who had it, so they can withdraw it.
     receivers = receivers_for(MODULE, owner=address.party, exclude_platform_id=owner.pk)
+    if not (now_published or was_published):
+        allowed = publish_allowed_parties(document)
+        receivers = [r for r in receivers if r.party in allowed]
     if address.level != "location":
         receivers = _without_pending_location_put(address, receivers)
     if created or (address.level == "location" and method == "PUT"):
@@ -267,6 +270,7 @@ def location_write(
     stored = _store(location, address, document, owner)
     _broadcast(
         address,
+        document=stored.data,
         method=method,
         created=created,
         fields=sorted(data),
