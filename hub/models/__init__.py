@@ -1,5 +1,6 @@
 """The hub's domain models, one module per concern."""
 
+from hub.models.cdrs import Cdr, PriceCheck, ReconciliationFinding, ReconciliationReport
 from hub.models.commands import AsyncKind, AsyncRequest, AsyncState
 from hub.models.deliveries import DeliveryStatus, PushAttempt, PushDelivery
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
@@ -23,6 +24,10 @@ from hub.models.tariffs import Tariff
 from hub.models.tokens import Token, TokenOwner, TokenSource
 
 __all__ = [
+    "Cdr",
+    "PriceCheck",
+    "ReconciliationFinding",
+    "ReconciliationReport",
     "AsyncKind",
     "AsyncRequest",
     "AsyncState",

@@ -1,0 +1,125 @@
+"""CDRs (2.2.1 mod_cdrs): the bills. Immutable once stored; corrections arrive as credit CDRs.
+Also the reconciliation reports built over them (DESIGN §6)."""
+
+from typing import ClassVar
+
+from django.db import models
+
+
+class PriceCheck(models.TextChoices):
+    """The tariff engine's verdict on a CDR's reported cost."""
+
+    UNCHECKED = "UNCHECKED"
+    MATCH = "MATCH"
+    MISMATCH = "MISMATCH"
+    UNPRICEABLE = "UNPRICEABLE"  # no tariff, or not enough data to price it
+
+
+class Cdr(models.Model):
+    """A CPO's CDR as received, keyed by (country_code, party_id, id) upper-cased, with the
+    fields reconciliation aggregates denormalised (amounts in Decimal, 4 places)."""
+
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    cdr_id = models.CharField(max_length=39)
+    owner = models.ForeignKey(
+        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField()
+    token_country_code = models.CharField(max_length=2)
+    token_party_id = models.CharField(max_length=3)
+    token_uid = models.CharField(max_length=36)
+    token_type = models.CharField(max_length=12)
+    session_id = models.CharField(max_length=36, blank=True, default="")
+    currency = models.CharField(max_length=3)
+    total_cost_excl_vat = models.DecimalField(max_digits=18, decimal_places=4)
+    total_cost_incl_vat = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True
+    )
+    total_energy = models.DecimalField(max_digits=18, decimal_places=4)
+    total_time = models.DecimalField(max_digits=18, decimal_places=4)
+    start_date_time = models.DateTimeField()
+    end_date_time = models.DateTimeField()
+    last_updated = models.DateTimeField()
+    credit = models.BooleanField(default=False)
+    credit_reference_id = models.CharField(max_length=39, blank=True, default="")
+    credit_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="credits"
+    )
+    # Validation findings beyond the schema, recorded rather than refused: [{code, message}].
+    findings = models.JSONField(default=list, blank=True)
+    price_check = models.CharField(
+        max_length=12, choices=PriceCheck.choices, default=PriceCheck.UNCHECKED
+    )
+    computed = models.JSONField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["last_updated", "pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["country_code", "party_id", "cdr_id"], name="uniq_cdr"),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["last_updated", "id"], name="cdr_page"),
+            models.Index(
+                fields=["token_country_code", "token_party_id", "last_updated"],
+                name="cdr_by_emsp",
+            ),
+            models.Index(fields=["country_code", "party_id", "end_date_time"], name="cdr_period"),
+        ]
+        verbose_name = "CDR"
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.data.get('id', self.cdr_id)}"
+
+
+class ReconciliationReport(models.Model):
+    """One reconciliation run for a (CPO, eMSP, period): counts and totals, with findings."""
+
+    cpo_country_code = models.CharField(max_length=2)
+    cpo_party_id = models.CharField(max_length=3)
+    emsp_country_code = models.CharField(max_length=2)
+    emsp_party_id = models.CharField(max_length=3)
+    period_start = models.DateField()
+    period_end = models.DateField()  # exclusive
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, default="RUNNING")
+    # {"cdrs": n, "credits": n, "kwh": "…", "cost": {"EUR": {"excl_vat": "…", "incl_vat": "…"}}}
+    totals = models.JSONField(default=dict, blank=True)
+    # {"missing": n, "undelivered": n, ...} per finding kind
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["cpo_country_code", "cpo_party_id", "period_start"], name="recon_cpo"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.cpo_country_code}*{self.cpo_party_id} → {self.emsp_country_code}*"
+            f"{self.emsp_party_id} {self.period_start}..{self.period_end}"
+        )
+
+
+class ReconciliationFinding(models.Model):
+    """One discrepancy found by a reconciliation run."""
+
+    report = models.ForeignKey(
+        ReconciliationReport, on_delete=models.CASCADE, related_name="findings"
+    )
+    kind = models.CharField(max_length=32)  # MISSING, UNDELIVERED, DEAD_LETTER, DUPLICATE, ...
+    cdr = models.ForeignKey(Cdr, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cdr_key = models.CharField(max_length=60, blank=True, default="")  # CC/PID/ID
+    message = models.TextField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["report", "kind", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.cdr_key}"
