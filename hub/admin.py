@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -30,11 +31,14 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from hub.admin_forms import BusinessDetailsForm, ConnectForm, InviteForm
 from hub.models import (
+    AsyncKind,
+    AsyncRequest,
+    AsyncState,
     ConnectionStatus,
     DeliveryStatus,
     Evse,
@@ -48,12 +52,19 @@ from hub.models import (
     PushAttempt,
     PushDelivery,
     Role,
+    Session,
     SyncState,
     Tariff,
+    Token,
+    TokenOwner,
 )
 from hub.ocpi.exceptions import OcpiError
+from hub.schemas.commands import CommandType
 from hub.schemas.enums import Status as EvseStatus
+from hub.schemas.enums import TokenType, WhitelistType
 from hub.schemas.hubclientinfo import client_info
+from hub.schemas.sessions import SessionStatus
+from hub.services.async_results import MODULE_OF
 from hub.services.outbox import delivery_cancel, delivery_resend
 from hub.services.registry import (
     RegistrationError,
@@ -1948,8 +1959,830 @@ class SyncStateAdmin(ReadOnlyAdmin):
         return _short(state.last_error)
 
 
+# --- Tokens, sessions, commands and charging profiles -----------------------------------------
+
+# Where a command or charging-profile request stands: blue and purple wait, green answered,
+# amber timed out, red stopped (refused by the CPO, or never delivered).
+ASYNC_STATE_COLOURS: dict[str, str] = {
+    AsyncState.FORWARDED: "#1565c0",
+    AsyncState.WAITING: "#6a1b9a",
+    AsyncState.RESULT_RECEIVED: "#2e7d32",
+    AsyncState.TIMED_OUT: "#ef6c00",
+    AsyncState.REFUSED: "#ad1457",
+    AsyncState.FAILED: "#c62828",
+}
+
+# First segment of a request's result deliveries, `{prefix}/{id}/result/{n}`, as
+# `hub.services.async_results` keys them (n = 0 for the first result, 1.. for later ones).
+ASYNC_RESULT_KEY_PREFIX: dict[str, str] = {
+    AsyncKind.COMMAND: "command",
+    AsyncKind.CHARGING_PROFILE: "chargingprofile",
+}
+ASYNC_OPERATIONS = (*CommandType.values, "GET", "SET", "CLEAR")
+
+
+def _party_keys(search_term: str, prefix: str = "") -> Q | None:
+    """`_party_query` on upper-cased key columns (the hub stores CiString keys upper-cased):
+    an exact match, so an index on the pair (e.g. a session's eMSP) can serve it."""
+    match = PARTY_SEARCH_RE.match(search_term)
+    if match is None:
+        return None
+    return Q(
+        **{
+            f"{prefix}country_code": match.group(1).upper(),
+            f"{prefix}party_id": match.group(2).upper(),
+        }
+    )
+
+
+def _changelist_url(model: str, **query: str) -> str:
+    return reverse(f"admin:hub_{model}_changelist") + "?" + urlencode(query)
+
+
+def _correlation_link(correlation_id: str) -> str:
+    """The exchanges of one end-to-end flow in the exchange log."""
+    if not correlation_id:
+        return "—"
+    url = _changelist_url("ocpiexchange", correlation_id=correlation_id)
+    return format_html(
+        '<a href="{}" title="All exchanges of this correlation id">{}</a>', url, correlation_id
+    )
+
+
+def _document_text(obj: Any, annotation: str, *path: str) -> str:
+    """A value inside an object's document: from its list annotation (the list never loads
+    the documents), else from the document itself (the change page)."""
+    value = getattr(obj, annotation, None)
+    if value is None and annotation not in obj.__dict__:
+        value = obj.data
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+    return "—" if value is None or value == "" else str(value)
+
+
+def _duration_text(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+class RegistryPartyFilter(admin.SimpleListFilter):
+    """Parties of the registry in `roles` (a small table, never a DISTINCT over the data),
+    filtering the key pair named by `prefix`; a party the registry no longer knows can still
+    be filtered by URL."""
+
+    roles: ClassVar[Sequence[str]]
+    prefix: ClassVar[str] = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        parties = (
+            PlatformRole.objects.filter(role__in=self.roles)
+            .order_by("country_code", "party_id")
+            .values_list("country_code", "party_id")
+            .distinct()
+        )
+        return [(f"{cc}*{pid}", f"{cc}*{pid}") for cc, pid in parties]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        party = _party_keys(value, self.prefix)
+        return queryset.none() if party is None else queryset.filter(party)
+
+
+class EmspPartyFilter(RegistryPartyFilter):
+    title = "party"
+    parameter_name = "party"
+    roles = (Role.EMSP,)
+
+
+class SessionCpoFilter(RegistryPartyFilter):
+    title = "CPO party"
+    parameter_name = "party"
+    roles = (Role.CPO,)
+
+
+class SessionEmspFilter(RegistryPartyFilter):
+    title = "eMSP party (token owner)"
+    parameter_name = "emsp"
+    roles = (Role.EMSP,)
+    prefix = "token_"
+
+
+class RequesterPartyFilter(RegistryPartyFilter):
+    """eMSPs send commands; eMSPs and SCSPs manage charging profiles."""
+
+    title = "requester"
+    parameter_name = "requester"
+    roles = (Role.EMSP, Role.SCSP, Role.NSP, Role.NAP, Role.OTHER)
+    prefix = "requester_"
+
+
+class ReceiverPartyFilter(RegistryPartyFilter):
+    title = "receiver"
+    parameter_name = "receiver"
+    roles = (Role.CPO,)
+    prefix = "receiver_"
+
+
+class TokenTypeFilter(FixedChoicesFilter):
+    title = "type"
+    parameter_name = "type"
+    field = "type"
+    values = TokenType.values
+
+
+class WhitelistFilter(FixedChoicesFilter):
+    """Inside the document (no column): a scan of the tokens left by the other filters."""
+
+    title = "whitelist"
+    parameter_name = "whitelist"
+    field = "data__whitelist"
+    values = WhitelistType.values
+
+
+class SessionStatusFilter(FixedChoicesFilter):
+    title = "status"
+    parameter_name = "status"
+    field = "status"
+    values = SessionStatus.values
+
+
+class AsyncOperationFilter(FixedChoicesFilter):
+    title = "operation"
+    parameter_name = "operation"
+    field = "operation"
+    values = ASYNC_OPERATIONS
+
+
+# --- Tokens -------------------------------------------------------------------------------------
+
+
+@admin.register(Token)
+class TokenAdmin(OcpiObjectAdmin):
+    """eMSPs' tokens as received (the eMSP owns them; the hub broadcasts them to CPOs). Never
+    deleted by the eMSP, only invalidated (`valid=false`), so neither here. The list reads the
+    document's fields from annotations and never loads the documents."""
+
+    outbox_module = "tokens"
+    list_display = (
+        "party",
+        "ocpi_uid",
+        "type",
+        "contract_id",
+        "issuer",
+        "visual_number",
+        "valid",
+        "whitelist",
+        "last_updated",
+        "owner_link",
+        "deliveries_link",
+    )
+    list_filter = (EmspPartyFilter, TokenTypeFilter, "valid", WhitelistFilter, OwnerFilter)
+    # The `token_page` index, newest first.
+    ordering = ("-last_updated", "-pk")
+    list_per_page = 100
+    search_help_text = (
+        "A token uid or contract id (exact first, then a fragment), a visual number, or a "
+        "party such as NL*ABC."
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "party",
+                    "ocpi_uid",
+                    "type",
+                    "contract_id",
+                    "issuer",
+                    "visual_number",
+                    "valid",
+                    "whitelist",
+                    "last_updated",
+                    "owner_link",
+                )
+            },
+        ),
+        (
+            "Routing and deliveries",
+            {"fields": ("token_owners", "deliveries_link", "sessions_link")},
+        ),
+        ("Stored", {"fields": ("created_at", "updated_at")}),
+        ("OCPI document", {"fields": ("document",)}),
+    )
+    readonly_fields = (
+        "party",
+        "ocpi_uid",
+        "type",
+        "contract_id",
+        "issuer",
+        "visual_number",
+        "valid",
+        "whitelist",
+        "last_updated",
+        "owner_link",
+        "token_owners",
+        "deliveries_link",
+        "sessions_link",
+        "created_at",
+        "updated_at",
+        "document",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Token]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("data")
+            .annotate(
+                uid_value=KT("data__uid"),
+                issuer_value=KT("data__issuer"),
+                visual_number_value=KT("data__visual_number"),
+                whitelist_value=KT("data__whitelist"),
+            )
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Token], search_term: str
+    ) -> tuple[QuerySet[Token], bool]:
+        """A party from the keys; a pasted uid or contract id from their indexes (keys are
+        upper-cased); only then fragments and the visual number, which scan."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        party = _party_keys(term)
+        if party is not None:
+            return queryset.filter(party), False
+        key = term.upper()
+        exact = queryset.filter(Q(uid=key) | Q(contract_id=key))
+        if exact.exists():
+            return exact, False
+        return (
+            queryset.filter(
+                Q(uid__contains=key)
+                | Q(contract_id__contains=key)
+                | Q(data__visual_number__icontains=term)
+            ),
+            False,
+        )
+
+    def object_key(self, token: Token) -> str:
+        """`CC/PID/UID/TYPE`, as `hub.services.tokens.token_key` writes it."""
+        return f"{token.country_code}/{token.party_id}/{token.uid}/{token.type}".upper()
+
+    @admin.display(description="uid", ordering="uid")
+    def ocpi_uid(self, token: Token) -> str:
+        """The uid as the eMSP spelled it (the key column is upper-cased)."""
+        return _document_text(token, "uid_value", "uid")
+
+    @admin.display(description="issuer")
+    def issuer(self, token: Token) -> str:
+        return _document_text(token, "issuer_value", "issuer")
+
+    @admin.display(description="visual number")
+    def visual_number(self, token: Token) -> str:
+        return _document_text(token, "visual_number_value", "visual_number")
+
+    @admin.display(description="whitelist")
+    def whitelist(self, token: Token) -> str:
+        return _document_text(token, "whitelist_value", "whitelist")
+
+    @admin.display(description="token-owner index")
+    def token_owners(self, token: Token) -> str:
+        """Who the hub routes this (uid, type) to: more than one owner makes it ambiguous,
+        and requests about it then need TO."""
+        rows = list(
+            TokenOwner.objects.filter(uid=token.uid, type=token.type).order_by(
+                "-last_seen_at", "pk"
+            )[:20]
+        )
+        items = format_html_join(
+            "",
+            "<li>{} (from {}, last seen {})</li>",
+            (
+                (
+                    _party_label(row.country_code, row.party_id),
+                    row.get_source_display(),
+                    timezone.localtime(row.last_seen_at).strftime("%Y-%m-%d %H:%M:%S"),
+                )
+                for row in rows
+            ),
+        )
+        url = _changelist_url("tokenowner", uid=token.uid, type=token.type)
+        warning = (
+            format_html("<strong>{} owners: ambiguous without TO.</strong> ", len(rows))
+            if len(rows) > 1
+            else ""
+        )
+        return format_html(
+            '{}<ul style="margin:0 0 0.5em;padding-left:1.2em">{}</ul>'
+            '<a href="{}">in the token-owner index</a>',
+            warning,
+            items or format_html("<li>{}</li>", "not indexed"),
+            url,
+        )
+
+    @admin.display(description="sessions")
+    def sessions_link(self, token: Token) -> str:
+        """Sessions whose `cdr_token` is this token (the session search, within its eMSP)."""
+        url = _changelist_url(
+            "session", q=token.uid, emsp=_party_label(token.country_code, token.party_id)
+        )
+        return format_html('<a href="{}">sessions with this token</a>', url)
+
+
+@admin.register(TokenOwner)
+class TokenOwnerAdmin(ReadOnlyAdmin):
+    """The token-owner index: which eMSP party owns a (uid, type), learned from the tokens
+    module and every token seen in commands, sessions and CDRs. Read-only: it is what routes
+    real-time authorization, commands, sessions and CDRs."""
+
+    list_display = ("uid", "type", "owner_party", "source", "last_seen_at", "tokens_link")
+    list_filter = ("source", TokenTypeFilter)
+    # The primary key follows creation and is indexed; last_seen_at is not.
+    ordering = ("-pk",)
+    show_full_result_count = False
+    list_per_page = 100
+    search_help_text = "A token uid (exact, or its beginning), or an owner party (NL*ABC)."
+    fields = ("uid", "type", "owner_party", "source", "last_seen_at", "tokens_link")
+    readonly_fields = fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[TokenOwner], search_term: str
+    ) -> tuple[QuerySet[TokenOwner], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        party = _party_keys(term)
+        if party is not None:
+            return queryset.filter(party), False
+        return queryset.filter(uid__startswith=term.upper()), False
+
+    @admin.display(description="owner party", ordering="country_code")
+    def owner_party(self, row: TokenOwner) -> str:
+        return _party_label(row.country_code, row.party_id)
+
+    @admin.display(description="tokens")
+    def tokens_link(self, row: TokenOwner) -> str:
+        """The stored tokens with this uid and type (from the tokens module, if it sent any)."""
+        url = _changelist_url("token", uid=row.uid, type=row.type)
+        return format_html('<a href="{}">tokens</a>', url)
+
+
+# --- Sessions -----------------------------------------------------------------------------------
+
+
+@admin.register(Session)
+class SessionAdmin(OcpiObjectAdmin):
+    """CPOs' sessions as received, each routed to the eMSP owning its `cdr_token` (never
+    broadcast). Read-only: the CPO owns them. The list never loads the documents."""
+
+    outbox_module = "sessions"
+    list_display = (
+        "party",
+        "ocpi_id",
+        "emsp_party",
+        "status",
+        "kwh",
+        "start_date_time",
+        "end_date_time",
+        "location_id",
+        "last_updated",
+        "owner_link",
+        "deliveries_link",
+    )
+    list_filter = (SessionStatusFilter, SessionCpoFilter, SessionEmspFilter, OwnerFilter)
+    # The `session_page` index, newest first.
+    ordering = ("-last_updated", "-pk")
+    date_hierarchy = "start_date_time"
+    list_per_page = 100
+    search_help_text = (
+        "Exact (any case): a session id, a location id, or the uid or contract id of the "
+        "session's token; or a party (NL*ABC, CPO or eMSP). Token values are read from each "
+        "session's document: on a large table, narrow with the eMSP filter first."
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "party",
+                    "ocpi_id",
+                    "status",
+                    "kwh",
+                    "start_date_time",
+                    "end_date_time",
+                    "location_link",
+                    "last_updated",
+                    "owner_link",
+                )
+            },
+        ),
+        (
+            "Token and routing",
+            {"fields": ("emsp_party", "cdr_token", "deliveries_link", "requests_link")},
+        ),
+        ("Stored", {"fields": ("created_at", "updated_at")}),
+        ("OCPI document", {"fields": ("period_count", "document")}),
+    )
+    readonly_fields = (
+        "party",
+        "ocpi_id",
+        "status",
+        "kwh",
+        "start_date_time",
+        "end_date_time",
+        "location_link",
+        "last_updated",
+        "owner_link",
+        "emsp_party",
+        "cdr_token",
+        "deliveries_link",
+        "requests_link",
+        "created_at",
+        "updated_at",
+        "period_count",
+        "document",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return super().get_queryset(request).defer("data").annotate(ocpi_id_value=KT("data__id"))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Session], search_term: str
+    ) -> tuple[QuerySet[Session], bool]:
+        """Exact matches only: ids are pasted, and a fragment search over every session's
+        document would be a slow scan. The keys are upper-cased; the token's uid and contract
+        id are compared inside the document (JSON key lookups, case-insensitive)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        cpo = _party_keys(term)
+        emsp = _party_keys(term, "token_")
+        if cpo is not None and emsp is not None:
+            return queryset.filter(cpo | emsp), False
+        key = term.upper()
+        return (
+            queryset.filter(
+                Q(session_id=key)
+                | Q(location_id=key)
+                | Q(data__cdr_token__uid__iexact=term)
+                | Q(data__cdr_token__contract_id__iexact=term)
+            ),
+            False,
+        )
+
+    @admin.display(description="CPO party", ordering="country_code")
+    def party(self, session: Session) -> str:
+        return _party_label(session.country_code, session.party_id)
+
+    def object_key(self, session: Session) -> str:
+        """`CC/PID/SESSION_ID`, as `hub.services.sessions.session_key` writes it."""
+        return f"{session.country_code}/{session.party_id}/{session.session_id}".upper()
+
+    @admin.display(description="session id", ordering="session_id")
+    def ocpi_id(self, session: Session) -> str:
+        """The id as the CPO spelled it (the key column is upper-cased)."""
+        return str(getattr(session, "ocpi_id_value", None) or session.session_id)
+
+    @admin.display(description="eMSP (token owner)", ordering="token_country_code")
+    def emsp_party(self, session: Session) -> str:
+        return _party_label(session.token_country_code, session.token_party_id)
+
+    @admin.display(description="location")
+    def location_link(self, session: Session) -> str:
+        if not session.location_id:
+            return "—"
+        url = _changelist_url(
+            "location",
+            country_code=session.country_code,
+            party_id=session.party_id,
+            location_id=session.location_id,
+        )
+        return format_html('<a href="{}">{}</a>', url, session.location_id)
+
+    @admin.display(description="cdr_token")
+    def cdr_token(self, session: Session) -> str:
+        token = session.data.get("cdr_token") if isinstance(session.data, dict) else None
+        if not isinstance(token, dict):
+            return "—"
+        uid, token_type = str(token.get("uid", "")), str(token.get("type", ""))
+        url = _changelist_url(
+            "token",
+            country_code=session.token_country_code,
+            party_id=session.token_party_id,
+            uid=uid.upper(),
+            type=token_type,
+        )
+        return format_html(
+            '{} {} (contract {}) — <a href="{}">stored token</a>',
+            token_type,
+            uid,
+            token.get("contract_id") or "—",
+            url,
+        )
+
+    @admin.display(description="commands and charging profiles")
+    def requests_link(self, session: Session) -> str:
+        url = _changelist_url("asyncrequest", session_id__iexact=session.session_id)
+        return format_html('<a href="{}">requests about this session</a>', url)
+
+    @admin.display(description="charging periods")
+    def period_count(self, session: Session) -> int:
+        periods = session.data.get("charging_periods") if isinstance(session.data, dict) else None
+        return len(periods) if isinstance(periods, list) else 0
+
+
+# --- Commands and charging profiles -------------------------------------------------------------
+
+
+@admin.register(AsyncRequest)
+class AsyncRequestAdmin(ReadOnlyAdmin):
+    """Commands and charging-profile requests routed through the hub, with the CPO's
+    synchronous answer, its asynchronous result and the relay of that result to the
+    requester's `response_url` (an eMSP URL: shown, it is no secret). Written by the
+    async-results service only. The list never loads the request bodies."""
+
+    change_form_template = "admin/hub/asyncrequest/change_form.html"
+    list_display = (
+        "created_at",
+        "kind",
+        "operation",
+        "route",
+        "state_badge",
+        "response_result",
+        "result_result",
+        "timeout_s",
+        "expires_at",
+        "result_received_at",
+        "time_to_result",
+    )
+    list_filter = (
+        "kind",
+        AsyncOperationFilter,
+        "state",
+        RequesterPartyFilter,
+        ReceiverPartyFilter,
+    )
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    ordering = ("-created_at",)
+    search_help_text = (
+        "A request id (or a pasted hub result URL), a session id, a location id, a "
+        "correlation id, or a requester or receiver party (NL*ABC)."
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "kind",
+                    "operation",
+                    "state_badge",
+                    "requester_link",
+                    "receiver_link",
+                    "session_link",
+                    "location_link",
+                )
+            },
+        ),
+        (
+            "Timing",
+            {
+                "fields": (
+                    "created_at",
+                    "timeout_s",
+                    "expires_at",
+                    "result_received_at",
+                    "time_to_result",
+                    "updated_at",
+                )
+            },
+        ),
+        (
+            "Relay",
+            {"fields": ("response_url", "result_deliveries_link", "correlation_link")},
+        ),
+        ("Request (as the requester sent it)", {"fields": ("request_document",)}),
+        ("Response (the CPO's synchronous answer)", {"fields": ("response_document",)}),
+        ("Result (relayed to the requester)", {"fields": ("result_document", "later_document")}),
+    )
+    readonly_fields = (
+        "id",
+        "kind",
+        "operation",
+        "state_badge",
+        "requester_link",
+        "receiver_link",
+        "session_link",
+        "location_link",
+        "created_at",
+        "timeout_s",
+        "expires_at",
+        "result_received_at",
+        "time_to_result",
+        "updated_at",
+        "response_url",
+        "result_deliveries_link",
+        "correlation_link",
+        "request_document",
+        "response_document",
+        "result_document",
+        "later_document",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AsyncRequest]:
+        # The answers and results are small; a request body (a charging profile) may not be,
+        # and the list does not show it.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("requester", "receiver")
+            .defer("request_body")
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = {"title": "Commands & charging profiles", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AsyncRequest], search_term: str
+    ) -> tuple[QuerySet[AsyncRequest], bool]:
+        """A request id by primary key (also inside a pasted hub URL), a party from the
+        keys, else the session, location or correlation id exactly."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = UUID_RE.search(term)
+        if match is not None:
+            by_id = queryset.filter(pk=uuid.UUID(match.group(0)))
+            if by_id.exists():
+                return by_id, False
+        requester = _party_keys(term, "requester_")
+        receiver = _party_keys(term, "receiver_")
+        if requester is not None and receiver is not None:
+            return queryset.filter(requester | receiver), False
+        return (
+            queryset.filter(
+                Q(session_id__iexact=term) | Q(location_id__iexact=term) | Q(correlation_id=term)
+            ),
+            False,
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: AsyncRequest | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["result_deliveries_url"] = self.result_deliveries_url(obj)
+            if obj.correlation_id:
+                context["exchanges_url"] = _changelist_url(
+                    "ocpiexchange", correlation_id=obj.correlation_id
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def result_deliveries_url(self, row: AsyncRequest) -> str:
+        """The relays of its results to the requester (`{prefix}/{id}/result/{n}`)."""
+        prefix = ASYNC_RESULT_KEY_PREFIX.get(row.kind, row.kind.lower())
+        return _deliveries_url(MODULE_OF[AsyncKind(row.kind)], f"{prefix}/{row.pk}")
+
+    # -- list -------------------------------------------------------------------------------
+
+    @admin.display(description="requester → receiver")
+    def route(self, row: AsyncRequest) -> str:
+        return format_html(
+            '<span title="{} → {}">{} → {}</span>',
+            row.requester.name,
+            row.receiver.name if row.receiver else "no platform",
+            _party_label(row.requester_country_code, row.requester_party_id),
+            _party_label(row.receiver_country_code, row.receiver_party_id),
+        )
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, row: AsyncRequest) -> str:
+        return _status_badge(row.state, row.get_state_display(), ASYNC_STATE_COLOURS)
+
+    @admin.display(description="response (sync)")
+    def response_result(self, row: AsyncRequest) -> str:
+        """The CPO's CommandResponse / ChargingProfileResponse `result`, or why there is none."""
+        body = row.response_body
+        if not isinstance(body, dict):
+            return "—"
+        if body.get("result"):
+            return str(body["result"])
+        if body.get("hub_error"):
+            return _short(f"hub: {body['hub_error']}", 40)
+        if "status_code" in body:
+            return f"OCPI {body.get('status_code')}"
+        return "—"
+
+    @admin.display(description="result (async)")
+    def result_result(self, row: AsyncRequest) -> str:
+        """The CommandResult / ChargingProfileResult `result`, and later results if any."""
+        body = row.result_body
+        if not isinstance(body, dict) or not body.get("result"):
+            return "—"
+        later = [
+            str(item.get("result"))
+            for item in (row.later_results if isinstance(row.later_results, list) else [])
+            if isinstance(item, dict)
+        ]
+        return ", then ".join([str(body["result"]), *later])
+
+    @admin.display(description="time to result")
+    def time_to_result(self, row: AsyncRequest) -> str:
+        if row.result_received_at is None or row.created_at is None:
+            return "—"
+        return _duration_text(row.result_received_at - row.created_at)
+
+    # -- change page ------------------------------------------------------------------------
+
+    @admin.display(description="requester")
+    def requester_link(self, row: AsyncRequest) -> str:
+        return format_html(
+            "{} on {}",
+            _party_label(row.requester_country_code, row.requester_party_id),
+            _platform_link(row.requester),
+        )
+
+    @admin.display(description="receiver")
+    def receiver_link(self, row: AsyncRequest) -> str:
+        return format_html(
+            "{} on {}",
+            _party_label(row.receiver_country_code, row.receiver_party_id),
+            _platform_link(row.receiver),
+        )
+
+    @admin.display(description="session")
+    def session_link(self, row: AsyncRequest) -> str:
+        if not row.session_id:
+            return "—"
+        query = {"session_id": row.session_id.upper()}
+        if row.receiver_country_code:
+            query["party"] = _party_label(row.receiver_country_code, row.receiver_party_id)
+        return format_html(
+            '<a href="{}">{}</a>', _changelist_url("session", **query), row.session_id
+        )
+
+    @admin.display(description="location")
+    def location_link(self, row: AsyncRequest) -> str:
+        if not row.location_id:
+            return "—"
+        url = _changelist_url(
+            "location",
+            country_code=row.receiver_country_code,
+            party_id=row.receiver_party_id,
+            location_id=row.location_id.upper(),
+        )
+        return format_html('<a href="{}">{}</a>', url, row.location_id)
+
+    @admin.display(description="result deliveries")
+    def result_deliveries_link(self, row: AsyncRequest) -> str:
+        return format_html(
+            '<a href="{}">relays of the results to the requester</a>',
+            self.result_deliveries_url(row),
+        )
+
+    @admin.display(description="correlation id")
+    def correlation_link(self, row: AsyncRequest) -> str:
+        return _correlation_link(row.correlation_id)
+
+    @admin.display(description="request body")
+    def request_document(self, row: AsyncRequest) -> str:
+        return _pretty_json(row.request_body)
+
+    @admin.display(description="response body")
+    def response_document(self, row: AsyncRequest) -> str:
+        return "—" if row.response_body is None else _pretty_json(row.response_body)
+
+    @admin.display(description="result body")
+    def result_document(self, row: AsyncRequest) -> str:
+        return "—" if row.result_body is None else _pretty_json(row.result_body)
+
+    @admin.display(description="later results")
+    def later_document(self, row: AsyncRequest) -> str:
+        return _pretty_json(row.later_results) if row.later_results else "—"
+
+
 __all__ = [
     "OPERATIONS",
+    "AsyncRequestAdmin",
     "LocationAdmin",
     "OcpiExchangeAdmin",
     "PlatformAdmin",
@@ -1957,6 +2790,9 @@ __all__ = [
     "PlatformRoleAdmin",
     "ProxiedUrlAdmin",
     "PushDeliveryAdmin",
+    "SessionAdmin",
     "SyncStateAdmin",
     "TariffAdmin",
+    "TokenAdmin",
+    "TokenOwnerAdmin",
 ]
