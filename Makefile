@@ -58,10 +58,10 @@ typecheck: $(STAMP_DEV)
 	$(PY) -m mypy hub cpo_gateway emsp_gateway settings
 
 migrations-check: $(STAMP_DEV)
-	DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py makemigrations --check --dry-run
+	DATABASE_URL=sqlite:///:memory: DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py makemigrations --check --dry-run
 
 schema: $(STAMP_DEV)
-	DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	DATABASE_URL=sqlite:///:memory: DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 ci: lint migrations-check schema test
 
