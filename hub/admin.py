@@ -1059,15 +1059,31 @@ class CallerFilter(PlatformFieldFilter):
     field = "caller"
 
 
-class PartyFilter(admin.SimpleListFilter):
-    """The CPO parties of the registry (a small table), never a DISTINCT over the data."""
+def _party_keys(search_term: str, prefix: str = "") -> Q | None:
+    """`_party_query` on upper-cased key columns (the hub stores CiString keys upper-cased):
+    an exact match, so an index on the pair (e.g. a session's eMSP) can serve it."""
+    match = PARTY_SEARCH_RE.match(search_term)
+    if match is None:
+        return None
+    return Q(
+        **{
+            f"{prefix}country_code": match.group(1).upper(),
+            f"{prefix}party_id": match.group(2).upper(),
+        }
+    )
 
-    title = "party"
-    parameter_name = "party"
+
+class RegistryPartyFilter(admin.SimpleListFilter):
+    """Parties of the registry in `roles` (a small table, never a DISTINCT over the data),
+    filtering the key pair named by `prefix`; a party the registry no longer knows can still
+    be filtered by URL."""
+
+    roles: ClassVar[Sequence[str]]
+    prefix: ClassVar[str] = ""
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         parties = (
-            PlatformRole.objects.filter(role=Role.CPO)
+            PlatformRole.objects.filter(role__in=self.roles)
             .order_by("country_code", "party_id")
             .values_list("country_code", "party_id")
             .distinct()
@@ -1078,8 +1094,16 @@ class PartyFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        party = _party_query(value)
+        party = _party_keys(value, self.prefix)
         return queryset.none() if party is None else queryset.filter(party)
+
+
+class PartyFilter(RegistryPartyFilter):
+    """The CPO parties of the registry (locations and tariffs are keyed by them)."""
+
+    title = "party"
+    parameter_name = "party"
+    roles = (Role.CPO,)
 
 
 class FixedChoicesFilter(admin.SimpleListFilter):
@@ -1981,20 +2005,6 @@ ASYNC_RESULT_KEY_PREFIX: dict[str, str] = {
 ASYNC_OPERATIONS = (*CommandType.values, "GET", "SET", "CLEAR")
 
 
-def _party_keys(search_term: str, prefix: str = "") -> Q | None:
-    """`_party_query` on upper-cased key columns (the hub stores CiString keys upper-cased):
-    an exact match, so an index on the pair (e.g. a session's eMSP) can serve it."""
-    match = PARTY_SEARCH_RE.match(search_term)
-    if match is None:
-        return None
-    return Q(
-        **{
-            f"{prefix}country_code": match.group(1).upper(),
-            f"{prefix}party_id": match.group(2).upper(),
-        }
-    )
-
-
 def _changelist_url(model: str, **query: str) -> str:
     return reverse(f"admin:hub_{model}_changelist") + "?" + urlencode(query)
 
@@ -2029,31 +2039,6 @@ def _duration_text(delta: timedelta) -> str:
         return f"{minutes} min {rest} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
-
-
-class RegistryPartyFilter(admin.SimpleListFilter):
-    """Parties of the registry in `roles` (a small table, never a DISTINCT over the data),
-    filtering the key pair named by `prefix`; a party the registry no longer knows can still
-    be filtered by URL."""
-
-    roles: ClassVar[Sequence[str]]
-    prefix: ClassVar[str] = ""
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        parties = (
-            PlatformRole.objects.filter(role__in=self.roles)
-            .order_by("country_code", "party_id")
-            .values_list("country_code", "party_id")
-            .distinct()
-        )
-        return [(f"{cc}*{pid}", f"{cc}*{pid}") for cc, pid in parties]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        party = _party_keys(value, self.prefix)
-        return queryset.none() if party is None else queryset.filter(party)
 
 
 class EmspPartyFilter(RegistryPartyFilter):
