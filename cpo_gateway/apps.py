@@ -20,5 +20,7 @@ class CpoGatewayConfig(AppConfig):
         publish("chargingprofiles", "SENDER", "/ocpi/2.2.1/cpo/chargingprofiles", audience=("CPO",))
         # The hub RECEIVES CPOs' sessions and delivers each to the eMSP owning its token.
         publish("sessions", "RECEIVER", "/ocpi/2.2.1/cpo/sessions", audience=("CPO",))
+        # The hub RECEIVES CPOs' CDRs and delivers each to the eMSP owning its token.
+        publish("cdrs", "RECEIVER", "cpo-cdrs", audience=("CPO",))
         # The hub SENDS CPOs the eMSPs' tokens and routes their real-time authorizations.
         publish("tokens", "SENDER", "cpo-tokens", audience=("CPO",))

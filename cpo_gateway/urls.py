@@ -6,6 +6,7 @@ strips one before routing).
 
 from django.urls import URLPattern, URLResolver, path
 
+from cpo_gateway.api.cdrs import CdrReceiverObjectView, CdrReceiverView
 from cpo_gateway.api.chargingprofiles import ActiveChargingProfileSenderView
 from cpo_gateway.api.locations import LocationReceiverView
 from cpo_gateway.api.results import ChargingProfileResultView, CommandResultView
@@ -49,6 +50,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "sessions/<str:country_code>/<str:party_id>/<str:session_id>",
         SessionReceiverView.as_view(),
         name="cpo-sessions",
+    ),
+    path("cdrs", CdrReceiverView.as_view(), name="cpo-cdrs"),
+    path(
+        "cdrs/<str:country_code>/<str:party_id>/<str:cdr_id>",
+        CdrReceiverObjectView.as_view(),
+        name="cpo-cdr",
     ),
     path("tokens", TokenSenderListView.as_view(), name="cpo-tokens"),
     path(

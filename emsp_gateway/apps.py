@@ -25,5 +25,7 @@ class EmspGatewayConfig(AppConfig):
         )
         # The hub SENDS eMSPs their own sessions and routes their charging preferences.
         publish("sessions", "SENDER", "emsp-sessions", audience=EMSP_GATEWAY_ROLES)
+        # The hub SENDS eMSPs their own CDRs (the ones also pushed to their cdrs RECEIVER).
+        publish("cdrs", "SENDER", "emsp-cdrs", audience=EMSP_GATEWAY_ROLES)
         # The hub RECEIVES eMSPs' tokens (and broadcasts them to the CPOs).
         publish("tokens", "RECEIVER", "/ocpi/2.2.1/emsp/tokens", audience=("EMSP",))

@@ -6,6 +6,7 @@ strips one before routing).
 
 from django.urls import URLPattern, URLResolver, path
 
+from emsp_gateway.api.cdrs import CdrSenderListView
 from emsp_gateway.api.chargingprofiles import ChargingProfileReceiverView
 from emsp_gateway.api.commands import CommandReceiverView
 from emsp_gateway.api.locations import LocationSenderListView, LocationSenderObjectView
@@ -33,6 +34,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="emsp-location-connector",
     ),
     path("tariffs", TariffSenderListView.as_view(), name="emsp-tariffs"),
+    path("cdrs", CdrSenderListView.as_view(), name="emsp-cdrs"),
     path("sessions", SessionSenderListView.as_view(), name="emsp-sessions"),
     path(
         "sessions/<str:session_id>/charging_preferences",

@@ -9,6 +9,7 @@ its masked form), and a hub-issued Token A is rendered once, directly into the r
 issued it, never stored in the session or a message cookie.
 """
 
+import csv
 import json
 import re
 import uuid
@@ -19,19 +20,35 @@ from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connections
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Concat
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from hub.admin_forms import BusinessDetailsForm, ConnectForm, InviteForm
@@ -39,6 +56,7 @@ from hub.models import (
     AsyncKind,
     AsyncRequest,
     AsyncState,
+    Cdr,
     ConnectionStatus,
     DeliveryStatus,
     Evse,
@@ -48,9 +66,12 @@ from hub.models import (
     PlatformEndpoint,
     PlatformRole,
     PlatformToken,
+    PriceCheck,
     ProxiedUrl,
     PushAttempt,
     PushDelivery,
+    ReconciliationFinding,
+    ReconciliationReport,
     Role,
     Session,
     SyncState,
@@ -65,7 +86,9 @@ from hub.schemas.enums import TokenType, WhitelistType
 from hub.schemas.hubclientinfo import client_info
 from hub.schemas.sessions import SessionStatus
 from hub.services.async_results import MODULE_OF
+from hub.services.cdr_checks import FINDING_CODES
 from hub.services.outbox import delivery_cancel, delivery_resend
+from hub.services.reconciliation import Kind, ReportStatus, reconciliation_findings_csv
 from hub.services.registry import (
     RegistrationError,
     credentials_rotate,
@@ -2765,9 +2788,796 @@ class AsyncRequestAdmin(ReadOnlyAdmin):
         return _pretty_json(row.later_results) if row.later_results else "—"
 
 
+# --- CDRs and reconciliation --------------------------------------------------------------------
+
+# The codes `hub.services.cdr_checks` records in `Cdr.findings` (one list, owned there).
+CDR_FINDING_CODES = FINDING_CODES
+PRICE_CHECK_COLOURS: dict[str, str] = {
+    PriceCheck.MATCH: "#2e7d32",
+    PriceCheck.MISMATCH: "#c62828",
+    PriceCheck.UNPRICEABLE: "#ef6c00",
+    PriceCheck.UNCHECKED: "#546e7a",
+}
+REPORT_STATUS_COLOURS: dict[str, str] = {
+    ReportStatus.DONE: "#2e7d32",
+    ReportStatus.PARTIAL: "#ef6c00",
+    ReportStatus.RUNNING: "#1565c0",
+}
+# The delivery-state filter's choice for a CDR the outbox never had a row for.
+NO_DELIVERY = "NONE"
+CDR_MODULE = "cdrs"
+# At most this many reports' findings in one CSV download (each is a full findings list).
+REPORT_CSV_LIMIT = 50
+# Findings shown inline on a report's page; all of them are in its CSV and finding list.
+INLINE_FINDINGS_LIMIT = 200
+
+CDR_CSV_COLUMNS = (
+    "country_code",
+    "party_id",
+    "cdr_id",
+    "token_country_code",
+    "token_party_id",
+    "token_uid",
+    "token_type",
+    "session_id",
+    "start_date_time",
+    "end_date_time",
+    "total_energy_kwh",
+    "currency",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "computed_excl_vat",
+    "computed_incl_vat",
+    "price_check",
+    "credit",
+    "credit_reference_id",
+    "finding_codes",
+    "delivery_state",
+)
+
+
+def _cdr_object_key(cdr: Cdr) -> str:
+    """`CC/PID/ID` as the CDR service keys its delivery (the columns are upper-cased)."""
+    return f"{cdr.country_code}/{cdr.party_id}/{cdr.cdr_id}".upper()
+
+
+def _cdr_delivery_state() -> Subquery:
+    """The status of the CDR's newest "cdrs" delivery (one correlated subquery per page,
+    served by the `delivery_object` index), None when it never had one."""
+    key = Concat(
+        OuterRef("country_code"),
+        Value("/"),
+        OuterRef("party_id"),
+        Value("/"),
+        OuterRef("cdr_id"),
+        output_field=CharField(),
+    )
+    return Subquery(
+        PushDelivery.objects.filter(module=CDR_MODULE, object_key=key)
+        .order_by("-pk")
+        .values("status")[:1]
+    )
+
+
+def _money(value: Any) -> str:
+    return "—" if value is None or value == "" else str(value)
+
+
+def _computed_total_cost(cdr: Cdr) -> dict[str, Any] | None:
+    computed = cdr.computed if isinstance(cdr.computed, dict) else None
+    total = computed.get("total_cost") if computed else None
+    return total if isinstance(total, dict) else None
+
+
+def _finding_codes(cdr: Cdr) -> list[str]:
+    findings = cdr.findings if isinstance(cdr.findings, list) else []
+    return [str(f.get("code", "")) for f in findings if isinstance(f, dict)]
+
+
+class CdrCpoFilter(RegistryPartyFilter):
+    title = "CPO party"
+    parameter_name = "party"
+    roles = (Role.CPO,)
+
+
+class CdrEmspFilter(RegistryPartyFilter):
+    title = "eMSP party (token owner)"
+    parameter_name = "emsp"
+    roles = (Role.EMSP,)
+    prefix = "token_"
+
+
+class HasFindingsFilter(YesNoFilter):
+    title = "has findings"
+    parameter_name = "has_findings"
+
+    def yes_q(self) -> Q:
+        return ~Q(findings=[])
+
+
+class FindingCodeFilter(admin.SimpleListFilter):
+    """CDRs whose findings include a code. A JSON containment (`@>` on PostgreSQL's jsonb,
+    index-friendly with a GIN index); where the backend has none (SQLite), a match of the
+    `"code": "X"` pair in the stored JSON text (json.dumps spelling, so a code quoted inside a
+    message, escaped there, does not match). Either way it scans the CDRs left by the other
+    filters: narrow by party or period first on a large table."""
+
+    title = "finding code"
+    parameter_name = "finding_code"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(code, code) for code in CDR_FINDING_CODES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        code = self.value()
+        if not code:
+            return queryset
+        if connections[queryset.db].features.supports_json_field_contains:
+            return queryset.filter(findings__contains=[{"code": code}])
+        pair = json.dumps({"code": code})[1:-1]  # '"code": "X"', as the JSON text spells it
+        return queryset.alias(findings_text=Cast("findings", TextField())).filter(
+            findings_text__contains=pair
+        )
+
+
+class CdrDeliveryStateFilter(admin.SimpleListFilter):
+    """The state of the CDR's delivery to its eMSP (the `delivery_state` annotation)."""
+
+    title = "delivery state"
+    parameter_name = "delivery_state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            *((status.value, status.label) for status in DeliveryStatus),
+            (NO_DELIVERY, "no delivery"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if value == NO_DELIVERY:
+            return queryset.filter(delivery_state__isnull=True)
+        return queryset.filter(delivery_state=value)
+
+
+class CreditOfFilter(admin.SimpleListFilter):
+    """The credit CDRs of one CDR (by primary key). Shown only while it is in use."""
+
+    title = "credits of"
+    parameter_name = "credit_of"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, f"CDR #{value}")] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(credit_of_id=int(value))
+
+
+@admin.register(Cdr)
+class CdrAdmin(OcpiObjectAdmin):
+    """CPOs' CDRs as received (immutable: corrections arrive as credit CDRs), with what the hub
+    found in them, its own price beside the CPO's, and how the delivery to the eMSP went. The
+    list never loads the documents; the delivery state is one subquery per page."""
+
+    outbox_module = CDR_MODULE
+    list_display = (
+        "party",
+        "ocpi_id",
+        "emsp_party",
+        "start_date_time",
+        "end_date_time",
+        "total_energy",
+        "currency",
+        "total_cost_excl_vat",
+        "total_cost_incl_vat",
+        "computed_total",
+        "price_check_badge",
+        "credit",
+        "findings_count",
+        "delivery_badge",
+        "received_at",
+    )
+    list_filter = (
+        CdrCpoFilter,
+        CdrEmspFilter,
+        "price_check",
+        "credit",
+        HasFindingsFilter,
+        FindingCodeFilter,
+        CdrDeliveryStateFilter,
+        CreditOfFilter,
+    )
+    # The `cdr_page` index, newest first.
+    ordering = ("-last_updated", "-pk")
+    date_hierarchy = "end_date_time"
+    list_per_page = 100
+    search_help_text = (
+        "Exact (any case): a CDR id, a session id or a token uid; or a party (NL*ABC, CPO or eMSP)."
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "party",
+                    "ocpi_id",
+                    "emsp_party",
+                    "token",
+                    "session_id",
+                    "start_date_time",
+                    "end_date_time",
+                    "total_energy",
+                    "total_time",
+                    "last_updated",
+                    "owner_link",
+                )
+            },
+        ),
+        ("Costs", {"fields": ("currency", "costs_table", "price_check_badge", "computed_doc")}),
+        ("Findings", {"fields": ("findings_list",)}),
+        ("Credits", {"fields": ("credit", "credit_reference_id", "original_link", "credits_link")}),
+        ("Delivery", {"fields": ("delivery_badge", "deliveries_link", "received_at")}),
+        ("OCPI document", {"fields": ("document",)}),
+    )
+    readonly_fields = (
+        "party",
+        "ocpi_id",
+        "emsp_party",
+        "token",
+        "session_id",
+        "start_date_time",
+        "end_date_time",
+        "total_energy",
+        "total_time",
+        "last_updated",
+        "owner_link",
+        "currency",
+        "costs_table",
+        "price_check_badge",
+        "computed_doc",
+        "findings_list",
+        "credit",
+        "credit_reference_id",
+        "original_link",
+        "credits_link",
+        "delivery_badge",
+        "deliveries_link",
+        "received_at",
+        "document",
+    )
+    actions = ["export_csv_action", "resend_dead_action"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Cdr]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("data")
+            .annotate(ocpi_id_value=KT("data__id"), delivery_state=_cdr_delivery_state())
+        )
+
+    def action_checkbox(self, cdr: Cdr) -> SafeString:
+        """Django's, labelled without `str(cdr)`, which reads the deferred document per row."""
+        attrs = {
+            "class": "action-select",
+            "aria-label": format_html(
+                "Select this object for an action - {} {}", self.party(cdr), self.ocpi_id(cdr)
+            ),
+        }
+        checkbox = forms.CheckboxInput(attrs, lambda value: False)
+        return checkbox.render(ACTION_CHECKBOX_NAME, str(cdr.pk))
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Resending changes the outbox: allowed to whoever may change deliveries."""
+        return request.user.has_perm("hub.change_pushdelivery")
+
+    def object_key(self, cdr: Cdr) -> str:
+        return _cdr_object_key(cdr)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Cdr], search_term: str
+    ) -> tuple[QuerySet[Cdr], bool]:
+        """Exact matches on the upper-cased key columns (ids are pasted): a CDR id, a session
+        id or a token uid; a party as CPO or eMSP. A five-character id also reads as a party
+        ("sess3" is SE*SS3), so a party term matches either."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        key = term.upper()
+        found = Q(cdr_id=key) | Q(session_id=key) | Q(token_uid=key)
+        cpo = _party_keys(term)
+        emsp = _party_keys(term, "token_")
+        if cpo is not None and emsp is not None:
+            found |= cpo | emsp
+        return queryset.filter(found), False
+
+    # -- list -------------------------------------------------------------------------------
+
+    @admin.display(description="CPO party", ordering="country_code")
+    def party(self, cdr: Cdr) -> str:
+        return _party_label(cdr.country_code, cdr.party_id)
+
+    @admin.display(description="CDR id", ordering="cdr_id")
+    def ocpi_id(self, cdr: Cdr) -> str:
+        """The id as the CPO sent it (the key column is upper-cased)."""
+        value = getattr(cdr, "ocpi_id_value", None)
+        if value is None and "data" in cdr.__dict__ and isinstance(cdr.data, dict):
+            value = cdr.data.get("id")
+        return str(value or cdr.cdr_id)
+
+    @admin.display(description="eMSP (token owner)", ordering="token_country_code")
+    def emsp_party(self, cdr: Cdr) -> str:
+        return _party_label(cdr.token_country_code, cdr.token_party_id)
+
+    @admin.display(description="computed total (excl / incl)")
+    def computed_total(self, cdr: Cdr) -> str:
+        total = _computed_total_cost(cdr)
+        if total is None:
+            return "—"
+        return f"{_money(total.get('excl_vat'))} / {_money(total.get('incl_vat'))}"
+
+    @admin.display(description="price check", ordering="price_check")
+    def price_check_badge(self, cdr: Cdr) -> str:
+        return _status_badge(cdr.price_check, cdr.get_price_check_display(), PRICE_CHECK_COLOURS)
+
+    @admin.display(description="findings")
+    def findings_count(self, cdr: Cdr) -> str:
+        codes = _finding_codes(cdr)
+        if not codes:
+            return "0"
+        return format_html('<span title="{}">{}</span>', ", ".join(codes), len(codes))
+
+    @admin.display(description="delivery", ordering="delivery_state")
+    def delivery_badge(self, cdr: Cdr) -> str:
+        state = getattr(cdr, "delivery_state", None)
+        if not state:
+            return "—"
+        return _status_badge(state, DeliveryStatus(state).label, DELIVERY_STATUS_COLOURS)
+
+    # -- change page ------------------------------------------------------------------------
+
+    @admin.display(description="token")
+    def token(self, cdr: Cdr) -> str:
+        url = _changelist_url(
+            "token",
+            country_code=cdr.token_country_code,
+            party_id=cdr.token_party_id,
+            uid=cdr.token_uid,
+            type=cdr.token_type,
+        )
+        return format_html(
+            '{} {} — <a href="{}">stored token</a>', cdr.token_type, cdr.token_uid, url
+        )
+
+    @admin.display(description="reported vs computed")
+    def costs_table(self, cdr: Cdr) -> str:
+        total = _computed_total_cost(cdr) or {}
+        rows = [
+            ("excl. VAT", _money(cdr.total_cost_excl_vat), _money(total.get("excl_vat"))),
+            ("incl. VAT", _money(cdr.total_cost_incl_vat), _money(total.get("incl_vat"))),
+        ]
+        return format_html(
+            "<table><thead><tr><th></th><th>reported (CPO)</th><th>computed (hub)</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description="tariff engine's result")
+    def computed_doc(self, cdr: Cdr) -> str:
+        return "—" if cdr.computed is None else _pretty_json(cdr.computed)
+
+    @admin.display(description="findings")
+    def findings_list(self, cdr: Cdr) -> str:
+        findings = [f for f in (cdr.findings or []) if isinstance(f, dict)]
+        if not findings:
+            return "None"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li><code>{}</code>: {}</li>",
+                ((f.get("code", ""), f.get("message", "")) for f in findings),
+            ),
+        )
+
+    @admin.display(description="credits CDR")
+    def original_link(self, cdr: Cdr) -> str:
+        if cdr.credit_of_id is None:
+            return "—"
+        url = reverse("admin:hub_cdr_change", args=[cdr.credit_of_id])
+        return format_html('<a href="{}">the original CDR</a>', url)
+
+    @admin.display(description="credited by")
+    def credits_link(self, cdr: Cdr) -> str:
+        url = _changelist_url("cdr", **{CreditOfFilter.parameter_name: str(cdr.pk)})
+        return format_html('<a href="{}">credit CDRs of this CDR</a>', url)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    @admin.action(description="Export selected as CSV")
+    def export_csv_action(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="cdrs-{stamp}.csv"'
+        writer = csv.writer(response, lineterminator="\n")
+        writer.writerow(CDR_CSV_COLUMNS)
+        rows = queryset.order_by("pk")
+        for cdr in rows.iterator(chunk_size=2000):
+            total = _computed_total_cost(cdr) or {}
+            writer.writerow(
+                (
+                    cdr.country_code,
+                    cdr.party_id,
+                    cdr.ocpi_id_value or cdr.cdr_id,  # type: ignore[attr-defined]
+                    cdr.token_country_code,
+                    cdr.token_party_id,
+                    cdr.token_uid,
+                    cdr.token_type,
+                    cdr.session_id,
+                    cdr.start_date_time.isoformat(),
+                    cdr.end_date_time.isoformat(),
+                    cdr.total_energy,
+                    cdr.currency,
+                    cdr.total_cost_excl_vat,
+                    "" if cdr.total_cost_incl_vat is None else cdr.total_cost_incl_vat,
+                    total.get("excl_vat", ""),
+                    total.get("incl_vat", ""),
+                    cdr.price_check,
+                    "true" if cdr.credit else "false",
+                    cdr.credit_reference_id,
+                    ";".join(_finding_codes(cdr)),
+                    cdr.delivery_state or "",  # type: ignore[attr-defined]
+                )
+            )
+        return response
+
+    @admin.action(description="Resend dead-lettered delivery", permissions=["operate"])
+    def resend_dead_action(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
+        cdrs = list(queryset[: BULK_ACTION_LIMIT + 1])
+        if len(cdrs) > BULK_ACTION_LIMIT:
+            self.message_user(
+                request,
+                f"More than {BULK_ACTION_LIMIT} CDRs selected; narrow the selection (filter by "
+                "delivery state DEAD). Nothing was changed.",
+                messages.ERROR,
+            )
+            return
+        by_key = {_cdr_object_key(cdr): cdr for cdr in cdrs}
+        dead = PushDelivery.objects.filter(
+            module=CDR_MODULE, object_key__in=list(by_key), status=DeliveryStatus.DEAD
+        ).select_related("receiver")
+        resent = folded = 0
+        touched: set[str] = set()
+        for delivery in dead:
+            target = delivery_resend(delivery=delivery)
+            touched.add(delivery.object_key)
+            if target.pk == delivery.pk:
+                resent += 1
+                note = f"Resent dead-lettered delivery {delivery.pk} to {delivery.receiver.name}."
+            else:
+                folded += 1
+                note = (
+                    f"Dead-lettered delivery {delivery.pk}: the pending delivery {target.pk} is "
+                    "sent now instead."
+                )
+            self.log_change(request, by_key[delivery.object_key], note)
+        if resent or folded:
+            text = f"{resent} dead-lettered deliveries queued to send now"
+            if folded:
+                text += f"; {folded} already had a pending delivery, which is sent now instead"
+            self.message_user(request, text + ".", messages.SUCCESS)
+        skipped = len(by_key) - len(touched)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected CDRs had no dead-lettered delivery; nothing sent for them.",
+                messages.WARNING,
+            )
+
+
+class ReportStatusFilter(FixedChoicesFilter):
+    title = "status"
+    parameter_name = "status"
+    field = "status"
+    values = (ReportStatus.RUNNING, ReportStatus.DONE, ReportStatus.PARTIAL)
+
+
+class ReportCpoFilter(RegistryPartyFilter):
+    title = "CPO party"
+    parameter_name = "cpo"
+    roles = (Role.CPO,)
+    prefix = "cpo_"
+
+
+class ReportEmspFilter(RegistryPartyFilter):
+    title = "eMSP party"
+    parameter_name = "emsp"
+    roles = (Role.EMSP,)
+    prefix = "emsp_"
+
+
+class FindingKindFilter(FixedChoicesFilter):
+    title = "kind"
+    parameter_name = "kind"
+    field = "kind"
+    values = Kind.ALL
+
+
+class ReportFilter(admin.SimpleListFilter):
+    """Findings of one report: the latest reports as choices (never a scan of them all); any
+    report by URL (`?report=<id>`)."""
+
+    title = "report"
+    parameter_name = "report"
+    latest = 20
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        reports = list(ReconciliationReport.objects.order_by("-pk")[: self.latest])
+        choices = [(str(report.pk), f"#{report.pk} {report}") for report in reports]
+        value = self.value()
+        if value and value not in {pk for pk, _ in choices}:
+            choices.insert(0, (value, f"#{value}"))
+        return choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(report_id=int(value))
+
+
+def _cdr_change_link(cdr_id: int | None, label: str) -> str:
+    if cdr_id is None:
+        return label or "—"
+    return format_html('<a href="{}">{}</a>', reverse("admin:hub_cdr_change", args=[cdr_id]), label)
+
+
+class _BoundedFindingsFormSet(BaseInlineFormSet):
+    """The first `INLINE_FINDINGS_LIMIT` findings (report order); the rest are in the CSV."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_bounded"):
+            self._bounded = super().get_queryset()[:INLINE_FINDINGS_LIMIT]
+        return self._bounded
+
+
+class ReconciliationFindingInline(ReadOnlyInline):
+    model = ReconciliationFinding
+    formset = _BoundedFindingsFormSet
+    fields = ("kind", "cdr_link", "message")
+    readonly_fields = fields
+    verbose_name_plural = f"findings (the first {INLINE_FINDINGS_LIMIT}; all in the CSV)"
+
+    @admin.display(description="CDR")
+    def cdr_link(self, finding: ReconciliationFinding) -> str:
+        return _cdr_change_link(finding.cdr_id, finding.cdr_key)
+
+
+def _findings_csv_response(reports: Sequence[ReconciliationReport]) -> HttpResponse:
+    """One CSV of the reports' findings (`reconciliation_findings_csv`, one header row)."""
+    parts = [reconciliation_findings_csv(report) for report in reports]
+    body = parts[0] if parts else ""
+    for part in parts[1:]:
+        body += part.split("\n", 1)[1] if "\n" in part else ""
+    if len(reports) == 1:
+        report = reports[0]
+        name = (
+            f"reconciliation-{report.cpo_country_code}-{report.cpo_party_id}-"
+            f"{report.emsp_country_code}-{report.emsp_party_id}-{report.period_start.isoformat()}"
+            f"-{report.pk}.csv"
+        )
+    else:
+        name = f"reconciliation-findings-{len(reports)}-reports.csv"
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@admin.register(ReconciliationReport)
+class ReconciliationReportAdmin(ReadOnlyAdmin):
+    """One reconciliation run per (CPO, eMSP, period), written by `hub.services.reconciliation`
+    only: totals, counts per finding kind, and the findings (also as CSV)."""
+
+    change_form_template = "admin/hub/reconciliationreport/change_form.html"
+    list_display = (
+        "route",
+        "period",
+        "status_badge",
+        "cdr_count",
+        "kwh",
+        "cost_summary",
+        "finding_counts",
+        "finished_at",
+    )
+    list_filter = (ReportStatusFilter, ReportCpoFilter, ReportEmspFilter)
+    date_hierarchy = "period_start"
+    ordering = ("-period_start", "-pk")
+    list_per_page = 100
+    fieldsets = (
+        (None, {"fields": ("route", "period", "status_badge", "error")}),
+        ("Totals", {"fields": ("cdr_count", "kwh", "cost_summary", "totals_doc")}),
+        ("Findings", {"fields": ("finding_counts", "findings_link")}),
+        ("Run", {"fields": ("created_at", "finished_at")}),
+    )
+    readonly_fields = (
+        "route",
+        "period",
+        "status_badge",
+        "error",
+        "cdr_count",
+        "kwh",
+        "cost_summary",
+        "totals_doc",
+        "finding_counts",
+        "findings_link",
+        "created_at",
+        "finished_at",
+    )
+    inlines: ClassVar = [ReconciliationFindingInline]
+    actions = ["findings_csv_action"]
+
+    def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
+        wrap = self.admin_site.admin_view
+        custom = [
+            path(
+                "<path:object_id>/findings.csv",
+                wrap(self.findings_csv_view),
+                name="hub_reconciliationreport_findings_csv",
+            ),
+        ]
+        return custom + super().get_urls()  # type: ignore[operator]
+
+    def findings_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        report = self.get_object(request, unquote(object_id))
+        if report is None:
+            raise Http404("No such reconciliation report.")
+        if not self.has_view_permission(request, report):
+            raise PermissionDenied
+        return _findings_csv_response([report])
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: ReconciliationReport | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["findings_csv_url"] = reverse(
+                "admin:hub_reconciliationreport_findings_csv", args=[obj.pk]
+            )
+            context["findings_url"] = _changelist_url("reconciliationfinding", report=str(obj.pk))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.action(description="Download findings CSV")
+    def findings_csv_action(
+        self, request: HttpRequest, queryset: QuerySet[ReconciliationReport]
+    ) -> HttpResponse | None:
+        reports = list(queryset.order_by("pk")[: REPORT_CSV_LIMIT + 1])
+        if len(reports) > REPORT_CSV_LIMIT:
+            self.message_user(
+                request,
+                f"More than {REPORT_CSV_LIMIT} reports selected; narrow the selection.",
+                messages.ERROR,
+            )
+            return None
+        return _findings_csv_response(reports)
+
+    # -- columns ----------------------------------------------------------------------------
+
+    @admin.display(description="CPO → eMSP", ordering="cpo_country_code")
+    def route(self, report: ReconciliationReport) -> str:
+        return (
+            f"{_party_label(report.cpo_country_code, report.cpo_party_id)} → "
+            f"{_party_label(report.emsp_country_code, report.emsp_party_id)}"
+        )
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, report: ReconciliationReport) -> str:
+        return f"{report.period_start.isoformat()} .. {report.period_end.isoformat()} (excl.)"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, report: ReconciliationReport) -> str:
+        return _status_badge(report.status, report.status, REPORT_STATUS_COLOURS)
+
+    def _totals(self, report: ReconciliationReport) -> dict[str, Any]:
+        return report.totals if isinstance(report.totals, dict) else {}
+
+    @admin.display(description="CDRs (+ credits)")
+    def cdr_count(self, report: ReconciliationReport) -> str:
+        totals = self._totals(report)
+        count, credits = totals.get("cdrs", 0), totals.get("credits", 0)
+        return f"{count} (+{credits})" if credits else str(count)
+
+    @admin.display(description="kWh")
+    def kwh(self, report: ReconciliationReport) -> str:
+        return _money(self._totals(report).get("kwh"))
+
+    @admin.display(description="cost (net, excl / incl VAT)")
+    def cost_summary(self, report: ReconciliationReport) -> str:
+        cost = self._totals(report).get("cost")
+        if not isinstance(cost, dict) or not cost:
+            return "—"
+        return "; ".join(
+            f"{currency} {_money(amounts.get('excl_vat'))} / {_money(amounts.get('incl_vat'))}"
+            for currency, amounts in sorted(cost.items())
+            if isinstance(amounts, dict)
+        )
+
+    @admin.display(description="findings")
+    def finding_counts(self, report: ReconciliationReport) -> str:
+        counts = report.counts if isinstance(report.counts, dict) else {}
+        found = [(kind, n) for kind, n in counts.items() if n]
+        if not found:
+            return "none"
+        return format_html_join(", ", "{}&nbsp;{}", ((kind, n) for kind, n in found))
+
+    @admin.display(description="totals")
+    def totals_doc(self, report: ReconciliationReport) -> str:
+        return _pretty_json(report.totals)
+
+    @admin.display(description="all findings")
+    def findings_link(self, report: ReconciliationReport) -> str:
+        url = _changelist_url("reconciliationfinding", report=str(report.pk))
+        return format_html('<a href="{}">findings of this report</a>', url)
+
+
+@admin.register(ReconciliationFinding)
+class ReconciliationFindingAdmin(ReadOnlyAdmin):
+    """Every discrepancy reconciliation found, across reports: "which CDRs were dead-lettered
+    last week?"."""
+
+    list_display = ("kind", "cdr_link", "report_link", "short_message")
+    list_filter = (FindingKindFilter, ReportFilter)
+    list_select_related = ("report",)
+    show_full_result_count = False
+    ordering = ("-pk",)
+    list_per_page = 100
+    search_fields = ("=cdr_key",)
+    search_help_text = "A CDR key (CC/PID/ID), exactly."
+    fields = ("kind", "cdr_link", "report_link", "message", "detail_doc")
+    readonly_fields = fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ReconciliationFinding], search_term: str
+    ) -> tuple[QuerySet[ReconciliationFinding], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(cdr_key=term.upper()), False
+
+    @admin.display(description="CDR", ordering="cdr_key")
+    def cdr_link(self, finding: ReconciliationFinding) -> str:
+        return _cdr_change_link(finding.cdr_id, finding.cdr_key)
+
+    @admin.display(description="report", ordering="report")
+    def report_link(self, finding: ReconciliationFinding) -> str:
+        url = reverse("admin:hub_reconciliationreport_change", args=[finding.report_id])
+        return format_html('<a href="{}">{}</a>', url, str(finding.report))
+
+    @admin.display(description="message")
+    def short_message(self, finding: ReconciliationFinding) -> str:
+        return _short(finding.message, 100)
+
+    @admin.display(description="detail")
+    def detail_doc(self, finding: ReconciliationFinding) -> str:
+        return _pretty_json(finding.detail)
+
+
 __all__ = [
     "OPERATIONS",
     "AsyncRequestAdmin",
+    "CdrAdmin",
     "LocationAdmin",
     "OcpiExchangeAdmin",
     "PlatformAdmin",
@@ -2775,6 +3585,8 @@ __all__ = [
     "PlatformRoleAdmin",
     "ProxiedUrlAdmin",
     "PushDeliveryAdmin",
+    "ReconciliationFindingAdmin",
+    "ReconciliationReportAdmin",
     "SessionAdmin",
     "SyncStateAdmin",
     "TariffAdmin",

@@ -38,6 +38,10 @@ class HubConfig(AppConfig):
 
         register_push_builder("sessions", build_session_push)
 
+        from hub.services.cdrs import build_cdr_push
+
+        register_push_builder("cdrs", build_cdr_push)
+
         from hub.services.tokens import build_token_push
 
         register_push_builder("tokens", build_token_push)

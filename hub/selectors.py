@@ -14,6 +14,7 @@ from hub.models import (
     Token,
     TokenOwner,
 )
+from hub.models.cdrs import Cdr
 from hub.models.sessions import Session
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.routing import PartyRef
@@ -152,6 +153,21 @@ def sessions_visible_to(caller: OcpiCaller, party: PartyRef | None = None) -> Qu
     for owner in sorted(parties):
         owned |= Q(token_country_code=owner.country_code, token_party_id=owner.party_id)
     return Session.objects.filter(owned)
+
+
+def cdrs_visible_to(caller: OcpiCaller, party: PartyRef | None = None) -> QuerySet[Cdr]:
+    """The stored CDRs a caller may read through the hub (2.2.1 mod_cdrs Sender GET): those
+    whose `cdr_token` belongs to one of its eMSP-type parties (only `party`'s when given, e.g.
+    the FROM party). A CDR is one eMSP's bill for one driver: never shown to anyone else."""
+    parties = caller.parties(*SESSION_RECEIVER_ROLES)
+    if party is not None:
+        parties = parties & {party}
+    if not parties:
+        return Cdr.objects.none()
+    owned = Q()
+    for owner in sorted(parties):
+        owned |= Q(token_country_code=owner.country_code, token_party_id=owner.party_id)
+    return Cdr.objects.filter(owned)
 
 
 def may_route(from_party: PartyRef, to_party: PartyRef, module: str) -> bool:

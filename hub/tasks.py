@@ -103,3 +103,19 @@ def async_requests_expire_task() -> dict[str, int]:
     from hub.services.async_results import async_requests_expire
 
     return async_requests_expire()
+
+
+@shared_task(
+    name="hub.reconcile_cdrs",
+    ignore_result=True,
+    acks_late=False,
+    reject_on_worker_lost=False,
+    soft_time_limit=settings.OCPI_PULL_SYNC_TIME_LIMIT_S,
+    time_limit=settings.OCPI_PULL_SYNC_TIME_LIMIT_S + 30,
+)
+def reconcile_cdrs_task() -> list[int]:
+    """Reconcile the previous day's CDRs of every CPO (beat, daily; DESIGN §6). A rerun
+    replaces that day's reports, so a lost or repeated run is harmless."""
+    from hub.services.reconciliation import reconcile_previous_day
+
+    return reconcile_previous_day()

@@ -1,5 +1,7 @@
 """Celery: the outbox's delivery workers (DESIGN §5, STYLE §3.4)."""
 
+from celery.schedules import crontab
+
 from settings.env import BASE_DIR, env
 
 _redis_url: str | None = env("REDIS_URL", default=None)
@@ -65,6 +67,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "async-requests-expire": {
         "task": "hub.async_requests_expire",
         "schedule": env.float("OCPI_ASYNC_EXPIRE_INTERVAL_S", default=15.0),
+    },
+    # CDR reconciliation (DESIGN §6) of the previous UTC day, every day at 03:00 UTC (late
+    # CDRs of sessions ending before midnight have arrived by then).
+    "reconcile-cdrs": {
+        "task": "hub.reconcile_cdrs",
+        "schedule": crontab(hour=3, minute=0),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env(

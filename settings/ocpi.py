@@ -46,6 +46,9 @@ OCPI_PUSH_REQUEUE_AFTER_S: float = env.float("OCPI_PUSH_REQUEUE_AFTER_S", defaul
 # Sessions are billing-relevant messages, not state to drop: their deliveries to the token's eMSP
 # keep retrying (also while it is OFFLINE) for this long, then are DEAD for staff to resend.
 OCPI_SESSION_RETRY_WINDOW_S: float = env.float("OCPI_SESSION_RETRY_WINDOW_S", default=86400.0)
+# CDRs are money (DESIGN §5): their deliveries to the token's eMSP keep retrying for days (3 by
+# default), then are DEAD (dead letter) for staff to resend; never dropped silently.
+OCPI_CDR_RETRY_WINDOW_S: float = env.float("OCPI_CDR_RETRY_WINDOW_S", default=259200.0)
 
 # HubClientInfo (2.2.1 mod_hub_client_info): a platform that becomes CONNECTED also gets the
 # ClientInfo of every other party pushed (the directory), this many seconds after the change
@@ -108,3 +111,21 @@ OCPI_ASYNC_RESULT_RETRY_WINDOW_S: float = env.float(
 # (extrawest-ocpi). When on, such a CPO's commands URL is inferred from its locations SENDER URL
 # (`.../locations` → `.../commands`); when off, the eMSP gets 4001 naming the missing interface.
 OCPI_INFER_COMMANDS_ENDPOINT: bool = env.bool("OCPI_INFER_COMMANDS_ENDPOINT", default=False)
+
+# CDR reconciliation (DESIGN §6): a CDR whose computed cost (tariff engine) differs from the
+# reported total_cost by more than the tolerance (in the CDR's currency, excl and incl VAT) is
+# MISPRICED. OCPI_PRICE_TOLERANCE_BY_PARTY overrides it per CPO party: a JSON object mapping
+# "CC-PID" to a tolerance, e.g. {"NL-ABC": "0.05"}. Session totals use the same tolerance and
+# OCPI_RECONCILE_KWH_TOLERANCE for energy. A CDR not DELIVERED to its eMSP
+# OCPI_RECONCILE_DELIVERY_GRACE_S after the hub received it is UNDELIVERED. The CPO's CDR list is
+# pulled with date_to = period end + OCPI_RECONCILE_PULL_SLACK_S (a CDR is issued after its
+# session ended, so one ending before midnight may be last_updated after it).
+OCPI_PRICE_TOLERANCE: str = env.str("OCPI_PRICE_TOLERANCE", default="0.01")
+OCPI_PRICE_TOLERANCE_BY_PARTY: dict[str, str] = env.json(
+    "OCPI_PRICE_TOLERANCE_BY_PARTY", default={}
+)
+OCPI_RECONCILE_KWH_TOLERANCE: str = env.str("OCPI_RECONCILE_KWH_TOLERANCE", default="0.01")
+OCPI_RECONCILE_DELIVERY_GRACE_S: float = env.float(
+    "OCPI_RECONCILE_DELIVERY_GRACE_S", default=3600.0
+)
+OCPI_RECONCILE_PULL_SLACK_S: float = env.float("OCPI_RECONCILE_PULL_SLACK_S", default=86400.0)

@@ -1448,6 +1448,14 @@ class SimulatedPartner:
         """Sensible default answers: commands are ACCEPTED, known tokens are ALLOWED."""
         if module == "commands":
             return self._ok(record, {"result": "ACCEPTED", "timeout": 30})
+        if module == "cdrs" and not rest and isinstance(record.json, dict):
+            # mod_cdrs Receiver POST: the answer MUST carry `Location`, the created CDR's URL.
+            created = f"{record.path.rstrip('/')}/{record.json.get('id')}"
+            with self._lock:
+                self._stored[created] = copy.deepcopy(record.json)
+            reply = self._ok(record, None)
+            reply.headers = {**reply.headers, "Location": f"{self.base_url}{created}"}
+            return reply
         if module == "tokens" and len(rest) >= 2 and rest[-1] == "authorize":
             uid, token_type = rest[0], record.param("type") or "RFID"
             with self._lock:
