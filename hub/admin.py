@@ -2874,17 +2874,9 @@ def _finding_codes(cdr: Cdr) -> list[str]:
     return [str(f.get("code", "")) for f in findings if isinstance(f, dict)]
 
 
-class CdrCpoFilter(RegistryPartyFilter):
-    title = "CPO party"
-    parameter_name = "party"
-    roles = (Role.CPO,)
-
-
-class CdrEmspFilter(RegistryPartyFilter):
-    title = "eMSP party (token owner)"
-    parameter_name = "emsp"
-    roles = (Role.EMSP,)
-    prefix = "token_"
+# CDRs carry the same CPO and token-owner keys as sessions.
+CdrCpoFilter = SessionCpoFilter
+CdrEmspFilter = SessionEmspFilter
 
 
 class HasFindingsFilter(YesNoFilter):
