@@ -61,7 +61,10 @@ class AsyncRequest(models.Model):
         ordering: ClassVar = ["-created_at"]
         indexes: ClassVar = [
             models.Index(fields=["state", "expires_at"], name="async_due"),
+            models.Index(fields=["created_at"], name="async_created"),
         ]
+        verbose_name = "command / charging-profile request"
+        verbose_name_plural = "commands & charging profiles"
 
     def __str__(self) -> str:
         return f"{self.kind} {self.operation} {self.id} ({self.state})"

@@ -66,6 +66,8 @@ class PushDelivery(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["module", "object_key"], name="delivery_object"),
+            # the admin's date drill-down and newest-first lists
+            models.Index(fields=["created_at"], name="delivery_created"),
         ]
         verbose_name_plural = "push deliveries"
 

@@ -40,6 +40,7 @@ class Session(models.Model):
                 fields=["token_country_code", "token_party_id", "last_updated"],
                 name="session_by_emsp",
             ),
+            models.Index(fields=["start_date_time"], name="session_start"),
         ]
 
     def __str__(self) -> str:
