@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub.models import DeliveryStatus, Platform, PushDelivery
+from hub.models import DeliveryStatus, Platform, PushAttempt, PushDelivery
 from tests.integration.hubnet import network
 from tests.integration.test_location_broadcast import location
 from tests.worker import wait_until
@@ -105,3 +105,23 @@ def test_emsp_down_past_the_window_goes_offline_and_resyncs_by_get(
         (got,) = response.json()["data"]
         assert got["id"] == "LOC1"
         assert got["evses"][0]["status"] == "CHARGING"
+
+
+def test_emsp_refusing_connections_gets_the_latest_state_when_back(
+    hub_url: str, celery_worker_factory: Any, settings: Any
+) -> None:
+    settings.OCPI_PUSH_RETRY_WINDOW_S = 120
+    celery_worker_factory(**FAST_RETRIES)
+    with network(cpos=1, emsps=2) as net:
+        ((cpo, _),) = net["cpos"]
+        (healthy, _), (down, _) = net["emsps"]
+        down.stop()  # its port now refuses connections
+        cpo.request("PUT", "locations/NL/CP1/LOC1", role="RECEIVER", json=location())
+        patch = {"status": "CHARGING", "last_updated": "2024-05-01T10:10:01Z"}
+        cpo.request("PATCH", "locations/NL/CP1/LOC1/EVSE1", role="RECEIVER", json=patch)
+        assert wait_until(lambda: evse_status(healthy) == "CHARGING", timeout=15)
+        assert wait_until(
+            lambda: PushAttempt.objects.filter(error__icontains="failed").exists(), timeout=15
+        )
+        down.start()  # back on the same port
+        assert wait_until(lambda: evse_status(down) == "CHARGING", timeout=30)

@@ -351,12 +351,15 @@ class _PartnerServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # A restarted partner (stop() then start()) comes back on the same port, as a real
+    # platform does after an outage; meanwhile connections are refused.
+    allow_reuse_address = True
 
     def __init__(self, partner: SimulatedPartner) -> None:
         self.partner = partner
         self._conn_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
-        super().__init__(("127.0.0.1", 0), _PartnerHandler)
+        super().__init__(("127.0.0.1", partner._port_hint), _PartnerHandler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls getfqdn(), a possibly slow DNS lookup; not needed here.
@@ -506,6 +509,7 @@ class SimulatedPartner:
         self._server: _PartnerServer | None = None
         self._thread: threading.Thread | None = None
 
+        self._port_hint = 0  # 0: any free port; after the first start, that port again
         self._token_a: str = token_a or _generate_token()
         self._token_a_valid = True
         self._own_token: str | None = None
@@ -541,6 +545,7 @@ class SimulatedPartner:
                 daemon=True,
             )
             self._server, self._thread = server, thread
+            self._port_hint = server.server_port
         thread.start()
         return self
 
