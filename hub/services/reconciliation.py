@@ -511,19 +511,17 @@ def _tariffs_of(cdr: Cdr) -> list[dict[str, Any]]:
 
 
 def _time_zone_of(cdr: Cdr) -> str:
-    """The Location's IANA time zone (CdrLocation has none; the hub's Location has): UTC when
-    the hub does not know the location."""
-    from hub.models import Location
+    """The zone the tariff's local-time restrictions are read in: the stored Location's, else
+    the country's when it has a single one (as `ocpi_price_cdr` does); UTC only when neither
+    is known (a multi-zone country included)."""
+    from hub.services.pricing.restrictions import PricingInputError
+    from hub.services.pricing.zones import cdr_time_zone
 
-    cdr_location = cdr.data.get("cdr_location")
-    location_id = cdr_location.get("id") if isinstance(cdr_location, dict) else None
-    if not isinstance(location_id, str):
-        return "UTC"
-    location = Location.objects.filter(
-        country_code=cdr.country_code, party_id=cdr.party_id, location_id=location_id.upper()
-    ).first()
-    zone = location.data.get("time_zone") if location is not None else None
-    return zone if isinstance(zone, str) and zone else "UTC"
+    try:
+        zone = cdr_time_zone(cdr.data)
+    except PricingInputError:
+        zone = None
+    return zone or "UTC"
 
 
 def _price_findings(cdrs: list[Cdr], tolerance: Decimal) -> list[_Finding]:
