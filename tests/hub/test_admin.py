@@ -26,23 +26,12 @@ from tests.factories import (
     PlatformRoleFactory,
     issue_token,
 )
+from tests.hub.admin_pages import change, changelist, html
 
 pytestmark = pytest.mark.django_db
 
 UNREACHABLE_VERSIONS_URL = "http://127.0.0.1:9/versions"
 TOKEN_RE = re.compile(r'<code class="hub-token"[^>]*>([^<]+)</code>')
-
-
-def html(response: Any) -> str:
-    return response.content.decode()
-
-
-def changelist(model: str) -> str:
-    return reverse(f"admin:hub_{model}_changelist")
-
-
-def change(model: str, pk: int) -> str:
-    return reverse(f"admin:hub_{model}_change", args=[pk])
 
 
 def run_action(client: Client, action: str, *platforms: Platform, **extra: str) -> Any:

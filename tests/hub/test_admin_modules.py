@@ -27,26 +27,9 @@ from hub.models import (
 )
 from hub.services import async_results
 from tests.factories import registered_party
+from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
-
-
-def html(response: Any) -> str:
-    return response.content.decode()
-
-
-def changelist(model: str) -> str:
-    return reverse(f"admin:hub_{model}_changelist")
-
-
-def change(model: str, pk: Any) -> str:
-    return reverse(f"admin:hub_{model}_change", args=[pk])
-
-
-def results(client: Client, model: str, query: dict[str, str] | None = None) -> list[Any]:
-    response = client.get(changelist(model), query or {})
-    assert response.status_code == 200, query
-    return list(response.context["cl"].result_list)
 
 
 def make_token(

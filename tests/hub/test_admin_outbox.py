@@ -34,26 +34,9 @@ from hub.models import (
 )
 from hub.tasks import deliver_push_task
 from tests.factories import PlatformFactory, PlatformRoleFactory, registered_party
+from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
-
-
-def html(response: Any) -> str:
-    return response.content.decode()
-
-
-def changelist(model: str) -> str:
-    return reverse(f"admin:hub_{model}_changelist")
-
-
-def change(model: str, pk: Any) -> str:
-    return reverse(f"admin:hub_{model}_change", args=[pk])
-
-
-def results(client: Client, model: str, query: dict[str, str] | None = None) -> list[Any]:
-    response = client.get(changelist(model), query or {})
-    assert response.status_code == 200, query
-    return list(response.context["cl"].result_list)
 
 
 def evse(uid: str, status: str, evse_id: str = "") -> dict[str, Any]:
