@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run web worker beat test lint fmt typecheck migrations-check schema ci clean
+.PHONY: install install-dev run web worker beat test interop lint fmt typecheck migrations-check schema ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ beat: $(STAMP_RUN)
 ## The whole test suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set).
 test: $(STAMP_DEV)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
+
+## The interoperability suite alone: the hub against extrawest-ocpi partners (docs/interop.md).
+interop: $(STAMP_DEV)
+	$(PY) -m pytest tests/interop -q -p no:randomly $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(PY) -m ruff check .
