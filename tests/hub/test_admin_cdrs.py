@@ -139,22 +139,6 @@ def make_delivery(receiver: Platform, cdr: Cdr, status: str, **fields: Any) -> P
 
 
 @pytest.fixture
-def cpo() -> Platform:
-    platform, _ = registered_party(
-        role="CPO", country_code="NL", party_id="ABC", name="Acme CPO Platform"
-    )
-    return platform
-
-
-@pytest.fixture
-def emsp() -> Platform:
-    platform, _ = registered_party(
-        role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP Platform"
-    )
-    return platform
-
-
-@pytest.fixture
 def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
     """A matched and delivered CDR, a mispriced dead-lettered one with findings, an unpriced
     one never delivered for another eMSP, and a credit of the first."""

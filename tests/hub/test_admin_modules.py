@@ -206,22 +206,6 @@ def make_delivery(receiver: Platform, module: str, object_key: str) -> PushDeliv
 
 
 @pytest.fixture
-def cpo() -> Platform:
-    platform, _ = registered_party(
-        role="CPO", country_code="NL", party_id="ABC", name="Acme CPO Platform"
-    )
-    return platform
-
-
-@pytest.fixture
-def emsp() -> Platform:
-    platform, _ = registered_party(
-        role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP Platform"
-    )
-    return platform
-
-
-@pytest.fixture
 def world(cpo: Platform, emsp: Platform) -> dict[str, Model]:
     """One of everything the new pages show."""
     created = timezone.now() - timedelta(seconds=90)

@@ -172,22 +172,6 @@ def _fresh_city_choices() -> Iterator[None]:
 
 
 @pytest.fixture
-def cpo() -> Platform:
-    platform, _ = registered_party(
-        role="CPO", country_code="NL", party_id="ABC", name="Acme CPO Platform"
-    )
-    return platform
-
-
-@pytest.fixture
-def emsp() -> Platform:
-    platform, _ = registered_party(
-        role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP Platform"
-    )
-    return platform
-
-
-@pytest.fixture
 def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
     """One of everything the new pages show."""
     location = make_location(
