@@ -19,6 +19,7 @@ from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import publish_allowed_parties, receivers_for
 from hub.services.concurrency import retry_on_unique_race
+from hub.services.freshness import supersedes
 from hub.services.outbox import PushRequest, Receiver, push_enqueue
 
 MODULE = "locations"
@@ -67,18 +68,6 @@ def _find(items: list[dict[str, Any]] | None, key: str, value: str) -> int | Non
     return None
 
 
-def _newer(incoming: dict[str, Any], stored: dict[str, Any] | None) -> bool:
-    """Apply `incoming` over `stored`? Older is ignored; the same timestamp is a replay unless
-    the content differs (partners with second-precision clocks send several per second)."""
-    if stored is None:
-        return True
-    new_at = parse_datetime(incoming["last_updated"])
-    old_at = parse_datetime(stored["last_updated"])
-    if new_at != old_at:
-        return new_at > old_at
-    return any(stored.get(k) != v for k, v in incoming.items())
-
-
 def _bump(parent: dict[str, Any], child_last_updated: str) -> None:
     if parse_datetime(child_last_updated) > parse_datetime(parent["last_updated"]):
         parent["last_updated"] = child_last_updated
@@ -91,11 +80,13 @@ def _apply(
     if address.level == "location":
         if method == "PUT":
             return (
-                (copy.deepcopy(data), True) if _newer(data, document) else (document or {}, False)
+                (copy.deepcopy(data), True)
+                if supersedes(data, document)
+                else (document or {}, False)
             )
         if document is None:
             raise UnknownObjectError(f"Unknown location {address.location_id}")
-        if not _newer(data, document):
+        if not supersedes(data, document):
             return document, False
         return {**document, **copy.deepcopy(data)}, True
 
@@ -109,7 +100,7 @@ def _apply(
         current = evses[evse_index] if evse_index is not None else None
         if method == "PATCH" and current is None:
             raise UnknownObjectError(f"Unknown EVSE {address.evse_uid}")
-        if not _newer(data, current):
+        if not supersedes(data, current):
             return document, False
         new = copy.deepcopy(data) if method == "PUT" else {**(current or {}), **data}
         if evse_index is None:
@@ -128,7 +119,7 @@ def _apply(
     current = connectors[connector_index] if connector_index is not None else None
     if method == "PATCH" and current is None:
         raise UnknownObjectError(f"Unknown connector {address.connector_id}")
-    if not _newer(data, current):
+    if not supersedes(data, current):
         return document, False
     new = copy.deepcopy(data) if method == "PUT" else {**(current or {}), **data}
     if connector_index is None:

@@ -65,6 +65,7 @@ from hub.selectors import (
 )
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.forwarding import ForwardedResponse, forward_request
+from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
 from hub.services.outbox import PushRequest, Receiver, push_enqueue
 from hub.services.token_index import token_owner_learn
@@ -244,11 +245,8 @@ def session_write(
     receiver = cdr_token_receiver(
         module=MODULE, cpo=party, token_owner=token_owner, to_party=to_party
     )
-    if stored is not None:
-        new_at = parse_datetime(data["last_updated"])
-        old_at = parse_datetime(stored["last_updated"])
-        if new_at < old_at or (new_at == old_at and document == stored):
-            return WriteResult(created=False, changed=False)  # stale or replayed
+    if not supersedes(document, stored, whole=True):
+        return WriteResult(created=False, changed=False)  # stale or replayed
     if method == "PATCH":
         _check_merged(document)
     _store(session, party, session_id, document, owner)

@@ -16,6 +16,7 @@ from hub.ocpi.exceptions import NotFoundError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import receivers_for
 from hub.services.concurrency import retry_on_unique_race
+from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
 from hub.services.outbox import PushRequest, push_enqueue
 
@@ -64,17 +65,14 @@ def tariff_put(
 ) -> WriteResult:
     """Store a CPO's tariff and broadcast it; older or replayed versions change nothing."""
     tariff = _locked(party, tariff_id)
-    incoming = parse_datetime(data["last_updated"])
     live = tariff is not None and tariff.deleted_at is None
-    stale = tariff is not None and (
-        incoming < tariff.last_updated or (incoming == tariff.last_updated and tariff.data == data)
-    )
+    stale = tariff is not None and not supersedes(data, tariff.data, whole=True)
     if stale:  # also a replay of a version older than a deletion: it stays deleted
         return WriteResult(created=False, changed=False)
     fields = {
         "data": data,
         "currency": str(data.get("currency", ""))[:3],
-        "last_updated": incoming,
+        "last_updated": parse_datetime(data["last_updated"]),
         "deleted_at": None,
         "owner": owner,
     }

@@ -28,6 +28,7 @@ from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.selectors import receivers_for
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.forwarding import ForwardedResponse, forward_request
+from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
 from hub.services.outbox import PushRequest, push_enqueue
 from hub.services.token_index import token_owner_learn, token_owners_of
@@ -48,16 +49,6 @@ def _split_key(object_key: str) -> tuple[str, str, str, str]:
     head, token_type = object_key.rsplit("/", 1)
     country_code, party_id, uid = head.split("/", 2)
     return country_code, party_id, uid, token_type
-
-
-def _newer(incoming: dict[str, Any], stored: dict[str, Any]) -> bool:
-    """Apply `incoming` over `stored`? Older is ignored; the same timestamp is a replay unless
-    the content differs (eMSPs with second-precision clocks send several updates a second)."""
-    new_at = parse_datetime(incoming["last_updated"])
-    old_at = parse_datetime(stored["last_updated"])
-    if new_at != old_at:
-        return new_at > old_at
-    return any(stored.get(name) != value for name, value in incoming.items())
 
 
 def _locked(party: PartyRef, uid: str, token_type: str) -> Token | None:
@@ -92,11 +83,11 @@ def token_write(
     if method == "PATCH":
         if token is None:
             raise UnknownTokenError(f"Unknown token {uid} of type {token_type}; PUT it first")
-        if not _newer(data, token.data):
+        if not supersedes(data, token.data):
             return WriteResult(created=False, changed=False)
         document = {**token.data, **copy.deepcopy(data)}
     else:
-        if token is not None and not _newer(data, token.data):
+        if token is not None and not supersedes(data, token.data):
             return WriteResult(created=False, changed=False)
         document = copy.deepcopy(data)
     fields = {
