@@ -17,15 +17,24 @@ OCPI_PATH_PREFIX = "/ocpi/"
 
 
 _SLASHES = re.compile(r"/{2,}")
+# A module URL glued to what follows it: `{endpoint_url}{country_code}/...` joined onto the
+# hub's slash-less endpoint URL (`.../cpo/locationsNL/ABC/LOC1`). No hub route has a segment
+# that starts with a module name and goes on, so the missing slash is unambiguous.
+_GLUED_MODULE = re.compile(
+    r"(/ocpi/2\.2\.1/(?:cpo|emsp)/"
+    r"(?:cdrs|chargingprofiles|commands|locations|sessions|tariffs|tokens))(?=[^/])"
+)
 
 
 def normalize_ocpi_path(path: str) -> str:
-    """One form per OCPI URL: no trailing slash, no doubled slashes.
+    """One form per OCPI URL: no trailing slash, no doubled slashes, a slash after the module.
 
-    The spec writes some templates without a separator and d2 moved to slash-less endpoint
-    URLs, so partners join `{endpoint}/{id}` and `{endpoint}{id}` styles both ways.
+    The spec writes some templates without a separator (`{tokens_endpoint_url}{token_uid}`)
+    and d2 moved to slash-less endpoint URLs, so partners join `{endpoint}/{id}` and
+    `{endpoint}{id}` styles both ways; the latter glues the id to the hub's module name
+    (extrawest-ocpi's push does exactly that).
     """
-    path = _SLASHES.sub("/", path)
+    path = _GLUED_MODULE.sub(r"\1/", _SLASHES.sub("/", path), count=1)
     return path.rstrip("/") if len(path) > len(OCPI_PATH_PREFIX) else path
 
 
