@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run web worker beat test interop lint fmt typecheck migrations-check schema ci clean
+.PHONY: install install-dev run web worker beat test interop faults lint fmt typecheck migrations-check schema ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: $(STAMP_DEV)
 ## The interoperability suite alone: the hub against extrawest-ocpi partners (docs/interop.md).
 interop: $(STAMP_DEV)
 	$(PY) -m pytest tests/interop -q -p no:randomly $(PYTEST_ARGS)
+
+## The fault suite: workers killed, Redis and PostgreSQL restarted, partners failing, each on a
+## private PostgreSQL + Redis; prints a table, writes reports/faults.json, fails if anything is lost.
+faults: $(STAMP_DEV)
+	$(PY) -m tests.faults $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(PY) -m ruff check .

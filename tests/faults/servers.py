@@ -1,0 +1,248 @@
+"""The fault suite's own servers: a private PostgreSQL cluster, a private Redis, the hub's web
+process (gunicorn) and Celery beat, all on free loopback ports and all killable at will.
+
+Why private servers: the suite stops, kills and restarts PostgreSQL and Redis. The machine's
+shared ones (5432, 6379) serve other test runs, so the suite never touches them.
+"""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (Linux /proc; no psutil needed)."""
+    found: list[int] = []
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            found += [int(p) for p in Path(path).read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    for child in children(pid):
+        out += [child, *descendants(child)]
+    return out
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal `pid` and every process under it (a worker and its pool), children first
+    collected so none is re-parented out of reach."""
+    for target in [pid, *descendants(pid)]:
+        try:
+            os.kill(target, sig)
+        except ProcessLookupError:
+            pass
+
+
+def pg_bindir() -> Path:
+    """PostgreSQL's server binaries: pg_config's bindir, else the newest /usr/lib/postgresql."""
+    candidates: list[Path] = []
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)  # noqa: S607
+        candidates.append(Path(out.stdout.strip()))
+    candidates += sorted(
+        (Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    for path in candidates:
+        if (path / "initdb").exists() and (path / "pg_ctl").exists():
+            return path
+    raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) found")
+
+
+class PgCluster:
+    """A throw-away cluster (trust auth, fsync off) the suite may stop and start.
+
+    PostgreSQL refuses to run as root; as root the cluster belongs to the `postgres` user.
+    """
+
+    def __init__(self, directory: Path, port: int, bindir: Path | None = None) -> None:
+        self.directory = directory
+        self.port = port
+        self.bindir = bindir or pg_bindir()
+        self.data = directory / "data"
+        self.log = directory / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run(  # noqa: S603 - fixed binaries, our own arguments
+            [*prefix, *args], capture_output=True, text=True, check=check, timeout=120
+        )
+
+    def init(self) -> "PgCluster":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(
+            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+            "--auth=trust", "-E", "UTF8", "--no-sync",
+        )  # fmt: skip
+        return self
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.log), "-w", "-t", "60", "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate` is a crash (no checkpoint, clients cut); `fast` a clean restart."""
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop",
+            check=False,
+        )  # fmt: skip
+
+
+class RedisServer:
+    """redis-server without persistence: a restart starts with an empty broker."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log = (self.directory / "redis.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+            ],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        if not wait_for_port(self.port):
+            raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL the server on this port, whichever process started it (the launcher starts
+        it, a scenario restarts it): its queues are gone."""
+        import redis
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        else:
+            try:
+                info = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2).info()
+                os.kill(int(info["process_id"]), signal.SIGKILL)
+            except (redis.RedisError, ProcessLookupError):
+                pass
+        self.process = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and wait_for_port(self.port, timeout=0.1):
+            time.sleep(0.1)
+
+
+class HubProcess:
+    """A long-running hub process (gunicorn web or celery beat) with a log file; the test
+    settings and database come from the environment given."""
+
+    def __init__(self, name: str, command: list[str], log_dir: Path, env: dict[str, str]):
+        self.name = name
+        self.command = command
+        self.log_path = log_dir / f"{name}.log"
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> "HubProcess":
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_tree(self.process.pid)
+                self.process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def hub_web(port: int, log_dir: Path, env: dict[str, str]) -> HubProcess:
+    """The hub behind gunicorn, as deployed: its own process, so a database restart is met by
+    Django's connection handling (CONN_HEALTH_CHECKS), not by the test's."""
+    command = [
+        sys.executable, "-m", "gunicorn", "hub.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+        "--timeout", "60", "--graceful-timeout", "5",
+    ]  # fmt: skip
+    web = HubProcess("web", command, log_dir, env).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/ocpi/versions", timeout=2)
+            return web
+        except httpx.TransportError:
+            if web.process is not None and web.process.poll() is not None:
+                break
+            time.sleep(0.2)
+    web.stop()
+    raise RuntimeError(f"hub web process did not start:\n{web.log_tail()}")
+
+
+def celery_beat(log_dir: Path, env: dict[str, str]) -> HubProcess:
+    """Celery beat as deployed (its own process): it runs the outbox sweeper."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "hub", "beat", "-l", "info",
+        "-s", str(log_dir / "celerybeat-schedule"),
+    ]  # fmt: skip
+    return HubProcess("beat", command, log_dir, env).start()
