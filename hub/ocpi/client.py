@@ -7,14 +7,23 @@ recorded in the exchange log (never with the token).
 
 Threads share one pooled `httpx.Client` per process (DESIGN §5: a threaded sync client
 reached 90% of the Little's-law bound here, AsyncClient 14%). Tests inject a transport.
+
+The pooled client connects through `PolicyCheckedBackend`: each new connection resolves the
+host once, checks every address against the URL policy and connects to a checked address,
+while the Host header, TLS SNI and certificate check keep the host name. Resolving again in
+httpx after `check_url` would leave a DNS-rebinding window (public on the check, private on
+the connect).
 """
 
 import os
+import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -23,7 +32,7 @@ from hub.ocpi.envelope import is_envelope
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, PartyRef, outbound_headers
 from hub.ocpi.tokens import encode_token
-from hub.ocpi.urlpolicy import UrlNotAllowedError, check_url
+from hub.ocpi.urlpolicy import UrlNotAllowedError, check_address, check_url, resolve
 
 if TYPE_CHECKING:
     from hub.models import Platform
@@ -50,15 +59,71 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+class PolicyCheckedBackend(httpcore.SyncBackend):
+    """Opens TCP connections only to addresses the URL policy allows (DESIGN §7).
+
+    httpcore hands over the URL's host name; this resolves it once, refuses the connection
+    with `UrlNotAllowedError` when any address is not allowed, and connects to the checked
+    addresses themselves (in the resolver's order), so nothing resolves the name again.
+    TLS is started by httpcore on the returned stream with the host name as SNI.
+    """
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = resolve(host, port)
+        except socket.gaierror as exc:
+            # A resolver failure is a transport problem (retried), as it was inside httpx.
+            raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc.strerror}") from exc
+        for address in addresses:
+            check_address(host, address)
+        last_error: httpcore.ConnectError | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        raise last_error or httpcore.ConnectError(f"{host!r} resolves to no address")
+
+
+def policy_checked_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An `httpx.HTTPTransport` whose connection pool connects through `PolicyCheckedBackend`.
+
+    httpx takes no network backend argument, so the pool it builds is replaced by an
+    identical one with the backend (httpx's documented way to customise the pool is a
+    transport; the pool is its only state).
+    """
+    transport = httpx.HTTPTransport(limits=limits)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=PolicyCheckedBackend(),
+    )
+    return transport
+
+
 def shared_http_client() -> httpx.Client:
-    """The process's pooled client (created on first use)."""
+    """The process's pooled client (created on first use).
+
+    With a transport given, httpx reads no proxy from the environment: a proxy would resolve
+    partner names itself, out of the URL policy's reach.
+    """
     global _shared_client
     if _shared_client is None:
         with _shared_lock:
             if _shared_client is None:
+                limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
                 _shared_client = httpx.Client(
+                    transport=policy_checked_transport(limits),
                     follow_redirects=False,
-                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
                     headers={"User-Agent": "ocpi-hub/2.2.1"},
                 )
     return _shared_client

@@ -16,6 +16,7 @@ from hub.ocpi.exceptions import (
     UnsupportedVersionError,
     validation_message,
 )
+from hub.ocpi.urlpolicy import check_url
 from hub.schemas.versions import VersionDetailsSerializer, VersionSerializer
 
 SUPPORTED_VERSION = "2.2.1"
@@ -102,6 +103,10 @@ def discover_partner(
     client = OcpiClient(token=token, token_encoding=encoding)
     try:
         result = client.get(match["url"], correlation_id=correlation_id, module="versions")
+    except UrlNotAllowedError as exc:
+        raise UnableToUseClientApiError(
+            f"version details URL {match['url']} refused: {exc}"
+        ) from exc
     except OcpiClientError as exc:
         raise UnableToUseClientApiError(str(exc)) from exc
     details = VersionDetailsSerializer(data=result.data)
@@ -113,6 +118,15 @@ def discover_partner(
     endpoints = tuple(
         DiscoveredEndpoint(e["identifier"], e["role"], e["url"]) for e in data["endpoints"]
     )
+    for endpoint in endpoints:
+        # Refused now rather than at the first push: a partner whose endpoints point at the
+        # hub's own network (DESIGN §7) is not registered at all.
+        try:
+            check_url(endpoint.url)
+        except UrlNotAllowedError as exc:
+            raise UnableToUseClientApiError(
+                f"{endpoint.identifier} {endpoint.role} endpoint {endpoint.url} refused: {exc}"
+            ) from exc
     discovery = PartnerDiscovery(
         versions_url=versions_url,
         version=SUPPORTED_VERSION,
