@@ -1,0 +1,143 @@
+"""Reading what belongs to another party: an eMSP reads another eMSP's sessions, CDRs and
+tokens; a CPO reads what only eMSPs or another CPO may see (DESIGN §7). Each read is refused,
+or answers without a single object of the other party, and changes nothing."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.security.conftest import World, assert_refused
+
+pytestmark = pytest.mark.django_db
+
+SINCE = {"date_from": "2024-01-01T00:00:00Z"}
+SESSIONS = "/ocpi/2.2.1/emsp/sessions"
+CDRS = "/ocpi/2.2.1/emsp/cdrs"
+
+
+def ids(response: Any) -> set[str]:
+    body = response.json()
+    assert (response.status_code, body["status_code"]) == (200, 1000), body
+    return {item["id"] for item in body["data"]}
+
+
+@pytest.mark.parametrize(("path", "query", "prefix"), [(SESSIONS, SINCE, "S"), (CDRS, {}, "C")])
+def test_emsp_list_shows_only_its_own_sessions_and_cdrs(
+    world: World, unchanged: Callable[[], None], path: str, query: dict[str, str], prefix: str
+) -> None:
+    # when: each eMSP lists sessions / CDRs via the hub
+    mine = world.call(world.ms1, "GET", path, query=query)
+    theirs = world.call(world.ms2, "GET", path, query=query)
+    # then: S-1/C-1 only for MS1, S-2/C-2 only for MS2, and the other's token never shows
+    assert ids(mine) == {f"{prefix}-1"}
+    assert ids(theirs) == {f"{prefix}-2"}
+    assert b"DE-MS2" not in mine.content and b"TOK2" not in mine.content
+    unchanged()
+
+
+@pytest.mark.parametrize(("path", "query"), [(SESSIONS, SINCE), (CDRS, {})])
+def test_emsp_list_with_from_of_another_emsp_is_refused(
+    world: World, unchanged: Callable[[], None], path: str, query: dict[str, str]
+) -> None:
+    # when: MS1 names MS2 as the FROM party of its GET
+    response = world.call(
+        world.ms1, "GET", path, query=query, headers=world.ms1.headers(frm=world.ms2.ref)
+    )
+    # then
+    assert_refused(response, 200, 2001, "DE*MS2 is not a party of the calling platform")
+    unchanged()
+
+
+@pytest.mark.parametrize(("path", "query"), [(SESSIONS, SINCE), (CDRS, {})])
+def test_emsp_list_routed_to_another_emsp_is_refused(
+    world: World, unchanged: Callable[[], None], path: str, query: dict[str, str]
+) -> None:
+    # when: MS1 sends its GET to MS2 (TO = DE*MS2): an eMSP is no sessions/CDRs sender
+    response = world.call(
+        world.ms1, "GET", path, query=query, headers=world.ms1.headers(to=world.ms2.ref)
+    )
+    # then: 4001, nothing of MS2 in the answer
+    assert_refused(response, 200, 4001, "DE*MS2", "SENDER")
+    unchanged()
+
+
+def test_emsp_get_one_token_of_another_emsp_is_404(
+    world: World, unchanged: Callable[[], None]
+) -> None:
+    # when: MS1 reads MS2's token, directly and with FROM = MS2 or TO = MS2
+    for headers in (
+        {},
+        world.ms1.headers(frm=world.ms2.ref),
+        world.ms1.headers(to=world.ms2.ref),
+    ):
+        response = world.call(
+            world.ms1, "GET", "/ocpi/2.2.1/emsp/tokens/DE/MS2/TOK2", headers=headers
+        )
+        # then
+        assert response.status_code in (200, 404), response.content
+        assert response.json()["status_code"] == 2001
+        assert b"TOK2" not in response.content.replace(b"/TOK2", b"")
+    unchanged()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ocpi/2.2.1/cpo/tokens",
+        "/ocpi/2.2.1/cpo/sessions/NL/CP1/S-1",
+        "/ocpi/2.2.1/cpo/cdrs/NL/CP1/C-1",
+    ],
+)
+def test_emsp_reading_the_cpo_interfaces_is_refused(
+    world: World, unchanged: Callable[[], None], path: str
+) -> None:
+    # when: an eMSP reads the token list CPOs read, or a CPO's own session/CDR copy
+    response = world.call(world.ms1, "GET", path)
+    # then
+    assert response.status_code in (403, 404)
+    assert response.json()["status_code"] == 2000 + (response.status_code == 404)
+    assert b"S-1" not in response.content.replace(b"/S-1", b"")
+    assert b"TOK" not in response.content
+    unchanged()
+
+
+@pytest.mark.parametrize(("path", "query"), [(SESSIONS, SINCE), (CDRS, {})])
+def test_cpo_reading_emsp_sessions_and_cdrs_is_403(
+    world: World, unchanged: Callable[[], None], path: str, query: dict[str, str]
+) -> None:
+    # when: the CPO that produced the sessions reads them through the eMSP interface
+    response = world.call(world.cp1, "GET", path, query=query)
+    # then
+    assert_refused(response, 403, 2000, "eMSP")
+    unchanged()
+
+
+def test_cpo_reading_an_emsp_token_through_the_emsp_interface_is_404(
+    world: World, unchanged: Callable[[], None]
+) -> None:
+    response = world.call(world.cp1, "GET", "/ocpi/2.2.1/emsp/tokens/DE/MS1/TOK1")
+    assert_refused(response, 404, 2001, "DE*MS1 is not a EMSP party of the calling platform")
+    unchanged()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ocpi/2.2.1/cpo/sessions/NL/CP1/S-1",
+        "/ocpi/2.2.1/cpo/cdrs/NL/CP1/C-1",
+        "/ocpi/2.2.1/cpo/locations/NL/CP1/LOC1",
+        "/ocpi/2.2.1/cpo/tariffs/NL/CP1/T1",
+    ],
+)
+def test_cpo_reading_another_cpos_copies_is_404(
+    world: World, unchanged: Callable[[], None], path: str
+) -> None:
+    # when: CP2 reads the hub's copy of CP1's objects (the Receiver GET of the owner)
+    for headers in ({}, world.cp2.headers(frm=world.cp1.ref)):
+        response = world.call(world.cp2, "GET", path, headers=headers)
+        # then
+        assert response.json()["status_code"] == 2001
+        assert response.status_code in (200, 404)
+        assert b"Stationsplein" not in response.content and b"cdr_token" not in response.content
+    unchanged()
