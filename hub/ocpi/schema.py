@@ -7,12 +7,31 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.generics import GenericAPIView
+
+# What the hub accepts (hub.ocpi.routing): the fuzzer and generated clients see the same rules.
+_MESSAGE_ID = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
+_COUNTRY = {"type": "string", "minLength": 2, "maxLength": 2, "pattern": "^[A-Za-z]{2}$"}
+_PARTY = {"type": "string", "minLength": 3, "maxLength": 3, "pattern": "^[A-Za-z0-9]{3}$"}
+# CiString(n) / string(n) ids in URLs: printable ASCII without the URL's own separators.
+# OCPI DateTime (UTC, Z), with calendar-valid parts so generated values are real instants.
+_DATETIME = {
+    "type": "string",
+    "maxLength": 25,
+    "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,3})?Z$",
+}
+_ID_PATTERN = r"^[\x21-\x2e\x30-\x7e]+$"
 
 
-def _header(name: str, description: str, max_length: int | None = None) -> OpenApiParameter:
+def _id(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _ID_PATTERN}
+
+
+def _header(name: str, description: str, schema: dict[str, Any]) -> OpenApiParameter:
     return OpenApiParameter(
         name=name,
-        type=str,
+        type=schema,
         location=OpenApiParameter.HEADER,
         required=False,
         description=description,
@@ -20,15 +39,72 @@ def _header(name: str, description: str, max_length: int | None = None) -> OpenA
 
 
 ID_HEADERS = [
-    _header("X-Request-ID", "Unique id of this request; echoed in the response."),
-    _header("X-Correlation-ID", "Id shared by every hop of one exchange; echoed."),
+    _header("X-Request-ID", "Unique id of this request; echoed in the response.", _MESSAGE_ID),
+    _header("X-Correlation-ID", "Id shared by every hop of one exchange; echoed.", _MESSAGE_ID),
 ]
 ROUTING_HEADERS = [
-    _header("OCPI-from-country-code", "Country code of the sending party (CiString(2))."),
-    _header("OCPI-from-party-id", "Party id of the sending party (CiString(3))."),
-    _header("OCPI-to-country-code", "Country code of the receiving party; the hub's to GET all."),
-    _header("OCPI-to-party-id", "Party id of the receiving party (CiString(3))."),
+    _header("OCPI-from-country-code", "Country code of the sending party (CiString(2)).", _COUNTRY),
+    _header("OCPI-from-party-id", "Party id of the sending party (CiString(3)).", _PARTY),
+    _header(
+        "OCPI-to-country-code",
+        "Country code of the receiving party; the hub's to GET all.",
+        _COUNTRY,
+    ),
+    _header("OCPI-to-party-id", "Party id of the receiving party (CiString(3)).", _PARTY),
 ]
+# Pagination (2.2.1 transport_and_format): on every paginated GET list.
+PAGE_PARAMETERS = [
+    OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="Default 0."),
+    OpenApiParameter(
+        "limit", {"type": "integer", "minimum": 1}, description="Lowered to the hub's maximum."
+    ),
+    OpenApiParameter("date_from", _DATETIME, description="last_updated >= this OCPI DateTime."),
+    OpenApiParameter("date_to", _DATETIME, description="last_updated < this OCPI DateTime."),
+]
+# Path parameters by name, with the lengths of the OCPI types they carry (2.2.1 modules).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "country_code": _COUNTRY,
+    "party_id": _PARTY,
+    "location_id": _id(36),
+    "evse_uid": _id(36),
+    "connector_id": _id(36),
+    "tariff_id": _id(36),
+    "session_id": _id(36),
+    "cdr_id": _id(39),
+    "token_uid": _id(36),
+    "request_id": _id(255),
+    "command": {
+        "type": "string",
+        "enum": [
+            "CANCEL_RESERVATION",
+            "RESERVE_NOW",
+            "START_SESSION",
+            "STOP_SESSION",
+            "UNLOCK_CONNECTOR",
+        ],
+    },
+    "gateway": {"type": "string", "enum": ["cpo", "emsp"]},
+    "module": {
+        "type": "string",
+        "enum": ["cdrs", "hubclientinfo", "locations", "sessions", "tariffs", "tokens"],
+    },
+}
+# Errors every operation may answer, each with an envelope without data (2.2.1 status_codes).
+ERROR_RESPONSES = {
+    "400": "Not JSON, or a malformed request (OCPI 2000/2001).",
+    "401": "Missing or unknown token (OCPI 2000).",
+    "404": "Unknown object or endpoint (OCPI 2000-2004).",
+    "405": "Method not allowed, e.g. credentials in the wrong state (OCPI 2000).",
+    "413": "Body too large (OCPI 2000).",
+    "415": "Body is not application/json (OCPI 2000).",
+}
+RESPONSE_HEADERS = {
+    name: {"description": description, "required": True, "schema": {"type": "string"}}
+    for name, description in (
+        ("X-Request-ID", "The request's X-Request-ID (generated when missing or unusable)."),
+        ("X-Correlation-ID", "The request's X-Correlation-ID (generated when missing)."),
+    )
+}
 
 
 class OcpiAutoSchema(AutoSchema):
@@ -46,7 +122,32 @@ class OcpiAutoSchema(AutoSchema):
         params += ID_HEADERS
         if getattr(self.view, "routed", False):
             params += ROUTING_HEADERS
+        paginated = isinstance(self.view, GenericAPIView) and self.view.pagination_class
+        if paginated and self.method == "GET" and self._is_list_view():
+            params = PAGE_PARAMETERS + params  # a view's own description wins
         return params
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
+                parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
+            elif parameter["in"] == "query" and parameter["name"] in ("date_from", "date_to"):
+                parameter["schema"] = dict(_DATETIME)
+        responses = operation.setdefault("responses", {})
+        for code, description in ERROR_RESPONSES.items():
+            responses.setdefault(
+                code,
+                {
+                    "description": description,
+                    "content": {"application/json": {"schema": envelope_schema(None)}},
+                },
+            )
+        for response in responses.values():
+            response.setdefault("headers", {}).update(RESPONSE_HEADERS)
+        return dict(operation)
 
     def _get_response_for_code(
         self,

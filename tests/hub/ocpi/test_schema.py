@@ -1,0 +1,68 @@
+"""The OpenAPI schema declares what the hub enforces, so schemathesis (`make fuzz`) and generated
+clients probe the real rules: lengths and patterns of ids and OCPI headers, pagination, and the
+enveloped error answers."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = Path(tmp_path_factory.mktemp("schema")) / "schema.yaml"
+    call_command("spectacular", validate=True, fail_on_warn=True, file=str(out))
+    return dict(yaml.safe_load(out.read_text())["paths"])
+
+
+def _parameters(operation: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == where}
+
+
+def test_path_ids_carry_ocpi_lengths(paths: dict[str, Any]) -> None:
+    put = paths["/ocpi/2.2.1/cpo/locations/{country_code}/{party_id}/{location_id}/{evse_uid}"]
+    params = _parameters(put["put"], "path")
+    assert params["country_code"]["maxLength"] == 2
+    assert params["party_id"]["pattern"] == "^[A-Za-z0-9]{3}$"
+    assert params["location_id"]["maxLength"] == 36
+    assert params["evse_uid"]["maxLength"] == 36
+    cdr = paths["/ocpi/2.2.1/cpo/cdrs/{country_code}/{party_id}/{cdr_id}"]["get"]
+    assert _parameters(cdr, "path")["cdr_id"]["maxLength"] == 39
+    command = paths["/ocpi/2.2.1/emsp/commands/{command}"]["post"]
+    assert "START_SESSION" in _parameters(command, "path")["command"]["enum"]
+
+
+def test_ocpi_headers_declare_their_form(paths: dict[str, Any]) -> None:
+    operation = paths["/ocpi/2.2.1/emsp/locations"]["get"]
+    headers = _parameters(operation, "header")
+    assert headers["OCPI-to-country-code"]["pattern"] == "^[A-Za-z]{2}$"
+    assert headers["OCPI-from-party-id"]["maxLength"] == 3
+    assert headers["X-Request-ID"]["maxLength"] == 255
+
+
+def test_paginated_lists_declare_pagination_and_others_do_not(paths: dict[str, Any]) -> None:
+    for path in (
+        "/ocpi/2.2.1/emsp/locations",
+        "/ocpi/2.2.1/emsp/cdrs",
+        "/ocpi/2.2.1/hubclientinfo",
+    ):
+        query = _parameters(paths[path]["get"], "query")
+        assert {"offset", "limit", "date_from", "date_to"} <= set(query), path
+        assert query["date_from"]["pattern"].endswith("Z$")
+        assert query["limit"]["minimum"] == 1
+    assert not _parameters(paths["/ocpi/versions"]["get"], "query")
+
+
+def test_every_operation_documents_enveloped_errors_and_echoed_ids(paths: dict[str, Any]) -> None:
+    for path, operations in paths.items():
+        if not path.startswith("/ocpi/"):
+            continue
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"400", "401", "404"} <= set(responses), f"{method} {path}"
+            error = responses["401"]["content"]["application/json"]["schema"]
+            assert set(error["required"]) == {"status_code", "timestamp"}
+            for response in responses.values():
+                assert response["headers"]["X-Request-ID"]["required"] is True
