@@ -31,7 +31,7 @@ from hub.models import ExchangeDirection, TokenEncoding
 from hub.ocpi.envelope import is_envelope
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, PartyRef, outbound_headers
-from hub.ocpi.tokens import encode_token
+from hub.ocpi.tokens import encode_token, redact_token
 from hub.ocpi.urlpolicy import UrlNotAllowedError, check_address, check_url, resolve
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class OcpiClient:
             record_exchange(record)
             raise OcpiTransportError(f"{method} {url} failed: {type(exc).__name__}") from exc
         record.duration_ms = (time.perf_counter() - started) * 1000
-        result = self._parse(response, headers)
+        result = self._parse(response, headers, self.token)
         record.http_status = result.http_status
         record.ocpi_status = result.ocpi_status
         record.status_message = result.message
@@ -307,17 +307,23 @@ class OcpiClient:
         return self.request("DELETE", url, **kwargs)
 
     @staticmethod
-    def _parse(response: httpx.Response, sent: dict[str, str]) -> OcpiResult:
+    def _parse(response: httpx.Response, sent: dict[str, str], token: str | None) -> OcpiResult:
         try:
             body = response.json()
         except ValueError:
             body = None
         envelope = body if is_envelope(body) else None
+        message = str(envelope.get("status_message") or "") if envelope else ""
+        if envelope and token and redact_token(message, token) != message:
+            # A partner echoing the token it was sent: the message is logged, stored and may
+            # be relayed to another party (a forwarded answer), so the token goes first.
+            message = redact_token(message, token)
+            body = {**envelope, "status_message": message}
         return OcpiResult(
             http_status=response.status_code,
             ocpi_status=envelope["status_code"] if envelope else None,
             data=envelope.get("data") if envelope else None,
-            message=str(envelope.get("status_message") or "") if envelope else "",
+            message=message,
             headers=response.headers,
             request_id=sent[REQUEST_ID],
             correlation_id=sent[CORRELATION_ID],

@@ -56,3 +56,23 @@ def header_token_candidates(credential: str) -> list[tuple[str, str]]:
     if is_valid_token(credential):
         candidates.append((credential, "RAW"))
     return candidates
+
+
+def token_forms(token: str) -> tuple[str, ...]:
+    """Every form a token travels in: raw, and base64 with and without the trailing newline
+    some partners encode."""
+    if not token:
+        return ()
+    encoded = [base64.b64encode(token.encode("utf-8")).decode("ascii")]
+    encoded.append(base64.b64encode((token + "\n").encode("utf-8")).decode("ascii"))
+    return (token, *encoded)
+
+
+def redact_token(text: str, token: str | None) -> str:
+    """`text` with every form of `token` replaced by `***`: partners echo the credentials they
+    were sent in error messages, and the hub must neither store nor relay them."""
+    if not token or not text:
+        return text
+    for form in token_forms(token):
+        text = text.replace(form, "***")
+    return text
