@@ -44,8 +44,8 @@ WRITE_IDS = [
 def test_cpo_writing_under_another_cpos_url_is_404(
     world: World, unchanged: Callable[[], None], method: str, path: str, body: Callable[[], Any]
 ) -> None:
-    # when: CP2 writes at CP1's URL, without FROM and with FROM = CP2
-    for headers in ({}, world.cp2.headers()):
+    # when: CP2 writes at CP1's URL, without FROM, with FROM = CP2, and routed to an eMSP
+    for headers in ({}, world.cp2.headers(), world.cp2.headers(to=world.ms1.ref)):
         response = world.call(world.cp2, method, CPO + path, json=body(), headers=headers)
         # then
         assert_refused(response, 404, 2001, "NL*CP1 is not a CPO party of the calling platform")
@@ -160,4 +160,50 @@ def test_emsp_writing_another_emsps_token_is_refused(
     assert_refused(at_url, 404, 2001, "DE*MS2 is not a EMSP party of the calling platform")
     assert_refused(spoofed, 200, 2001, "DE*MS2 is not a party of the calling platform")
     assert_refused(in_body, 200, 2001, "party_id: MS2 differs from the URL's MS1")
+    unchanged()
+
+
+@pytest.mark.parametrize("command", ["START_SESSION", "RESERVE_NOW"])
+def test_emsp_command_with_another_emsps_token_is_2001(
+    world: World, unchanged: Callable[[], None], command: str
+) -> None:
+    # when: MS1 starts a session (or reserves) at CP1 with MS2's token
+    body: dict[str, Any] = {
+        "response_url": "https://ms1.example.com/ocpi/commands/1",
+        "token": token_body(world.ms2.ref, "TOK2"),
+        "location_id": "LOC1",
+        "evse_uid": "EVSE1",
+    }
+    if command == "RESERVE_NOW":
+        body.update(expiry_date="2030-01-01T12:00:00Z", reservation_id="RES1")
+    headers = world.ms1.headers(to=world.cp1.ref)
+    path = f"/ocpi/2.2.1/emsp/commands/{command}"
+    response = world.call(world.ms1, "POST", path, json=body, headers=headers)
+    # then: refused before anything is forwarded
+    assert_refused(response, 200, 2001, "token", "own tokens")
+    unchanged()
+
+
+def test_emsp_setting_preferences_on_another_emsps_session_is_404(
+    world: World, unchanged: Callable[[], None]
+) -> None:
+    # when: MS1 sets charging preferences on MS2's session S-2
+    path = "/ocpi/2.2.1/emsp/sessions/S-2/charging_preferences"
+    response = world.call(world.ms1, "PUT", path, json={"profile_type": "FAST"})
+    # then: as for a session that does not exist; nothing is forwarded to CP1
+    assert_refused(response, 404, 2000, "Unknown session S-2")
+    unchanged()
+
+
+def test_emsp_asking_the_profile_of_another_emsps_session_gets_unknown_session(
+    world: World, unchanged: Callable[[], None]
+) -> None:
+    # when: MS1 asks the active charging profile of MS2's session S-2
+    query = {"duration": "60", "response_url": "https://ms1.example.com/r"}
+    response = world.call(world.ms1, "GET", "/ocpi/2.2.1/emsp/chargingprofiles/S-2", query=query)
+    # then: the hub's own UNKNOWN_SESSION answer (mod_charging_profiles), nothing forwarded
+    body = response.json()
+    assert (response.status_code, body["status_code"]) == (200, 1000)
+    assert body["data"]["result"] == "UNKNOWN_SESSION"
+    assert "no session S-2 of yours" in body["status_message"]
     unchanged()
