@@ -13,9 +13,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import hub.ocpi.client as client_module
-from hub.models import OcpiExchange, Platform
+from hub.models import OcpiExchange, Platform, ProxiedUrlKind
 from hub.ocpi.client import OcpiClient, OcpiTransportError, UrlNotAllowedError
+from hub.ocpi.routing import PartyRef
 from hub.ocpi.urlpolicy import check_url
+from hub.services.forwarding import proxy_url
 from hub.services.registry import platform_invite
 from tests.conftest import OcpiTestClient
 from tests.partners.simulated import SimulatedPartner
@@ -325,3 +327,26 @@ def world_token() -> dict[str, Any]:
     from tests.security.conftest import token_body
 
     return token_body(("DE", "MS1"), "TOK1")
+
+
+@pytest.mark.usefixtures("production_policy")
+def test_proxied_link_into_the_hub_network_is_not_followed(
+    world: World, listener: SimulatedPartner
+) -> None:
+    # given: CP1 answered a forwarded GET with a next-page Link on the hub's loopback
+    page = proxy_url(
+        target_url=f"http://127.0.0.1:{listener.port}/ocpi/2.2.1/locations?offset=50",
+        receiver=world.cp1.platform,
+        caller=world.ms1.platform,
+        module="locations",
+        gateway="emsp",
+        kind=ProxiedUrlKind.PAGE,
+        from_party=PartyRef.of(*world.ms1.ref),
+        to_party=PartyRef.of(*world.cp1.ref),
+    ).removeprefix("http://testserver")
+    # when: MS1 follows it
+    response = world.call(world.ms1, "GET", page)
+    # then: 4003 without the address, and nothing reached the listener
+    assert_refused(response, 200, 4003, "URL policy")
+    assert "127.0.0.1" not in response.json()["status_message"]
+    assert listener.received == []
