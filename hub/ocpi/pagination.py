@@ -38,6 +38,10 @@ class PageParams:
     after: tuple[datetime, int] | None = None
 
 
+#: The largest offset/limit accepted: a signed 32-bit integer, which every backend can bind.
+MAX_PAGE_NUMBER = 2**31 - 1
+
+
 def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -48,6 +52,9 @@ def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
         raise InvalidParametersError(f"{name}: must be an integer") from None
     if value < minimum:
         raise InvalidParametersError(f"{name}: must be at least {minimum}")
+    if value > MAX_PAGE_NUMBER:
+        # Past any database's integer column the query itself would fail (a 500).
+        raise InvalidParametersError(f"{name}: must be at most {MAX_PAGE_NUMBER}")
     return value
 
 

@@ -54,9 +54,13 @@ ROUTING_HEADERS = [
 ]
 # Pagination (2.2.1 transport_and_format): on every paginated GET list.
 PAGE_PARAMETERS = [
-    OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="Default 0."),
     OpenApiParameter(
-        "limit", {"type": "integer", "minimum": 1}, description="Lowered to the hub's maximum."
+        "offset", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, description="Default 0."
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        description="Lowered to the hub's maximum page size.",
     ),
     OpenApiParameter("date_from", _DATETIME, description="last_updated >= this OCPI DateTime."),
     OpenApiParameter("date_to", _DATETIME, description="last_updated < this OCPI DateTime."),

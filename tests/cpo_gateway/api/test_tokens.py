@@ -112,6 +112,17 @@ def test_get_all_bad_pagination_parameter_2001(ocpi_client: OcpiTestClient, cpo_
     assert "date_from" in response.json()["status_message"]
 
 
+@pytest.mark.parametrize("name", ["offset", "limit"])
+def test_get_all_huge_pagination_number_2001_not_500(
+    ocpi_client: OcpiTestClient, cpo_token: str, store: list[Token], name: str
+) -> None:
+    # Found by make fuzz: an offset past the database's integer range crashed the query (500).
+    response = ocpi_client.get(LIST, token=cpo_token, query={name: 32432389388602091503616})
+    assert response.status_code == 200
+    assert response.json()["status_code"] == 2001
+    assert name in response.json()["status_message"]
+
+
 def test_emsp_may_not_list_or_authorize_403(ocpi_client: OcpiTestClient) -> None:
     _, token = registered_party("EMSP", "DE", "MSA")
     assert ocpi_client.get(LIST, token=token).status_code == 403
