@@ -19,7 +19,7 @@ from hub.services.registry import (
     platform_unregister,
 )
 from tests.conftest import OcpiTestClient
-from tests.integration.hubnet import connect
+from tests.integration.hubnet import connect, role
 from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import World, assert_refused, location_of, snapshot
 
@@ -33,12 +33,7 @@ FUNCTIONAL = [
     ("GET", f"{V}/emsp/locations"),
     ("POST", f"{V}/emsp/commands/START_SESSION"),
 ]
-SIM_CPO = {
-    "role": "CPO",
-    "country_code": "NL",
-    "party_id": "SIM",
-    "business_details": {"name": "Sim"},
-}
+SIM_CPO = role("CPO", "NL", "SIM")
 
 
 def body_for(path: str) -> Any:

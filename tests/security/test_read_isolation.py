@@ -37,28 +37,29 @@ def test_emsp_list_shows_only_its_own_sessions_and_cdrs(
 
 
 @pytest.mark.parametrize(("path", "query"), [(SESSIONS, SINCE), (CDRS, {})])
-def test_emsp_list_with_from_of_another_emsp_is_refused(
-    world: World, unchanged: Callable[[], None], path: str, query: dict[str, str]
+@pytest.mark.parametrize(
+    ("header", "code", "words"),
+    [
+        # MS1 names MS2 as the FROM party of its GET
+        ("frm", 2001, ("DE*MS2 is not a party of the calling platform",)),
+        # MS1 sends its GET to MS2 (TO = DE*MS2): an eMSP is no sessions/CDRs sender
+        ("to", 4001, ("DE*MS2", "SENDER")),
+    ],
+)
+def test_emsp_list_via_routing_headers_naming_another_emsp_is_refused(
+    world: World,
+    unchanged: Callable[[], None],
+    path: str,
+    query: dict[str, str],
+    header: str,
+    code: int,
+    words: tuple[str, ...],
 ) -> None:
-    # when: MS1 names MS2 as the FROM party of its GET
-    response = world.call(
-        world.ms1, "GET", path, query=query, headers=world.ms1.headers(frm=world.ms2.ref)
-    )
-    # then
-    assert_refused(response, 200, 2001, "DE*MS2 is not a party of the calling platform")
-    unchanged()
-
-
-@pytest.mark.parametrize(("path", "query"), [(SESSIONS, SINCE), (CDRS, {})])
-def test_emsp_list_routed_to_another_emsp_is_refused(
-    world: World, unchanged: Callable[[], None], path: str, query: dict[str, str]
-) -> None:
-    # when: MS1 sends its GET to MS2 (TO = DE*MS2): an eMSP is no sessions/CDRs sender
-    response = world.call(
-        world.ms1, "GET", path, query=query, headers=world.ms1.headers(to=world.ms2.ref)
-    )
-    # then: 4001, nothing of MS2 in the answer
-    assert_refused(response, 200, 4001, "DE*MS2", "SENDER")
+    # when
+    headers = world.ms1.headers(**{header: world.ms2.ref})
+    response = world.call(world.ms1, "GET", path, query=query, headers=headers)
+    # then: refused, nothing of MS2 in the answer
+    assert_refused(response, 200, code, *words)
     unchanged()
 
 
