@@ -41,6 +41,12 @@ _SERIALIZERS: dict[tuple[str, str], type[serializers.Serializer]] = {  # type: i
     ("connector", "PATCH"): ConnectorPatchSerializer,
 }
 _ID_FIELDS = {"location": "id", "evse": "uid", "connector": "id"}
+_LAST_PARAMETER = {"location": "location_id", "evse": "evse_uid", "connector": "connector_id"}
+_OBJECTS = {
+    "location": LocationSerializer,
+    "evse": EvseSerializer,
+    "connector": ConnectorSerializer,
+}
 
 
 class LocationReceiverView(RoutedViewMixin, OcpiAPIView):
@@ -50,6 +56,11 @@ class LocationReceiverView(RoutedViewMixin, OcpiAPIView):
     gateway = "cpo"
     forward_interface = "RECEIVER"
     owner_roles: ClassVar[tuple[str, ...]] = ("CPO",)
+    # The OpenAPI schema of each depth (hub.ocpi.schema.OcpiAutoSchema).
+    serializers_by_depth: ClassVar[dict[tuple[str, str], Any]] = {
+        **{(_LAST_PARAMETER[level], method): s for (level, method), s in _SERIALIZERS.items()},
+        **{(_LAST_PARAMETER[level], "GET"): s for level, s in _OBJECTS.items()},
+    }
 
     def _address(self, request: Request, kwargs: dict[str, Any]) -> LocationAddress:
         party = owner_party(request, kwargs["country_code"], kwargs["party_id"], self.owner_roles)
@@ -67,19 +78,17 @@ class LocationReceiverView(RoutedViewMixin, OcpiAPIView):
         names = ("country_code", "party_id", "location_id", "evse_uid", "connector_id")
         return "".join(f"/{kwargs[n]}" for n in names if kwargs.get(n) is not None)
 
-    @extend_schema(
-        responses=LocationSerializer, summary="The hub's copy of a location/EVSE/connector"
-    )
+    @extend_schema(summary="The hub's copy of a location/EVSE/connector")
     def get(self, request: Request, **kwargs: Any) -> Response:
         if self.direct_target(request):
             return self.forward(request, self._path(kwargs))
         return OcpiResponse(location_get(self._address(request, kwargs)))
 
-    @extend_schema(request=LocationSerializer, responses=None, summary="Create or replace")
+    @extend_schema(responses=None, summary="Create or replace")
     def put(self, request: Request, **kwargs: Any) -> Response:
         return self._write(request, "PUT", kwargs)
 
-    @extend_schema(request=LocationPatchSerializer, responses=None, summary="Update fields")
+    @extend_schema(responses=None, summary="Update fields")
     def patch(self, request: Request, **kwargs: Any) -> Response:
         return self._write(request, "PATCH", kwargs)
 

@@ -5,7 +5,7 @@ CPOs and filtered to what the caller may see (TO = the hub, or no TO: GET all vi
 TO = one CPO the request goes to that CPO instead (direct routing).
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -24,7 +24,7 @@ from hub.ocpi.views import (
     RoutedViewMixin,
     check_id_length,
 )
-from hub.schemas.locations import LocationSerializer
+from hub.schemas.locations import ConnectorSerializer, EvseSerializer, LocationSerializer
 from hub.selectors import locations_visible_to
 from hub.services.locations import LocationAddress, UnknownObjectError, location_object
 
@@ -54,8 +54,14 @@ class LocationSenderObjectView(RoutedViewMixin, OcpiAPIView):
     ocpi_module = "locations"
     gateway = "emsp"
     forward_interface = "SENDER"
+    # The OpenAPI schema of each depth (hub.ocpi.schema.OcpiAutoSchema).
+    serializers_by_depth: ClassVar[dict[tuple[str, str], Any]] = {
+        ("location_id", "GET"): LocationSerializer,
+        ("evse_uid", "GET"): EvseSerializer,
+        ("connector_id", "GET"): ConnectorSerializer,
+    }
 
-    @extend_schema(responses=LocationSerializer, summary="One location/EVSE/connector")
+    @extend_schema(summary="One location/EVSE/connector")
     def get(self, request: Request, **kwargs: Any) -> Response:
         require_receiver_role(request)
         names = ("location_id", "evse_uid", "connector_id")

@@ -97,6 +97,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 ERROR_RESPONSES = {
     "400": "Not JSON, or a malformed request (OCPI 2000/2001).",
     "401": "Missing or unknown token (OCPI 2000).",
+    "403": "A valid token calling an interface of another role (OCPI 2000).",
     "404": "Unknown object or endpoint (OCPI 2000-2004).",
     "405": "Method not allowed, e.g. credentials in the wrong state (OCPI 2000).",
     "413": "Body too large (OCPI 2000).",
@@ -121,6 +122,23 @@ class OcpiAutoSchema(AutoSchema):
         params = re.findall(r"{(\w+)}", self.path)
         return f"{base}_by_{'_'.join(params)}" if params else base
 
+    def _serializer_by_depth(self) -> Any:
+        """One view serves a location, an EVSE and a connector: a view's
+        `serializers_by_depth[(last path parameter, method)]` names each depth's object."""
+        by_depth = getattr(self.view, "serializers_by_depth", None)
+        names = re.findall(r"{(\w+)}", self.path)
+        if not by_depth or not names:
+            return None
+        return by_depth.get((names[-1], self.method))
+
+    def get_request_serializer(self) -> Any:
+        return self._serializer_by_depth() or super().get_request_serializer()
+
+    def get_response_serializers(self) -> Any:
+        if self.method == "GET" and (serializer := self._serializer_by_depth()) is not None:
+            return serializer
+        return super().get_response_serializers()
+
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())
         params += ID_HEADERS
@@ -141,6 +159,11 @@ class OcpiAutoSchema(AutoSchema):
             elif parameter["in"] == "query" and parameter["name"] in ("date_from", "date_to"):
                 parameter["schema"] = dict(_DATETIME)
         responses = operation.setdefault("responses", {})
+        if "204" in responses:
+            # OCPI answers a DELETE with an envelope too: HTTP 200, never 204.
+            deleted = responses.pop("204")
+            deleted.setdefault("content", {"application/json": {"schema": envelope_schema(None)}})
+            responses.setdefault("200", deleted)
         for code, description in ERROR_RESPONSES.items():
             responses.setdefault(
                 code,

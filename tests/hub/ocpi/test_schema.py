@@ -66,3 +66,27 @@ def test_every_operation_documents_enveloped_errors_and_echoed_ids(paths: dict[s
             assert set(error["required"]) == {"status_code", "timestamp"}
             for response in responses.values():
                 assert response["headers"]["X-Request-ID"]["required"] is True
+
+
+def test_each_location_depth_documents_its_own_object(paths: dict[str, Any]) -> None:
+    # Found by make fuzz: the EVSE and connector URLs declared a Location, so every EVSE the
+    # hub returned "violated" the schema and fuzzed EVSE PUTs sent Location bodies.
+    base = "/ocpi/2.2.1/cpo/locations/{country_code}/{party_id}/{location_id}"
+    evse = paths[base + "/{evse_uid}"]
+    assert evse["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EvseRequest"
+    }
+    data = evse["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert data["properties"]["data"] == {"$ref": "#/components/schemas/Evse"}
+    connector = paths["/ocpi/2.2.1/emsp/locations/{location_id}/{evse_uid}/{connector_id}"]
+    data = connector["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert data["properties"]["data"] == {"$ref": "#/components/schemas/Connector"}
+
+
+def test_deletes_answer_200_with_an_envelope_not_204(paths: dict[str, Any]) -> None:
+    delete = paths["/ocpi/2.2.1/cpo/tariffs/{country_code}/{party_id}/{tariff_id}"]["delete"]
+    assert "204" not in delete["responses"]
+    assert (
+        "status_code"
+        in delete["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    )
