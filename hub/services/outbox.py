@@ -254,6 +254,12 @@ def _is_transient(result: OcpiResult | None) -> bool:
         return True
     if result.http_status >= 500 or result.http_status == 429:
         return True
+    # A redirect is never followed (partner URLs are attacker-controlled, DESIGN §7), but it
+    # refuses nothing: the receiver moved or is being migrated. Like a 5xx, retry within the
+    # window (until it answers again or updates its endpoints), then OFFLINE and GET resync;
+    # failing at once would lose the update silently.
+    if 300 <= result.http_status < 400:
+        return True
     # HTTP 2xx carrying an OCPI server error: the receiver failed, not the request.
     return 200 <= result.http_status < 300 and (result.ocpi_status or 0) // 1000 == 3
 
