@@ -135,12 +135,13 @@ class PgCluster:
 
 
 class RedisServer:
-    """redis-server without persistence: a restart starts with an empty broker."""
+    """redis-server without persistence: a restart starts with an empty broker. Daemonized, so
+    whichever process (the launcher, a scenario) started it, any can kill it by its pidfile."""
 
     def __init__(self, directory: Path, port: int) -> None:
         self.directory = directory
         self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
+        self.pidfile = directory / "redis.pid"
 
     @property
     def url(self) -> str:
@@ -148,32 +149,25 @@ class RedisServer:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603
+        subprocess.run(  # noqa: S603
             [
                 "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+                "--daemonize", "yes", "--pidfile", str(self.pidfile),
+                "--logfile", str(self.directory / "redis.log"),
             ],
-            stdout=log, stderr=subprocess.STDOUT,
+            check=True, timeout=30,
         )  # fmt: skip
         if not wait_for_port(self.port):
             raise RuntimeError("redis-server did not start")
 
     def kill(self) -> None:
-        """SIGKILL the server on this port, whichever process started it (the launcher starts
-        it, a scenario restarts it): its queues are gone."""
-        import redis
-
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        else:
-            try:
-                info = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2).info()
-                os.kill(int(info["process_id"]), signal.SIGKILL)
-            except (redis.RedisError, ProcessLookupError):
-                pass
-        self.process = None
+        """SIGKILL the server: its queues are gone (no persistence)."""
+        try:
+            os.kill(int(self.pidfile.read_text().strip()), signal.SIGKILL)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pass
+        self.pidfile.unlink(missing_ok=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and wait_for_port(self.port, timeout=0.1):
             time.sleep(0.1)
