@@ -153,3 +153,33 @@ def test_offline_platform_is_let_in_and_marked_connected(world: World) -> None:
     assert (response.status_code, response.json()["status_code"]) == (200, 1000)
     world.ms1.platform.refresh_from_db()
     assert world.ms1.platform.status == ConnectionStatus.CONNECTED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("claimed", "words"),
+    [
+        (("CPO", "NL", "CP1"), "NL*CP1 CPO is registered to another platform"),
+        (("EMSP", "DE", "MS2"), "DE*MS2 EMSP is registered to another platform"),
+        (("EMSP", "NL", "HUB"), "NL*HUB is the hub's own party"),
+    ],
+    ids=["cpo-of-another-platform", "emsp-of-another-platform", "the-hub"],
+)
+def test_credentials_claiming_another_platforms_party_are_refused(
+    world: World, claimed: tuple[str, str, str], words: str
+) -> None:
+    # given: a newly invited platform (POST) and a registered eMSP (PUT)
+    _, token_a = platform_invite(name="Newcomer")
+    before = snapshot()
+    body = {
+        "token": "partner-token",
+        "url": "https://partner.example.com/ocpi/versions",
+        "roles": [role(*claimed)],
+    }
+    # when: both claim a party another platform (or the hub) holds
+    posted = world.client.post(f"{V}/credentials", json=body, token=token_a)
+    put = world.call(world.ms1, "PUT", f"{V}/credentials", json=body)
+    # then: refused before the hub calls anyone, nothing changed
+    assert_refused(posted, 200, 2001, "roles[0]", words)
+    assert_refused(put, 200, 2001, "roles[0]", words)
+    assert snapshot() == before
