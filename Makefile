@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run web worker beat test interop faults lint fmt typecheck migrations-check schema ci clean
+.PHONY: install install-dev run web worker beat test interop fuzz faults lint fmt typecheck migrations-check schema ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ interop: $(STAMP_DEV)
 ## private PostgreSQL + Redis; prints a table, writes reports/faults.json, fails if anything is lost.
 faults: $(STAMP_DEV)
 	$(PY) -m tests.faults $(PYTEST_ARGS)
+
+## Fuzz every /ocpi/ operation of the OpenAPI schema with schemathesis (tests/fuzz): fails on any
+## HTTP 5xx, answer without an envelope or state change by a refused request; reports/fuzz.json.
+fuzz: $(STAMP_DEV)
+	$(PY) -m tests.fuzz $(FUZZ_ARGS)
 
 lint: $(STAMP_DEV)
 	$(PY) -m ruff check .

@@ -1,0 +1,56 @@
+"""A fingerprint of the hub's stored state, to prove that a refused request changed nothing.
+
+Every table the hub owns is hashed row by row, except those that record traffic rather than
+state: the exchange log (every request is logged, refused or not, by design) and Django's own
+session/admin bookkeeping.
+"""
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+from django.db import connection
+
+#: Tables that change on every request by design, refused or not.
+TRAFFIC_TABLES = frozenset({"hub_ocpiexchange", "django_session", "django_admin_log"})
+#: Columns that do too: a platform's last authenticated contact (minute resolution), which the
+#: still-alive sweep reads; a refused request from a known platform is still contact.
+TRAFFIC_COLUMNS = {"hub_platform": frozenset({"last_seen_at"})}
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    tables: dict[str, str]
+
+    def changed_tables(self, other: "Fingerprint") -> list[str]:
+        names = set(self.tables) | set(other.tables)
+        return sorted(n for n in names if self.tables.get(n) != other.tables.get(n))
+
+
+@functools.cache
+def _queries() -> tuple[tuple[str, str], ...]:
+    """(table, SELECT) per state table, introspected once: the schema does not change."""
+    quote = connection.ops.quote_name
+    queries = []
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            if table in TRAFFIC_TABLES:
+                continue
+            columns = "*"
+            if table in TRAFFIC_COLUMNS:
+                described = connection.introspection.get_table_description(cursor, table)
+                kept = [c.name for c in described if c.name not in TRAFFIC_COLUMNS[table]]
+                columns = ", ".join(quote(c) for c in kept)
+            queries.append((table, f"SELECT {columns} FROM {quote(table)}"))  # noqa: S608
+    return tuple(queries)
+
+
+def take() -> Fingerprint:
+    """Hash every state table (rows sorted, so the physical order does not matter)."""
+    tables = {}
+    with connection.cursor() as cursor:
+        for table, query in _queries():
+            cursor.execute(query)
+            rows = sorted(repr(row) for row in cursor.fetchall())
+            tables[table] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return Fingerprint(tables)
