@@ -5,8 +5,9 @@ that do not push (and as a safety net for those that do).
 GET the sender's list (paginated, `date_from` for changes only) and "the list is the truth".
 
 - Pages are followed through the `Link: <...>; rel="next"` header (which repeats the filters)
-  until a page has none; the next page must be on the endpoint's own origin, and
-  `OCPI_PULL_SYNC_MAX_PAGES` stops a link loop.
+  until a page has none; a link off the endpoint's origin or path is not followed, the next
+  page is asked for by `offset` instead (`hub.ocpi.partner_pages`: extrawest-ocpi's links are
+  unusable), and `OCPI_PULL_SYNC_MAX_PAGES` stops a link loop.
 - Incremental runs send `date_from` = the start of the previous successful run minus
   `OCPI_PULL_SYNC_OVERLAP_S` (the CPO stamps `last_updated` with its own clock); `full` runs
   send none.
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
 from django.db import transaction
@@ -53,6 +54,7 @@ from hub.models import (
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.exceptions import OcpiError, validation_message
+from hub.ocpi.partner_pages import next_page_url
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
 from hub.services.locations import LocationAddress, location_write
 from hub.services.tariffs import UnknownTariffError, tariff_delete, tariff_put
@@ -140,11 +142,6 @@ def next_link(header: str | None, current_url: str) -> str | None:
         if rel and "next" in rel.group(1).lower().split():
             return urljoin(current_url, match.group(1).strip())
     return None
-
-
-def _same_origin(a: str, b: str) -> bool:
-    one, two = urlsplit(a), urlsplit(b)
-    return (one.scheme, one.netloc.lower()) == (two.scheme, two.netloc.lower())
 
 
 def _total(value: str | None) -> int | None:
@@ -403,9 +400,8 @@ def _run(
             )
         if progress is not None:
             progress(result.fetched, _total(answer.headers.get("X-Total-Count")))
-        url = next_link(answer.headers.get("Link"), url)
-        if url is not None and not _same_origin(url, endpoint):
-            raise SyncError(f"refused a next-page link to another origin: {url}")
+        link = next_link(answer.headers.get("Link"), url)
+        url = next_page_url(link, url, endpoint, len(answer.data))
         if url is not None and url in visited:
             raise SyncError(f"the next-page link does not advance: {url}")
     if result.full and module == "tariffs":
