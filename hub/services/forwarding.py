@@ -49,6 +49,7 @@ from hub.ocpi.exceptions import (
     OcpiError,
     UnknownReceiverError,
 )
+from hub.ocpi.partner_pages import next_page_url, usable_link
 from hub.ocpi.routing import (
     FROM_COUNTRY,
     FROM_PARTY,
@@ -154,7 +155,7 @@ def forward_request(
     hop = _Hop(caller.platform, receiver, from_party, to_party, module, gateway)
     url = _target_url(endpoint_url, path, query)
     result = _send(hop, method, url, body, context.correlation_id, timeout)
-    return _relay(result, hop, unknown_object)
+    return _relay(result, hop, unknown_object, page=(url, endpoint_url))
 
 
 def forwarded_response(result: ForwardedResponse) -> Response:
@@ -245,7 +246,19 @@ def proxied_url_follow(*, proxied: ProxiedUrl, context: OcpiRequestContext) -> F
     )
     _check_may_route(_senders(proxied.caller, from_party), to_party, proxied.module)
     _check_connected(to_party, [proxied.receiver])
-    return _relay(_send(hop, "GET", proxied.target_url, None, context.correlation_id), hop)
+    result = _send(hop, "GET", proxied.target_url, None, context.correlation_id)
+    return _relay(result, hop, page=(proxied.target_url, _endpoint_below(proxied)))
+
+
+def _endpoint_below(proxied: ProxiedUrl) -> str:
+    """The receiver's endpoint URL a proxied URL lies below (for its next page), else the
+    proxied URL itself."""
+    for url in PlatformEndpoint.objects.filter(
+        platform=proxied.receiver, identifier=proxied.module
+    ).values_list("url", flat=True):
+        if usable_link(proxied.target_url, url):
+            return str(url)
+    return str(proxied.target_url)
 
 
 def proxied_urls_delete_expired() -> int:
@@ -392,19 +405,27 @@ def _send(
 
 
 def _relay(
-    result: OcpiResult, hop: _Hop, unknown_object: type[OcpiError] | None = None
+    result: OcpiResult,
+    hop: _Hop,
+    unknown_object: type[OcpiError] | None = None,
+    page: tuple[str, str] | None = None,
 ) -> ForwardedResponse:
     """The receiver's envelope with its HTTP status and the headers the caller may see.
 
     2.2.1 status_codes: the hub forwards a receiver's 2xxx/3xxx as they are. An answer without
     an envelope (an HTML 502 from a proxy, a framework's `{"detail": ...}`) is not OCPI: the
     caller gets 4000 naming only the HTTP status (the body may carry internals).
+    `page` is (the URL sent, the endpoint it is below), to check a next-page Link against.
     """
     status = result.http_status
-    if status == 401:
+    if status == 401 or (status == 403 and result.ocpi_status is None):
         # The receiver refused the hub's token, not the caller's: relaying the 401 would tell
         # the caller that its own credentials are wrong. The hub's link to it is broken: 4003.
-        raise ConnectionProblemError(f"{hop.to_party} refused the hub's credentials")
+        # A 403 without an envelope is the same refusal from frameworks that answer an unknown
+        # token so (extrawest-ocpi: 403 {"detail": "Your authorization token is invalid."}).
+        raise ConnectionProblemError(
+            f"{hop.to_party} refused the hub's credentials (HTTP {status})"
+        )
     if status < 200 or 300 <= status < 400:
         raise HubError(f"{hop.to_party} answered HTTP {status} (redirects are not followed)")
     if result.ocpi_status is None or not isinstance(result.body, dict):
@@ -413,17 +434,24 @@ def _relay(
         raise HubError(f"{hop.to_party} answered HTTP {status} without an OCPI envelope")
     # Keys outside the envelope (e.g. a signature) are dropped so the body stays an envelope.
     body = {key: value for key, value in result.body.items() if key in ENVELOPE_KEYS}
-    return ForwardedResponse(http_status=status, body=body, headers=_relay_headers(result, hop))
+    headers = _relay_headers(result, hop, page)
+    return ForwardedResponse(http_status=status, body=body, headers=headers)
 
 
-def _relay_headers(result: OcpiResult, hop: _Hop) -> dict[str, str]:
-    """Pagination and routing headers to pass back; receiver URLs replaced by hub URLs."""
+def _relay_headers(
+    result: OcpiResult, hop: _Hop, page: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """Pagination and routing headers to pass back; receiver URLs replaced by hub URLs (a next
+    page the receiver's Link gets wrong is asked for by offset: `hub.ocpi.partner_pages`)."""
     received = result.headers
     headers = {name: received[name] for name in _PAGINATION_HEADERS if name in received}
     next_url = _next_link(received.get("Link", ""))
+    if next_url and page is not None:
+        received_count = len(result.data) if isinstance(result.data, list) else 0
+        next_url = next_page_url(next_url, page[0], page[1], received_count)
     if next_url:
-        page = _proxy(next_url, hop, ProxiedUrlKind.PAGE)
-        headers["Link"] = f'<{page}>; rel="next"'
+        proxied = _proxy(next_url, hop, ProxiedUrlKind.PAGE)
+        headers["Link"] = f'<{proxied}>; rel="next"'
     location = received.get("Location")
     if location:
         headers["Location"] = _proxy(location, hop, ProxiedUrlKind.LOCATION)

@@ -452,7 +452,9 @@ def _attempt(
             result.ocpi_status if result.ocpi_status and result.ocpi_status < 32768 else None
         )
         attempt.request_id = result.request_id
-        if not result.ok:
+        if not result.ok and result.ocpi_status is None:  # e.g. 403 {"detail": ...}
+            error = f"HTTP {result.http_status} without an OCPI envelope"
+        elif not result.ok:
             error = f"HTTP {result.http_status}, OCPI {result.ocpi_status}: {result.message}"
     except OcpiTransportError as exc:
         error = str(exc)

@@ -313,7 +313,7 @@ def test_receiver_envelope_relayed_with_its_http_status(
     ("http_status", "behaviour"),
     [
         (502, {"raw_body": b"<html><body>Bad gateway</body></html>"}),
-        (403, {"envelope": {"detail": "Not authenticated: secret internals"}}),
+        (400, {"envelope": {"detail": "Bad request: secret internals"}}),
         (200, {"envelope": {"data": []}}),
     ],
 )
@@ -346,6 +346,28 @@ def test_receiver_refusing_the_hubs_token_is_4003(
     with pytest.raises(ConnectionProblemError) as raised:
         forward(caller)
     assert "refused the hub's credentials" in raised.value.message
+
+
+def test_receiver_403_without_an_envelope_is_a_refused_token_4003(
+    caller: OcpiCaller, cpo: SimulatedPartner
+) -> None:
+    # Frameworks answer an unknown token so (extrawest-ocpi: 403 {"detail": ...}); the
+    # caller must not read it as its own credentials refused, nor get the body.
+    cpo_platform(cpo)
+    cpo.set_behaviour("locations", status=403, envelope={"detail": "Not authenticated: secret"})
+    with pytest.raises(ConnectionProblemError) as raised:
+        forward(caller)
+    assert raised.value.message == "NL*CP1 refused the hub's credentials (HTTP 403)"
+
+
+def test_receiver_403_with_an_envelope_is_relayed(
+    caller: OcpiCaller, cpo: SimulatedPartner
+) -> None:
+    cpo_platform(cpo)
+    answer = envelope(None, 2001, "not yours")
+    cpo.set_behaviour("locations", status=403, envelope=answer)
+    result = forward(caller)
+    assert (result.http_status, result.body) == (403, answer)
 
 
 def test_receiver_redirect_is_4000(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
