@@ -24,6 +24,7 @@ COLUMNS = (
     ("lost", "lost", 4),
     ("duplicates", "duplicates", 10),
     ("converge_s", "converge (s)", 12),
+    ("refused", "refused", 7),
 )
 
 
@@ -32,11 +33,13 @@ def table(rows: list[dict[str, object]]) -> str:
         text = "-" if value is None else str(value)
         return text.ljust(width) if left else text.rjust(width)
 
-    lines = ["  ".join(cell(title, w, i == 0) for i, (_, title, w) in enumerate(COLUMNS))]
-    lines.append("  ".join("-" * w for _, _, w in COLUMNS))
+    widths = [max([w] + [len(str(r.get(key))) for r in rows]) for key, _, w in COLUMNS]
+    columns = [(key, title, width) for (key, title, _), width in zip(COLUMNS, widths, strict=True)]
+    lines = ["  ".join(cell(title, w, i == 0) for i, (_, title, w) in enumerate(columns))]
+    lines.append("  ".join("-" * w for _, _, w in columns))
     for row in rows:
         lines.append(
-            "  ".join(cell(row.get(key), w, i == 0) for i, (key, _, w) in enumerate(COLUMNS))
+            "  ".join(cell(row.get(key), w, i == 0) for i, (key, _, w) in enumerate(columns))
         )
     return "\n".join(lines)
 

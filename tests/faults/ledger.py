@@ -181,12 +181,14 @@ def cdr_ids(partner: Any) -> Counter[str]:
     )
 
 
-def duplicates(partner: Any) -> int:
+def duplicates(partner: Any) -> list[str]:
+    """One entry per repeated acceptance: "METHOD path" of a request the partner accepted
+    before with the same body."""
     seen: Counter[tuple[str, str, str]] = Counter()
     for prefix in (LOCATIONS_PATH, CDRS_PATH):
         for r in accepted(partner, prefix):
             seen[(r.method, r.path.rstrip("/"), json.dumps(r.json, sort_keys=True))] += 1
-    return sum(n - 1 for n in seen.values())
+    return [f"{m} {p}" for (m, p, _), n in seen.items() for _ in range(n - 1)]
 
 
 def holds(evse: dict[str, Any] | None, update: Update) -> bool:
@@ -205,13 +207,14 @@ class Tally:
     lost: int
     duplicates: int
     missing: list[str]
+    repeated: list[str] = field(default_factory=list)
 
 
 def tally(
     ledger: Ledger,
     location_views: dict[str, dict[str, dict[str, Any]]],
     cdr_owner_ids: Counter[str],
-    dupes: int,
+    dupes: list[str],
 ) -> Tally:
     """Count the acknowledged updates every receiver holds. `location_views` maps each eMSP
     that should hold the locations to its EVSEs; `cdr_owner_ids` the CDR ids the owner has."""
@@ -230,7 +233,7 @@ def tally(
         else:
             delivered += 1
     acked = len(ledger.acked)
-    return Tally(acked, delivered, acked - delivered, dupes, missing)
+    return Tally(acked, delivered, acked - delivered, len(dupes), missing, dupes)
 
 
 def converge(

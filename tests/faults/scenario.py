@@ -30,6 +30,11 @@ def settle(
     report_row(scenario, result, seconds, stack.ledger, note)
     assert not stack.ledger.non_envelope, stack.ledger.non_envelope[:5]
     assert result.lost == 0, result.missing
+    # and the hub's processes all came through: none crashed or gave up reconnecting
+    for name, process in (("web", stack.web), ("beat", stack.beat), ("worker", stack.worker)):
+        assert process.process is not None and process.process.poll() is None, (
+            f"{name} exited:\n{process.log_tail()}"
+        )
     return result
 
 
@@ -47,6 +52,7 @@ def report_row(
         "refused": len(ledger.refused),
         "non_envelope": len(ledger.non_envelope),
         "missing": result.missing[:20],
+        "duplicate_requests": result.repeated[:20],
         "note": note,
         "finished_at": time.time(),
     }
