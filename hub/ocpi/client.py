@@ -32,7 +32,13 @@ from hub.ocpi.envelope import is_envelope
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, PartyRef, outbound_headers
 from hub.ocpi.tokens import encode_token, redact_token
-from hub.ocpi.urlpolicy import UrlNotAllowedError, check_address, check_url, resolve
+from hub.ocpi.urlpolicy import (
+    UnresolvableHostError,
+    UrlNotAllowedError,
+    check_address,
+    check_url,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from hub.models import Platform
@@ -265,6 +271,11 @@ class OcpiClient:
                 headers=headers,
                 timeout=self.timeout,
             )
+        except UnresolvableHostError as exc:
+            # A resolver hiccup must not fail a delivery for good (CDRs retry for days).
+            record.error = f"transport: {exc}"[:255]
+            record_exchange(record)
+            raise OcpiTransportError(f"{method} {url} failed: {exc}") from exc
         except UrlNotAllowedError as exc:
             record.error = f"refused: {exc}"
             record_exchange(record)

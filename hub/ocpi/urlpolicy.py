@@ -24,6 +24,11 @@ class UrlNotAllowedError(ValueError):
     """The hub refuses to call this URL."""
 
 
+class UnresolvableHostError(UrlNotAllowedError):
+    """The URL's host does not resolve (now): a URL given to the hub is refused, but a call to
+    a partner that was fine before is a transport failure, retried like any other."""
+
+
 def resolve(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to, in the resolver's order, without duplicates (raises
     `socket.gaierror`). Decimal, octal and hex IPv4 forms (`2130706433`, `0x7f.1`) come back as
@@ -79,6 +84,8 @@ def check_url(url: str) -> None:
     try:
         addresses = resolve(parts.hostname, port)
     except socket.gaierror as exc:
-        raise UrlNotAllowedError(f"cannot resolve host {parts.hostname!r}: {exc.strerror}") from exc
+        raise UnresolvableHostError(
+            f"cannot resolve host {parts.hostname!r}: {exc.strerror}"
+        ) from exc
     for address in addresses:
         check_address(parts.hostname, address)

@@ -8,7 +8,8 @@ from typing import Any
 
 class FakeResolver:
     """Answers `name` with the address lists given to `answer`, one list per lookup; the last
-    list repeats. Records every lookup of a known name in `lookups`."""
+    list repeats, and an empty list fails the lookup. Records every lookup of a known name in
+    `lookups`."""
 
     def __init__(self) -> None:
         self._answers: dict[str, list[list[str]]] = {}
@@ -24,6 +25,8 @@ class FakeResolver:
             return _real_getaddrinfo(host, port, *args, **kwargs)
         self.lookups.append(key)
         addresses = queue.pop(0) if len(queue) > 1 else queue[0]
+        if not addresses:  # an empty answer: the name does not resolve (now)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         number = int(port) if port is not None else 0
         return [
             (

@@ -13,11 +13,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import hub.ocpi.client as client_module
-from hub.models import OcpiExchange, Platform, ProxiedUrlKind
+from hub.models import OcpiExchange, Platform, ProxiedUrlKind, PushDelivery
 from hub.ocpi.client import OcpiClient, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef
 from hub.ocpi.urlpolicy import check_url
 from hub.services.forwarding import proxy_url
+from hub.services.outbox import delivery_send
 from hub.services.registry import platform_invite
 from tests.conftest import OcpiTestClient
 from tests.partners.simulated import SimulatedPartner
@@ -350,3 +351,26 @@ def test_proxied_link_into_the_hub_network_is_not_followed(
     assert_refused(response, 200, 4003, "URL policy")
     assert "127.0.0.1" not in response.json()["status_message"]
     assert listener.received == []
+
+
+@pytest.mark.usefixtures("production_policy")
+def test_unresolvable_partner_host_is_a_transport_failure_and_the_push_retries(
+    world: World, dns: FakeResolver
+) -> None:
+    # given: MS1's locations endpoint is on a name the resolver cannot answer just now
+    dns.answer("down.partner.test", [])
+    world.ms1.platform.endpoints.filter(identifier="locations").update(
+        url="https://down.partner.test/ocpi/2.2.1/locations"
+    )
+    delivery = PushDelivery.objects.filter(receiver=world.ms1.platform, module="locations")[0]
+    # when: the client calls it, and the outbox sends the pending location push
+    with pytest.raises(OcpiTransportError):
+        OcpiClient(token="t").get("https://down.partner.test/ocpi/versions")
+    outcome = delivery_send(delivery_id=delivery.pk)
+    # then: retried later like any transport failure, not failed for good
+    delivery.refresh_from_db()
+    assert (outcome, delivery.status, delivery.attempts) == ("retry", "PENDING", 1)
+    assert "cannot resolve host" in delivery.last_error
+    # while a URL handed to the hub on that name is refused
+    with pytest.raises(UrlNotAllowedError, match="cannot resolve host"):
+        check_url("https://down.partner.test/ocpi/versions")
