@@ -446,6 +446,11 @@ class ExtrawestPartner:
         """Change canned answers, e.g. command_response={"result": "REJECTED", "timeout": 0}."""
         return self._debug("POST", "/_debug/config", settings)
 
+    def reset(self) -> dict:
+        """Forget registration, objects, logs and config (POST /_debug/reset): a module can
+        share one process between tests."""
+        return self._debug("POST", "/_debug/reset")
+
     def __repr__(self) -> str:
         where = self.base_url or "(stopped)"
         return f"<ExtrawestPartner {self.role} {self.country_code}/{self.party_id} {where}>"

@@ -210,7 +210,7 @@ def test_location_put_and_evse_patch_are_accepted_by_extrawest(net: Net) -> None
     assert stored["last_updated"] == "2024-05-01T10:00:00Z"
     # and the hub recorded every attempt: one each, 200/1000, nothing redirected or retried
     deliveries = PushDelivery.objects.filter(receiver=net.extrawest_platform, module="locations")
-    assert wait_until(lambda: {d.status for d in deliveries} == {"DELIVERED"}, timeout=10)
+    assert wait_until(lambda: {d.status for d in deliveries.all()} == {"DELIVERED"}, timeout=10)
     attempts = PushAttempt.objects.filter(
         delivery__receiver=net.extrawest_platform, delivery__module="locations"
     ).order_by("pk")
@@ -253,7 +253,7 @@ def test_tariff_put_and_delete_are_accepted_by_extrawest(net: Net) -> None:
     assert [d["key"] for d in state["deleted"]] == ["nl/cp1/t1"]
     # and the hub marked both deliveries delivered
     deliveries = PushDelivery.objects.filter(receiver=net.extrawest_platform, module="tariffs")
-    assert wait_until(lambda: {d.status for d in deliveries} == {"DELIVERED"}, timeout=10)
+    assert wait_until(lambda: {d.status for d in deliveries.all()} == {"DELIVERED"}, timeout=10)
     assert [d.operation for d in deliveries.order_by("pk")] == ["PUT", "DELETE"]
 
 

@@ -119,7 +119,7 @@ def test_session_put_patch_and_new_periods_are_accepted_by_extrawest(net: Any) -
     assert without_unset(stored) == ci_lower(expected)
     # and the hub recorded one accepted attempt per delivery
     deliveries = PushDelivery.objects.filter(receiver=platform, module="sessions")
-    assert wait_until(lambda: {d.status for d in deliveries} == {"DELIVERED"}, timeout=30)
+    assert wait_until(lambda: {d.status for d in deliveries.all()} == {"DELIVERED"}, timeout=30)
     attempts = PushAttempt.objects.filter(
         delivery__receiver=platform, delivery__module="sessions"
     ).order_by("pk")

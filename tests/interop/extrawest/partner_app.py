@@ -24,6 +24,7 @@ what the library hands it, plus a few unauthenticated debug endpoints for tests:
 ``POST /_debug/register`` partner-initiated registration (harness code: the
                           library cannot send a credentials POST itself)
 ``POST /_debug/config``   change canned answers (command response/result, ...)
+``POST /_debug/reset``    forget everything, as freshly started (one process, many tests)
 """
 
 from __future__ import annotations
@@ -759,6 +760,18 @@ async def debug_register(payload: dict = _JSON_BODY):
     )
     STATE["outbound_token"] = creds.get("token")
     return JSONResponse(jsonable_encoder({"ok": True, "registration": reg, "steps": steps}))
+
+
+_INITIAL_STATE = json.loads(json.dumps(STATE))
+
+
+@app.post("/_debug/reset", include_in_schema=False)
+async def debug_reset():
+    """Forget everything (registration, objects, logs, config): as freshly started, with the
+    same Token A valid again. Lets one process serve several tests."""
+    STATE.clear()
+    STATE.update(json.loads(json.dumps(_INITIAL_STATE)))
+    return {"reset": True}
 
 
 @app.post("/_debug/config", include_in_schema=False)
