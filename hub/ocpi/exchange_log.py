@@ -36,6 +36,12 @@ class ExchangeRecord:
     error: str = ""
 
 
+def _text(value: str, length: int) -> str:
+    """`value` cut to `length`, NUL replaced: PostgreSQL text cannot hold NUL, and a partner's
+    bytes (quoted back in a 2001 message, say) must not cost the exchange its log entry."""
+    return value[:length].replace("\x00", "\ufffd")
+
+
 def record_exchange(record: ExchangeRecord) -> None:
     """Store `record` in the exchange log (if enabled) and emit one log line."""
     logger.info(
@@ -57,21 +63,21 @@ def record_exchange(record: ExchangeRecord) -> None:
     try:
         OcpiExchange.objects.create(
             direction=record.direction,
-            method=record.method[:8],
-            url=record.url[:1000],
-            module=record.module[:64],
+            method=_text(record.method, 8),
+            url=_text(record.url, 1000),
+            module=_text(record.module, 64),
             platform=record.platform if record.platform and record.platform.pk else None,
-            from_party=record.from_party[:8],
-            to_party=record.to_party[:8],
-            request_id=record.request_id[:255],
-            correlation_id=record.correlation_id[:255],
+            from_party=_text(record.from_party, 8),
+            to_party=_text(record.to_party, 8),
+            request_id=_text(record.request_id, 255),
+            correlation_id=_text(record.correlation_id, 255),
             http_status=record.http_status,
             ocpi_status=record.ocpi_status
             if record.ocpi_status is not None and 0 <= record.ocpi_status < 32768
             else None,
-            status_message=record.status_message[:255],
+            status_message=_text(record.status_message, 255),
             duration_ms=record.duration_ms,
-            error=record.error[:255],
+            error=_text(record.error, 255),
         )
     except Exception:  # the log must never break the exchange it describes
         logger.exception("Could not store the OCPI exchange log entry")
