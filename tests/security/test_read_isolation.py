@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import World, assert_refused
+from tests.security.conftest import World, assert_refused, location_of
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +145,16 @@ def test_cpo_reading_another_cpos_copies_is_404(
     assert_refused(direct, 404, 2001, "NL*CP1 is not a CPO party of the calling platform")
     assert_refused(spoofed, 200, 2001, "NL*CP1 is not a party of the calling platform")
     unchanged()
+
+
+def test_emsp_never_sees_an_unpublished_location(world: World) -> None:
+    # given: CP2 makes its location private (publish = false, no publish_allowed_to)
+    private = {**location_of("CP2"), "publish": False, "last_updated": "2030-01-01T00:00:00Z"}
+    response = world.call(world.cp2, "PUT", "/ocpi/2.2.1/cpo/locations/NL/CP2/LOC1", json=private)
+    assert response.status_code == 200
+    # when: an eMSP lists locations and asks for it by id (TO = CP2's hub copy)
+    listed = world.call(world.ms1, "GET", "/ocpi/2.2.1/emsp/locations")
+    one = world.call(world.ms1, "GET", "/ocpi/2.2.1/emsp/locations/LOC1")
+    # then: only CP1's location is listed; the id names CP1's alone
+    assert [(loc["party_id"], loc["id"]) for loc in listed.json()["data"]] == [("CP1", "LOC1")]
+    assert one.json()["data"]["party_id"] == "CP1"

@@ -207,3 +207,34 @@ def test_emsp_asking_the_profile_of_another_emsps_session_gets_unknown_session(
     assert body["data"]["result"] == "UNKNOWN_SESSION"
     assert "no session S-2 of yours" in body["status_message"]
     unchanged()
+
+
+def test_cpo_credit_cdr_for_another_cpos_cdr_is_2001(
+    world: World, unchanged: Callable[[], None]
+) -> None:
+    # when: CP2 credits CP1's CDR C-1 (a credit must reference the issuer's own CDR)
+    credit = cdr(
+        id="C-1-CREDIT",
+        party_id="CP2",
+        credit=True,
+        credit_reference_id="C-1",
+        total_cost={"excl_vat": -4.25, "incl_vat": -5.0575},
+    )
+    response = world.call(world.cp2, "POST", CPO + "/cdrs", json=credit)
+    # then
+    assert_refused(response, 200, 2001, "credit_reference_id")
+    unchanged()
+
+
+def test_cpo_session_routed_to_another_emsp_than_its_token_owner_is_2001(
+    world: World, unchanged: Callable[[], None]
+) -> None:
+    # when: CP1 sends MS1's session S-1 with TO = MS2 (the hub routes by cdr_token)
+    headers = world.cp1.headers(to=world.ms2.ref)
+    body = session(id="S-1", kwh=7.0, last_updated="2030-01-01T00:00:00Z")
+    response = world.call(
+        world.cp1, "PUT", CPO + "/sessions/NL/CP1/S-1", json=body, headers=headers
+    )
+    # then: refused, MS2 gets nothing
+    assert_refused(response, 200, 2001, "DE*MS2")
+    unchanged()
