@@ -357,7 +357,7 @@ def test_receiver_403_without_an_envelope_is_a_refused_token_4003(
     cpo.set_behaviour("locations", status=403, envelope={"detail": "Not authenticated: secret"})
     with pytest.raises(ConnectionProblemError) as raised:
         forward(caller)
-    assert raised.value.message == "NL*CP1 refused the hub's credentials (HTTP 403)"
+    assert raised.value.message == "NL*CPO refused the hub's credentials (HTTP 403)"
 
 
 def test_receiver_403_with_an_envelope_is_relayed(
