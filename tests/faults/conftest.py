@@ -72,6 +72,15 @@ class Stack:
         )
         self.env = env
         self._exit = ExitStack()
+        try:
+            self._start(port, log_dir, env)
+        except BaseException:
+            self._exit.close()  # no process of a half-started stack outlives the test
+            raise
+        self.ledger = Ledger()
+        self.driver = CpoDriver(self.cpo, self.ledger)
+
+    def _start(self, port: int, log_dir: Path, env: dict[str, str]) -> None:
         self.web: HubProcess = hub_web(port, log_dir, env)
         self._exit.callback(self.web.stop)
         self.beat: HubProcess = celery_beat(log_dir, env)
@@ -84,8 +93,6 @@ class Stack:
         net = self._exit.enter_context(network(cpos=1, emsps=2))
         ((self.cpo, self.cpo_platform),) = net["cpos"]
         (self.ms1, self.ms1_platform), (self.ms2, self.ms2_platform) = net["emsps"]
-        self.ledger = Ledger()
-        self.driver = CpoDriver(self.cpo, self.ledger)
 
     # ---- the worker ----------------------------------------------------------------------
 
