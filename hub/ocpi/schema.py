@@ -13,14 +13,15 @@ from rest_framework.generics import GenericAPIView
 _MESSAGE_ID = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
 _COUNTRY = {"type": "string", "minLength": 2, "maxLength": 2, "pattern": "^[A-Za-z]{2}$"}
 _PARTY = {"type": "string", "minLength": 3, "maxLength": 3, "pattern": "^[A-Za-z0-9]{3}$"}
-# CiString(n) / string(n) ids in URLs: printable ASCII without the URL's own separators.
-# OCPI DateTime (UTC, Z), with calendar-valid parts so generated values are real instants.
-_DATETIME = {
+# OCPI DateTime (UTC, Z). Years and parts are bounded so that generated values are mostly real
+# instants (a 31 February is refused with 2001, as it should be).
+DATETIME_SCHEMA = _DATETIME = {
     "type": "string",
     "maxLength": 25,
-    "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-    r"(\.\d{1,3})?Z$",
+    "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,3})?Z$",
 }
+# CiString(n) / string(n) ids in URLs: printable ASCII without the URL's own separators.
 _ID_PATTERN = r"^[\x21-\x2e\x30-\x7e]+$"
 
 
@@ -138,6 +139,29 @@ class OcpiAutoSchema(AutoSchema):
         if self.method == "GET" and (serializer := self._serializer_by_depth()) is not None:
             return serializer
         return super().get_response_serializers()
+
+    def _map_serializer_field(self, field: Any, direction: str, *args: Any, **kwargs: Any) -> Any:
+        schema = super()._map_serializer_field(field, direction, *args, **kwargs)
+        # Rules the hub's fields enforce that drf-spectacular does not see: a regular
+        # expression (PatternStringField: country, currency, coordinates...) and non-empty
+        # lists (allow_empty=False: an EVSE's connectors, a tariff's elements).
+        pattern = getattr(field, "pattern", None)
+        if isinstance(pattern, re.Pattern) and schema.get("type") == "string":
+            schema["pattern"] = f"^(?:{pattern.pattern})$"
+        if getattr(field, "allow_empty", True) is False and schema.get("type") == "array":
+            schema["minItems"] = max(1, schema.get("minItems", 0))
+        return schema
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> Any:
+        if self.method != "PATCH":
+            return super()._get_request_for_media_type(serializer, direction)
+        # The hub runs its PATCH forms (LocationPatchSerializer, ...) without partial=True, so
+        # what they require (last_updated) is required; drf-spectacular would mark nothing.
+        self.method = "PUT"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = "PATCH"
 
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())

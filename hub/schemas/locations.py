@@ -47,7 +47,6 @@ from functools import cache
 from typing import Any, ClassVar
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -60,6 +59,7 @@ from hub.ocpi.fields import (
     StrictBooleanField,
     StrictIntegerField,
 )
+from hub.ocpi.schema import DATETIME_SCHEMA
 from hub.ocpi.serializers import OcpiObjectSerializer
 from hub.schemas.common import (
     BusinessDetailsSerializer,
@@ -125,14 +125,15 @@ class OcpiNumberField(serializers.Field):  # type: ignore[type-arg]
 
 
 class OcpiDateTimeFieldSchema(OpenApiSerializerFieldExtension):
-    """OpenAPI: `OcpiDateTimeField` is a date-time string. (Its natural home is
+    """OpenAPI: `OcpiDateTimeField` is an OCPI DateTime string. (Its natural home is
     `hub/ocpi/schema.py`; it lives here, next to the first schemas that use the field.)"""
 
     target_class = OcpiDateTimeField
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
-        return build_basic_type(OpenApiTypes.DATETIME)
+        # The exact form the hub reads and writes (UTC, Z), not any RFC 3339 date-time.
+        return {"format": "date-time", **DATETIME_SCHEMA}
 
 
 class PatternStringField(OcpiStringField):
