@@ -81,6 +81,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
             "state_changes",
             "schema_mismatches",
             "id_echo",
+            "errors_logged",
         )
     }
     passed = (
@@ -88,6 +89,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
         and totals["non_envelope"] == 0
         and totals["state_changes"] == 0
         and totals["id_echo"] == 0
+        and totals["errors_logged"] == 0
         and totals["requests"] >= args.min_requests
     )
     return {
@@ -105,14 +107,15 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
 
 _HEADER = (
     f"{'operation':<78} {'requests':>8} {'5xx':>4} {'no-env':>6} {'state':>5} {'ids':>4}"
-    f" {'schema':>6}"
+    f" {'errors':>6} {'schema':>6}"
 )
 
 
 def _line(name: str, op: dict[str, Any]) -> str:
     return (
         f"{name:<78} {op['requests']:>8} {op['server_errors']:>4} {op['non_envelope']:>6}"
-        f" {op['state_changes']:>5} {op['id_echo']:>4} {op['schema_mismatches']:>6}"
+        f" {op['state_changes']:>5} {op['id_echo']:>4} {op['errors_logged']:>6}"
+        f" {op['schema_mismatches']:>6}"
     )
 
 
@@ -125,6 +128,7 @@ def _print(report: dict[str, Any], path: Path) -> None:
         f"{report['seconds']} s (seed {report['seed']}): {t['server_errors']} HTTP 5xx, "
         f"{t['non_envelope']} without an OCPI envelope, {t['state_changes']} state changes "
         f"from refused requests, {t['id_echo']} ids not echoed, "
+        f"{t['errors_logged']} with errors logged, "
         f"{t['schema_mismatches']} schema mismatches; "
         f"{report['outbound_lookups_refused']} non-loopback look-ups refused. Report: {path}"
     )

@@ -2,10 +2,10 @@
 
 Each operation is fuzzed by the party it is meant for (a CPO for `/cpo/`, an eMSP for
 `/emsp/`, both for the hub-level modules), in schemathesis' positive mode (schema-valid
-requests) and negative mode (schema-invalid ones), then with the ids of stored objects and a
-valid FROM so requests reach real rows, then routed TO the other party (forwarded to its
-simulated partner). The wrong role, Token A and an unknown token get a few requests each, all
-of which must be refused without a trace.
+requests) and negative mode (schema-invalid ones), then aimed: with the ids of stored objects,
+a valid FROM and a body whose ids match its URL, so requests reach real rows, and routed TO
+the other party (forwarded to its simulated partner). The wrong role, Token A and an unknown
+token get a few requests each, all of which must be refused without a trace.
 """
 
 from dataclasses import dataclass, field
@@ -68,15 +68,19 @@ def runs_for(operation: Any, world: World, scale: float) -> list[Run]:
         me = identities[owner]
         other = world.emsp if owner == "cpo" else world.cpo
         own_headers = _routing(me.party, "from") if routed else {}
+        mine = dict(known)
+        if me.party is not None and "country_code" in known:
+            # Objects addressed by party are the caller's own (a CPO's location, an eMSP's token).
+            mine.update(country_code=me.party[0], party_id=me.party[1])
         runs += [
             Run(owner, POSITIVE, n("positive"), "positive"),
             Run(owner, NEGATIVE, n("negative"), "negative"),
         ]
         if known or routed:
-            runs.append(Run(owner, POSITIVE, n("known"), "known", known, own_headers))
+            runs.append(Run(owner, POSITIVE, n("known"), "known", mine, own_headers))
         if routed:
             to_other = {**own_headers, **_routing(other.party, "to")}
-            runs.append(Run(owner, POSITIVE, n("routed"), "routed", known, to_other))
+            runs.append(Run(owner, POSITIVE, n("routed"), "routed", mine, to_other))
     # The wrong role: a CPO on /emsp/ and an eMSP on /cpo/ (never on credentials PUT/DELETE).
     wrong = [i for i in ("cpo", "emsp") if i not in owners] if "/credentials" not in path else []
     for identity in wrong:

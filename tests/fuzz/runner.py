@@ -4,12 +4,15 @@ Each request is judged three ways:
 - HTTP 5xx: a server error, always a defect;
 - no OCPI envelope (not JSON, or not {status_code, status_message, timestamp, data}): a defect
   on every /ocpi/ path;
-- refused (HTTP 4xx, or an OCPI status other than 1000) yet the stored state changed: a defect.
+- refused (HTTP 4xx, or an OCPI status other than 1000) yet the stored state changed: a defect;
+- an ERROR the hub logged while answering (a failure it swallowed): a defect;
+- a usable X-Request-ID / X-Correlation-ID not echoed: a defect.
 Responses are also checked against the schema (status code, content type, body, headers);
 those mismatches are reported per operation.
 """
 
 import json
+import logging
 import re
 import time
 from collections import Counter
@@ -53,10 +56,12 @@ class OperationStats:
     state_changes: int = 0
     schema_mismatches: int = 0
     id_echo: int = 0
+    errors_logged: int = 0
     unsatisfiable_runs: list[str] = field(default_factory=list)
     by_run: Counter[str] = field(default_factory=Counter)
     http_status: Counter[int] = field(default_factory=Counter)
     ocpi_status: Counter[int] = field(default_factory=Counter)
+    messages: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def sample(self, kind: str, entry: dict[str, Any]) -> None:
@@ -73,12 +78,26 @@ class OperationStats:
             "state_changes": self.state_changes,
             "schema_mismatches": self.schema_mismatches,
             "id_echo": self.id_echo,
+            "errors_logged": self.errors_logged,
             "unsatisfiable_runs": self.unsatisfiable_runs,
             "by_run": dict(self.by_run),
             "http_status": {str(k): v for k, v in sorted(self.http_status.items())},
             "ocpi_status": {str(k): v for k, v in sorted(self.ocpi_status.items())},
+            "top_messages": dict(self.messages.most_common(8)),
             "samples": self.samples,
         }
+
+
+class _ErrorRecorder(logging.Handler):
+    """ERROR records the hub logs while answering: a failure it swallowed (the answer may look
+    fine) is a defect too."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()}"[:300])
 
 
 class Fuzzer:
@@ -94,6 +113,8 @@ class Fuzzer:
         self.stats: dict[str, OperationStats] = {}
         self.fingerprint = state.take()
         self.fingerprint_seconds = 0.0
+        self.errors = _ErrorRecorder()
+        logging.getLogger().addHandler(self.errors)
 
     def fuzz(self, operation: Any, run: Run) -> None:
         stats = self.stats.setdefault(
@@ -128,9 +149,12 @@ class Fuzzer:
 
     def _send(self, case: Any, run: Run, stats: OperationStats) -> None:
         identity = self.identities[run.identity]
+        if run.label in AIMED:
+            _aim(case, run)
         headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
         headers["Authorization"] = identity.authorization
         case.headers = headers
+        self.errors.messages.clear()
         try:
             response = case.call()
         except (ValueError, TypeError, UnicodeError) as exc:
@@ -150,6 +174,9 @@ class Fuzzer:
             "http_status": response.status_code,
             "response": response.content[:500].decode("utf-8", "replace"),
         }
+        if self.errors.messages:
+            stats.errors_logged += 1
+            stats.sample("error_logged", {**request, "errors": list(self.errors.messages)})
         if response.status_code >= 500:
             stats.server_errors += 1
             stats.sample("server_error", request)
@@ -165,6 +192,7 @@ class Fuzzer:
             stats.sample("non_envelope", {**request, "problems": problems})
         if isinstance(ocpi_status, int):
             stats.ocpi_status[ocpi_status] += 1
+            stats.messages[f"{ocpi_status} {str(body.get('status_message'))[:70]}"] += 1
         refused = response.status_code >= 400 or ocpi_status != 1000
         started = time.perf_counter()
         after = state.take()
@@ -180,6 +208,30 @@ class Fuzzer:
             stats.schema_mismatches += 1
             titles = sorted({f.title for f in group.exceptions})
             stats.sample("schema_mismatch", {**request, "failures": titles})
+
+
+AIMED = ("known", "routed")
+
+
+def _aim(case: Any, run: Run) -> None:
+    """Make an aimed case reach the stored object: only the run's own routing headers, and a
+    body whose party and id are the URL's (the hub refuses a mismatch with 2001)."""
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower().startswith("ocpi-") and name not in run.headers:
+            del headers[name]
+    params = case.path_parameters or {}
+    body = case.body
+    if not isinstance(body, dict) or not params:
+        return
+    for key in ("country_code", "party_id"):
+        if key in params and key in body:
+            body[key] = params[key]
+    last = re.findall(r"{(\w+)}", case.operation.path)[-1]
+    if last not in ("country_code", "party_id", "command"):
+        for key in ("id", "uid"):
+            if key in body:
+                body[key] = params[last]
 
 
 def _echo_problems(sent: dict[str, str], response: Any) -> list[str]:
