@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.worker, pytest.mark.django_db(tra
 
 @pytest.fixture
 def net(
-    hub_url: str, celery_worker_process: Any, extrawest_python: str
+    hub_url: str, interop_worker: Any, extrawest_python: str
 ) -> Iterator[tuple[ExtrawestPartner, Platform, SimulatedPartner]]:
     with (
         ExtrawestPartner(role="EMSP", country_code="DE", party_id="EXE") as extrawest,

@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.worker, pytest.mark.django_db(tra
 
 @pytest.fixture
 def net(
-    hub_url: str, extrawest_python: str, celery_worker_process: Any
+    hub_url: str, extrawest_python: str, interop_worker: Any
 ) -> Iterator[tuple[ExtrawestPartner, SimulatedPartner]]:
     with (
         ExtrawestPartner(role="CPO", country_code="NL", party_id="EXW") as cpo,

@@ -91,7 +91,7 @@ class Net:
 
 
 @pytest.fixture
-def net(hub_url: str, celery_worker_process: Any, extrawest_python: str) -> Iterator[Net]:
+def net(hub_url: str, interop_worker: Any, extrawest_python: str) -> Iterator[Net]:
     with (
         ExtrawestPartner(role="EMSP", country_code="DE", party_id="EXE") as extrawest,
         SimulatedPartner(roles=[role("EMSP", "DE", "MS1")]) as emsp,

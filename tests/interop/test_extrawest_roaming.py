@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,25 +77,6 @@ def partners(extrawest_python: str) -> Iterator[Partners]:
             partner.stop()
 
 
-@pytest.fixture(scope="module")
-def worker(
-    live_server: Any, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CeleryWorkerProcess]:
-    """One real Celery worker for the module, on this run's broker and test database."""
-    from hub.celery import app
-
-    with app.connection_for_write() as conn:
-        for queue in ("default", "ocpi_push"):
-            conn.default_channel.queue_purge(queue)
-    process = CeleryWorkerProcess(
-        Path(tmp_path_factory.mktemp("roaming-worker")), env={"OCPI_BASE_URL": live_server.url}
-    ).start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
 @dataclass
 class Net:
     hub_url: str
@@ -114,7 +94,7 @@ def hub_connect(partner: ExtrawestPartner, name: str) -> Platform:
 
 
 @pytest.fixture
-def net(hub_url: str, partners: Partners, worker: CeleryWorkerProcess) -> Net:
+def net(hub_url: str, partners: Partners, interop_worker: CeleryWorkerProcess) -> Net:
     for partner in partners.all():
         partner.reset()
     return Net(

@@ -56,7 +56,7 @@ def ci_lower(obj: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def net(
-    hub_url: str, celery_worker_process: Any, extrawest_python: str
+    hub_url: str, interop_worker: Any, extrawest_python: str
 ) -> Iterator[tuple[ExtrawestPartner, Platform, SimulatedPartner]]:
     with (
         ExtrawestPartner(role="EMSP", country_code="DE", party_id="EXE") as extrawest,

@@ -135,7 +135,7 @@ def test_extrawest_emsp_answers_a_routed_authorization(
 
 @pytest.fixture
 def cpo_net(
-    hub_url: str, celery_worker_process: Any, extrawest_python: str
+    hub_url: str, interop_worker: Any, extrawest_python: str
 ) -> Iterator[tuple[ExtrawestPartner, Platform, Any]]:
     with (
         ExtrawestPartner(role="CPO", country_code="NL", party_id="EXW") as extrawest,
