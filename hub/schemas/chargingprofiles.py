@@ -15,7 +15,7 @@ Rules from the spec text, and decisions where it leaves room:
 - The periods' order is not checked: the Charge Point is the judge of its own profile.
 """
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
@@ -60,6 +60,7 @@ class ChargingRateField(OcpiNumberField):
     default_error_messages = {
         **OcpiNumberField.default_error_messages,
         "one_decimal": "accepts at most one digit fraction (e.g. 8.1)",
+        "too_large": "is too large for a charging rate",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -68,7 +69,11 @@ class ChargingRateField(OcpiNumberField):
 
     def to_internal_value(self, data: Any) -> Decimal:
         value = super().to_internal_value(data)
-        if value != value.quantize(_ONE_DECIMAL):
+        try:
+            quantized = value.quantize(_ONE_DECIMAL)
+        except InvalidOperation:  # beyond Decimal's precision: no charging rate is that large
+            self.fail("too_large")
+        if value != quantized:
             self.fail("one_decimal")
         return value
 

@@ -71,6 +71,8 @@ def nothing_happened() -> None:
         ({"response_url": EMSP_URL}, "charging_profile"),
         (set_profile(charging_rate_unit="kW"), "charging_profile.charging_rate_unit"),
         (set_profile(min_charging_rate=8.15), "charging_profile.min_charging_rate"),
+        # Found by make fuzz: a rate beyond Decimal's precision crashed the check (500).
+        (set_profile(min_charging_rate=1.3e267), "charging_profile.min_charging_rate"),
         (set_profile(duration=-1), "charging_profile.duration"),
         (set_profile(duration="60"), "charging_profile.duration"),
         (
