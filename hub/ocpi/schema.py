@@ -143,13 +143,18 @@ class OcpiAutoSchema(AutoSchema):
     def _map_serializer_field(self, field: Any, direction: str, *args: Any, **kwargs: Any) -> Any:
         schema = super()._map_serializer_field(field, direction, *args, **kwargs)
         # Rules the hub's fields enforce that drf-spectacular does not see: a regular
-        # expression (PatternStringField: country, currency, coordinates...) and non-empty
-        # lists (allow_empty=False: an EVSE's connectors, a tariff's elements).
+        # expression (PatternStringField: country, currency, coordinates...), non-empty
+        # lists (allow_empty=False: an EVSE's connectors) and number bounds (kWh, hours).
         pattern = getattr(field, "pattern", None)
         if isinstance(pattern, re.Pattern) and schema.get("type") == "string":
             schema["pattern"] = f"^(?:{pattern.pattern})$"
         if getattr(field, "allow_empty", True) is False and schema.get("type") == "array":
             schema["minItems"] = max(1, schema.get("minItems", 0))
+        if schema.get("type") in ("number", "integer"):  # OcpiNumberField's bounds
+            for attribute, keyword in (("min_value", "minimum"), ("max_value", "maximum")):
+                bound = getattr(field, attribute, None)
+                if bound is not None and keyword not in schema:
+                    schema[keyword] = int(bound) if bound == int(bound) else float(bound)
         return schema
 
     def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> Any:

@@ -106,5 +106,7 @@ def test_body_rules_the_hub_enforces_are_declared(components: dict[str, Any]) ->
     assert "PatchedLocationPatchRequest" not in components
     assert components["LocationRequest"]["properties"]["country"]["pattern"] == "^(?:[A-Z]{3})$"
     assert components["EvseRequest"]["properties"]["connectors"]["minItems"] == 1
+    assert components["SessionRequest"]["properties"]["kwh"]["minimum"] == 0
+    assert "maximum" in components["CdrRequest"]["properties"]["total_energy"]
     last_updated = components["LocationRequest"]["properties"]["last_updated"]
     assert last_updated["pattern"].endswith("Z$")
