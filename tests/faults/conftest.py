@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.faults.ledger import CpoDriver, Ledger
+from tests.faults.partners import TreeReceiver
 from tests.faults.servers import (
     HubProcess,
     PgCluster,
@@ -54,7 +55,8 @@ def redis_server() -> RedisServer:
 
 
 class Stack:
-    """One scenario's hub (web, beat, worker) and network (one CPO, two eMSPs)."""
+    """One scenario's hub (web, beat, worker) and network: CPO NL*CP1, eMSPs DE*MS1 (owner of
+    the CDRs' tokens) and DE*MS2, registered through the real handshake."""
 
     def __init__(self, log_dir: Path, settings: Any, overrides: dict[str, str]) -> None:
         self.log_dir = log_dir
@@ -88,11 +90,15 @@ class Stack:
         self.workers: list[CeleryWorkerProcess] = []
         self.worker = self.new_worker()
         self._exit.callback(self._stop_workers)
-        from tests.integration.hubnet import network
+        from tests.integration.hubnet import connect, role
+        from tests.partners.simulated import SimulatedPartner
 
-        net = self._exit.enter_context(network(cpos=1, emsps=2))
-        ((self.cpo, self.cpo_platform),) = net["cpos"]
-        (self.ms1, self.ms1_platform), (self.ms2, self.ms2_platform) = net["emsps"]
+        self.cpo = self._exit.enter_context(SimulatedPartner(roles=[role("CPO", "NL", "CP1")]))
+        self.cpo_platform = connect(self.cpo, "CPO 1")
+        self.ms1 = self._exit.enter_context(TreeReceiver(roles=[role("EMSP", "DE", "MS1")]))
+        self.ms1_platform = connect(self.ms1, "eMSP 1")
+        self.ms2 = self._exit.enter_context(TreeReceiver(roles=[role("EMSP", "DE", "MS2")]))
+        self.ms2_platform = connect(self.ms2, "eMSP 2")
 
     # ---- the worker ----------------------------------------------------------------------
 
