@@ -9,6 +9,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.generics import GenericAPIView
 
+from hub.ocpi.fields import OcpiUrlField
+
 # What the hub accepts (hub.ocpi.routing): the fuzzer and generated clients see the same rules.
 _MESSAGE_ID = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
 _COUNTRY = {"type": "string", "minLength": 2, "maxLength": 2, "pattern": "^[A-Za-z]{2}$"}
@@ -21,6 +23,11 @@ DATETIME_SCHEMA = _DATETIME = {
     "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
     r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,3})?Z$",
 }
+# URL (string(255)): an http(s) URL with a dotted host, as Django's URLValidator wants it.
+URL_PATTERN = (
+    r"^https?://([a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?\.){1,3}[a-z]{2,6}(:[1-9][0-9]{1,4})?"
+    r"(/[A-Za-z0-9._~-]{1,20}){0,4}$"
+)
 # CiString(n) / string(n) ids in URLs: printable ASCII without the URL's own separators.
 _ID_PATTERN = r"^[\x21-\x2e\x30-\x7e]+$"
 
@@ -147,7 +154,10 @@ class OcpiAutoSchema(AutoSchema):
         # lists (allow_empty=False: an EVSE's connectors) and number bounds (kWh, hours).
         pattern = getattr(field, "pattern", None)
         if isinstance(pattern, re.Pattern) and schema.get("type") == "string":
-            schema["pattern"] = f"^(?:{pattern.pattern})$"
+            anchored = pattern.pattern.startswith("^") and pattern.pattern.endswith("$")
+            schema["pattern"] = pattern.pattern if anchored else f"^(?:{pattern.pattern})$"
+        if isinstance(field, OcpiUrlField) and schema.get("type") == "string":
+            schema["pattern"] = URL_PATTERN
         if getattr(field, "allow_empty", True) is False and schema.get("type") == "array":
             schema["minItems"] = max(1, schema.get("minItems", 0))
         if schema.get("type") in ("number", "integer"):  # OcpiNumberField's bounds
@@ -234,7 +244,9 @@ def envelope_schema(data_schema: dict[str, Any] | None) -> dict[str, Any]:
         },
     }
     if data_schema is not None:
-        properties = {"data": data_schema, **properties}
+        # data is optional (0..1): an OCPI error answered with HTTP 200 carries none, or null.
+        nullable = {"allOf": [data_schema]} if "$ref" in data_schema else dict(data_schema)
+        properties = {"data": {**nullable, "nullable": True}, **properties}
     return {
         "type": "object",
         "required": ["status_code", "timestamp"],

@@ -18,6 +18,8 @@ IMAGE_CATEGORIES = ["CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "O
 class CountryCodeField(CiStringField):
     """CiString(2): an ISO 3166-1 alpha-2 country code."""
 
+    pattern = _COUNTRY_CODE_RE  # read by the OpenAPI schema (hub.ocpi.schema)
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 2)
         super().__init__(**kwargs)
@@ -31,6 +33,8 @@ class CountryCodeField(CiStringField):
 
 class PartyIdField(CiStringField):
     """CiString(3): a party id (ISO 15118 style, 3 alphanumerics)."""
+
+    pattern = _PARTY_ID_RE  # read by the OpenAPI schema (hub.ocpi.schema)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 3)
