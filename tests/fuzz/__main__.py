@@ -70,6 +70,9 @@ def main() -> int:
 
 
 def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> dict[str, Any]:
+    import schemathesis
+    from django.conf import settings
+
     operations = {name: stats.as_json() for name, stats in sorted(fuzzer.stats.items())}
     totals = {
         key: sum(op[key] for op in operations.values())
@@ -95,6 +98,8 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
     return {
         "passed": passed,
         "seed": args.seed,
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "schemathesis": schemathesis.__version__,
         "seconds": round(elapsed, 1),
         "fingerprint_seconds": round(fuzzer.fingerprint_seconds, 1),
         "min_requests": args.min_requests,

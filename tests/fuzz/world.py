@@ -155,6 +155,7 @@ def fuzz_world() -> Iterator[World]:
 
     with ExitStack() as stack:
         stack.enter_context(database())
+        stack.callback(_purge_broker)
         cpo_partner = stack.enter_context(
             SimulatedPartner(roles=[_role("CPO", CPO)], name="fuzz-cpo")
         )
@@ -172,10 +173,7 @@ def fuzz_world() -> Iterator[World]:
             stranger=Identity("stranger", "not-a-token-the-hub-issued"),
         )
         _seed(world)
-        try:
-            yield world
-        finally:
-            _purge_broker()
+        yield world
 
 
 def _purge_broker() -> None:
