@@ -218,7 +218,10 @@ def _claim(delivery_id: int) -> PushDelivery | None:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
-            PushDelivery.objects.select_for_update(skip_locked=True)
+            # of=self: lock the delivery row only. Locking the joined receiver row too made a
+            # claim skip (SKIP LOCKED) whenever another claim or a registry update held that
+            # platform, leaving the delivery PENDING until the sweeper (PostgreSQL).
+            PushDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("receiver")
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
             .first()

@@ -2,11 +2,13 @@
 queued retires into that newer PENDING delivery: the outbox keeps one PENDING row per
 (receiver, object), so putting the old one back to PENDING would break that rule."""
 
+import threading
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from hub.models import DeliveryStatus, Platform, PushDelivery
@@ -82,3 +84,33 @@ def test_sweep_folds_an_expired_claim_into_the_newer_pending_delivery(receiver: 
     assert pending.patch_fields == ["kwh", "status"]
     assert other.status == DeliveryStatus.PENDING
     assert result["released"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_is_claimed_while_its_receiver_row_is_locked(receiver: Platform) -> None:
+    # Several worker threads claim deliveries to one receiver at once (a broadcast), and the
+    # registry locks platform rows: neither may make a claim skip the delivery.
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+    pending = delivery(receiver, DeliveryStatus.PENDING, "PUT")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_receiver_row() -> None:
+        try:
+            with transaction.atomic():
+                Platform.objects.select_for_update().get(pk=receiver.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()  # this thread's own connection
+
+    holder = threading.Thread(target=hold_the_receiver_row)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        claimed = outbox._claim(pending.pk)
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert claimed is not None
+    assert claimed.status == DeliveryStatus.IN_FLIGHT
