@@ -10,7 +10,7 @@ status_codes), and the message lists the CommandType values. A body that is not 
 object is 2001 naming the field; nothing is stored or forwarded then.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,7 +24,6 @@ from hub.schemas.commands import (
     COMMAND_SERIALIZERS,
     CommandResponseSerializer,
     CommandType,
-    StartSessionSerializer,
 )
 from hub.services.commands import command_send
 from hub.services.forwarding import forwarded_response
@@ -39,7 +38,12 @@ class CommandReceiverView(RoutedViewMixin, OcpiAPIView):
     forward_interface = "RECEIVER"
 
     @extend_schema(
-        request=StartSessionSerializer,
+        # The body is the object of the command in the URL: one of the five.
+        request=PolymorphicProxySerializer(
+            component_name="Command",
+            serializers=list(COMMAND_SERIALIZERS.values()),
+            resource_type_field_name=None,
+        ),
         responses=CommandResponseSerializer,
         summary="Send a command to a CPO (body: the command's object)",
     )

@@ -118,3 +118,11 @@ def test_data_may_be_null_as_in_an_error_answered_with_http_200(paths: dict[str,
     # Found by make fuzz: a relayed 2001 with "data": null broke the declared list schema.
     ok = paths["/ocpi/2.2.1/emsp/locations"]["get"]["responses"]["200"]
     assert ok["content"]["application/json"]["schema"]["properties"]["data"]["nullable"] is True
+
+
+def test_a_command_body_is_any_of_the_five_command_objects(paths: dict[str, Any]) -> None:
+    # Found by make fuzz: every command was documented with a StartSession body, so fuzzed
+    # STOP_SESSION/RESERVE_NOW/... bodies were refused as unknown fields.
+    post = paths["/ocpi/2.2.1/emsp/commands/{command}"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CommandRequest"}
