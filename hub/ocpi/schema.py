@@ -23,7 +23,8 @@ DATETIME_SCHEMA = _DATETIME = {
     "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
     r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,3})?Z$",
 }
-# URL (string(255)): an http(s) URL with a dotted host, as Django's URLValidator wants it.
+# URL (string(255)) in requests: an http(s) URL with a dotted host, as Django's URLValidator
+# wants it. (The hub's own answers may name IP hosts: not constrained.)
 URL_PATTERN = (
     r"^https?://([a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?\.){1,3}[a-z]{2,6}(:[1-9][0-9]{1,4})?"
     r"(/[A-Za-z0-9._~-]{1,20}){0,4}$"
@@ -156,7 +157,11 @@ class OcpiAutoSchema(AutoSchema):
         if isinstance(pattern, re.Pattern) and schema.get("type") == "string":
             anchored = pattern.pattern.startswith("^") and pattern.pattern.endswith("$")
             schema["pattern"] = pattern.pattern if anchored else f"^(?:{pattern.pattern})$"
-        if isinstance(field, OcpiUrlField) and schema.get("type") == "string":
+        if (
+            isinstance(field, OcpiUrlField)
+            and direction == "request"
+            and schema.get("type") == "string"
+        ):
             schema["pattern"] = URL_PATTERN
         if getattr(field, "allow_empty", True) is False and schema.get("type") == "array":
             schema["minItems"] = max(1, schema.get("minItems", 0))
