@@ -85,6 +85,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
             "schema_mismatches",
             "id_echo",
             "errors_logged",
+            "recorded_routing_failures",
         )
     }
     passed = (

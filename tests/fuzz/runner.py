@@ -42,6 +42,8 @@ SCHEMA_CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
+#: OCPI 4000/4001/4003: the hub's own routing failures (hub could not reach the receiver).
+ROUTING_FAILURES = (4000, 4001, 4003)
 USABLE_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
 #: Failure samples kept per operation and kind (the counts are always complete).
 SAMPLES = 5
@@ -57,6 +59,7 @@ class OperationStats:
     schema_mismatches: int = 0
     id_echo: int = 0
     errors_logged: int = 0
+    recorded_routing_failures: int = 0
     unsatisfiable_runs: list[str] = field(default_factory=list)
     by_run: Counter[str] = field(default_factory=Counter)
     http_status: Counter[int] = field(default_factory=Counter)
@@ -79,6 +82,7 @@ class OperationStats:
             "schema_mismatches": self.schema_mismatches,
             "id_echo": self.id_echo,
             "errors_logged": self.errors_logged,
+            "recorded_routing_failures": self.recorded_routing_failures,
             "unsatisfiable_runs": self.unsatisfiable_runs,
             "by_run": dict(self.by_run),
             "http_status": {str(k): v for k, v in sorted(self.http_status.items())},
@@ -199,7 +203,9 @@ class Fuzzer:
         self.fingerprint_seconds += time.perf_counter() - started
         changed = self.fingerprint.changed_tables(after)
         self.fingerprint = after
-        if refused and changed:
+        if refused and changed == [state.RECORDED_FAILURES] and ocpi_status in ROUTING_FAILURES:
+            stats.recorded_routing_failures += 1
+        elif refused and changed:
             stats.state_changes += 1
             stats.sample("state_change", {**request, "tables": changed})
         try:

@@ -16,6 +16,12 @@ TRAFFIC_TABLES = frozenset({"hub_ocpiexchange", "django_session", "django_admin_
 #: Columns that do too: a platform's last authenticated contact (minute resolution), which the
 #: still-alive sweep reads; a refused request from a known platform is still contact.
 TRAFFIC_COLUMNS = {"hub_platform": frozenset({"last_seen_at"})}
+#: Tables hashed in two parts, the rows matching (column, value) apart: a command or
+#: charging-profile request the hub could not route is kept as a FAILED row for staff (a
+#: decision: tests/emsp_gateway/api/test_commands.py, "4001 and recorded failed"). A refusal
+#: may add such a row; the runner allows exactly that and nothing else.
+SPLIT_TABLES = {"hub_asyncrequest": ("state", "FAILED")}
+RECORDED_FAILURES = "hub_asyncrequest[FAILED]"
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,14 @@ def _queries() -> tuple[tuple[str, str], ...]:
                 described = connection.introspection.get_table_description(cursor, table)
                 kept = [c.name for c in described if c.name not in TRAFFIC_COLUMNS[table]]
                 columns = ", ".join(quote(c) for c in kept)
-            queries.append((table, f"SELECT {columns} FROM {quote(table)}"))  # noqa: S608
+            select = f"SELECT {columns} FROM {quote(table)}"  # noqa: S608
+            if table in SPLIT_TABLES:
+                column, value = SPLIT_TABLES[table]
+                where = f"{quote(column)} = '{value}'"
+                queries.append((table, f"{select} WHERE NOT ({where})"))
+                queries.append((f"{table}[{value}]", f"{select} WHERE {where}"))
+            else:
+                queries.append((table, select))
     return tuple(queries)
 
 

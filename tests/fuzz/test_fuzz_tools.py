@@ -48,3 +48,12 @@ def test_echo_check_wants_usable_ids_back_and_tolerates_replaced_unusable_ones()
     assert _echo_problems({}, _Response(**{"X-Request-ID": "x"})) == [
         "X-Correlation-ID: 0 values in the response"
     ]
+
+
+@pytest.mark.django_db
+def test_failed_async_requests_are_hashed_apart_from_the_others() -> None:
+    state._queries.cache_clear()
+    queries = dict(state._queries())
+    assert "FAILED" in queries[state.RECORDED_FAILURES]
+    assert "NOT" in queries["hub_asyncrequest"]
+    assert "hub_ocpiexchange" not in queries
