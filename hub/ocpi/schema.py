@@ -102,6 +102,13 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "enum": ["cdrs", "hubclientinfo", "locations", "sessions", "tariffs", "tokens"],
     },
 }
+# Query parameters by name (views declare them as plain strings).
+QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "date_from": _DATETIME,
+    "date_to": _DATETIME,
+    "response_url": {"type": "string", "maxLength": 255, "pattern": URL_PATTERN},
+    "duration": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
 # Errors every operation may answer, each with an envelope without data (2.2.1 status_codes).
 ERROR_RESPONSES = {
     "400": "Not JSON, or a malformed request (OCPI 2000/2001).",
@@ -200,8 +207,8 @@ class OcpiAutoSchema(AutoSchema):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
                 parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
-            elif parameter["in"] == "query" and parameter["name"] in ("date_from", "date_to"):
-                parameter["schema"] = dict(_DATETIME)
+            elif parameter["in"] == "query" and parameter["name"] in QUERY_PARAMETERS:
+                parameter["schema"] = dict(QUERY_PARAMETERS[parameter["name"]])
         responses = operation.setdefault("responses", {})
         if "204" in responses:
             # OCPI answers a DELETE with an envelope too: HTTP 200, never 204.

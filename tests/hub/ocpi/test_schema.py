@@ -126,3 +126,10 @@ def test_a_command_body_is_any_of_the_five_command_objects(paths: dict[str, Any]
     post = paths["/ocpi/2.2.1/emsp/commands/{command}"]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/CommandRequest"}
+
+
+def test_query_parameters_declare_what_the_hub_checks(paths: dict[str, Any]) -> None:
+    get = paths["/ocpi/2.2.1/emsp/chargingprofiles/{session_id}"]["get"]
+    query = _parameters(get, "query")
+    assert query["response_url"]["pattern"].startswith("^https?://")
+    assert query["duration"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
