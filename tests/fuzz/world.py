@@ -17,7 +17,7 @@ from django.test.testcases import LiveServerThread
 from django.test.utils import setup_databases, teardown_databases
 
 from tests.fixtures import load_ocpi_fixture as load_fixture
-from tests.partners.simulated import SimulatedPartner
+from tests.partners.simulated import DEFAULT_MODULES_BY_ROLE, SimulatedPartner
 
 CPO = ("NL", "CP1")
 EMSP = ("DE", "MS1")
@@ -94,6 +94,10 @@ def _as_is(application: Any) -> Any:
     return application
 
 
+def _modules(role: str) -> list[tuple[str, str]]:
+    return [("credentials", "SENDER"), *DEFAULT_MODULES_BY_ROLE[role]]
+
+
 def _register(partner: SimulatedPartner, name: str) -> str:
     from hub.services.registry import hub_versions_url, platform_invite
 
@@ -156,11 +160,21 @@ def fuzz_world() -> Iterator[World]:
     with ExitStack() as stack:
         stack.enter_context(database())
         stack.callback(_purge_broker)
+        # Both also implement charging profiles (not in the partners' defaults), so that
+        # routed SET/GET/CLEAR requests and ActiveChargingProfile pushes have a receiver.
         cpo_partner = stack.enter_context(
-            SimulatedPartner(roles=[_role("CPO", CPO)], name="fuzz-cpo")
+            SimulatedPartner(
+                roles=[_role("CPO", CPO)],
+                modules=[*_modules("CPO"), ("chargingprofiles", "RECEIVER")],
+                name="fuzz-cpo",
+            )
         )
         emsp_partner = stack.enter_context(
-            SimulatedPartner(roles=[_role("EMSP", EMSP)], name="fuzz-emsp")
+            SimulatedPartner(
+                roles=[_role("EMSP", EMSP)],
+                modules=[*_modules("EMSP"), ("chargingprofiles", "SENDER")],
+                name="fuzz-emsp",
+            )
         )
         with live_hub():
             cpo_token = _register(cpo_partner, "Fuzz CPO")
