@@ -139,6 +139,18 @@ def _seed(world: World) -> None:
     cdr = load_fixture("cdrs", "cdr_delivery")
     call(world.cpo, "POST", "/ocpi/2.2.1/cpo/cdrs", cdr)
     evse = location["evses"][0]
+    # A command in flight, so that results posted to its hub URL reach a real request.
+    command = {
+        "response_url": "https://emsp.example.com/ocpi/2.2.1/commands/START_SESSION/1",
+        "token": token,
+        "location_id": LOCATION_ID,
+        "evse_uid": evse["uid"],
+        "connector_id": evse["connectors"][0]["id"],
+    }
+    call(world.emsp, "POST", "/ocpi/2.2.1/emsp/commands/START_SESSION", command)
+    from hub.models import AsyncRequest
+
+    request_id = str(AsyncRequest.objects.latest("created_at").pk)
     world.known.update(
         country_code=cc,
         party_id=pid,
@@ -149,6 +161,8 @@ def _seed(world: World) -> None:
         session_id=session["id"],
         cdr_id=cdr["id"],
         token_uid=token["uid"],
+        command="START_SESSION",
+        request_id=request_id,
     )
 
 
