@@ -86,6 +86,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
             "id_echo",
             "errors_logged",
             "recorded_routing_failures",
+            "forwarded_refusals_recorded",
         )
     }
     passed = (
@@ -136,7 +137,10 @@ def _print(report: dict[str, Any], path: Path) -> None:
         f"from refused requests, {t['id_echo']} ids not echoed, "
         f"{t['errors_logged']} with errors logged, "
         f"{t['schema_mismatches']} schema mismatches; "
-        f"{report['outbound_lookups_refused']} non-loopback look-ups refused. Report: {path}"
+        f"{report['outbound_lookups_refused']} non-loopback look-ups refused; allowed records: "
+        f"{t['recorded_routing_failures']} unroutable requests kept FAILED, "
+        f"{t['forwarded_refusals_recorded']} forwarded requests the receiver refused. "
+        f"Report: {path}"
     )
     if t["requests"] < report["min_requests"]:
         print(f"FAILED: fewer than {report['min_requests']} requests")

@@ -4,7 +4,10 @@ Each request is judged three ways:
 - HTTP 5xx: a server error, always a defect;
 - no OCPI envelope (not JSON, or not {status_code, status_message, timestamp, data}): a defect
   on every /ocpi/ path;
-- refused (HTTP 4xx, or an OCPI status other than 1000) yet the stored state changed: a defect;
+- refused (HTTP 4xx, or an OCPI status other than 1000) yet the stored state changed: a defect,
+  except the hub's records of command/charging-profile requests (hub_asyncrequest): a FAILED
+  row for one it could not route (4000/4001/4003, by decision), or its record of one it did
+  forward and whose receiver refused it (the refusal relayed is the receiver's); both counted;
 - an ERROR the hub logged while answering (a failure it swallowed): a defect;
 - a usable X-Request-ID / X-Correlation-ID not echoed: a defect.
 Responses are also checked against the schema (status code, content type, body, headers);
@@ -60,6 +63,7 @@ class OperationStats:
     id_echo: int = 0
     errors_logged: int = 0
     recorded_routing_failures: int = 0
+    forwarded_refusals_recorded: int = 0
     unsatisfiable_runs: list[str] = field(default_factory=list)
     by_run: Counter[str] = field(default_factory=Counter)
     http_status: Counter[int] = field(default_factory=Counter)
@@ -83,6 +87,7 @@ class OperationStats:
             "id_echo": self.id_echo,
             "errors_logged": self.errors_logged,
             "recorded_routing_failures": self.recorded_routing_failures,
+            "forwarded_refusals_recorded": self.forwarded_refusals_recorded,
             "unsatisfiable_runs": self.unsatisfiable_runs,
             "by_run": dict(self.by_run),
             "http_status": {str(k): v for k, v in sorted(self.http_status.items())},
@@ -116,6 +121,7 @@ class Fuzzer:
         }
         self.stats: dict[str, OperationStats] = {}
         self.fingerprint = state.take()
+        self.outbound = state.outbound_exchanges()
         self.fingerprint_seconds = 0.0
         self.errors = _ErrorRecorder()
         logging.getLogger().addHandler(self.errors)
@@ -203,8 +209,15 @@ class Fuzzer:
         self.fingerprint_seconds += time.perf_counter() - started
         changed = self.fingerprint.changed_tables(after)
         self.fingerprint = after
+        outbound = state.outbound_exchanges()
+        forwarded = outbound > self.outbound
+        self.outbound = outbound
         if refused and changed == [state.RECORDED_FAILURES] and ocpi_status in ROUTING_FAILURES:
             stats.recorded_routing_failures += 1
+        elif refused and forwarded and set(changed) <= state.ASYNC_TABLES:
+            # The hub forwarded the request and relays the receiver's refusal: its record of
+            # the forwarded command/profile request (and the answer) is the hub's work, kept.
+            stats.forwarded_refusals_recorded += 1
         elif refused and changed:
             stats.state_changes += 1
             stats.sample("state_change", {**request, "tables": changed})

@@ -22,6 +22,9 @@ TRAFFIC_COLUMNS = {"hub_platform": frozenset({"last_seen_at"})}
 #: may add such a row; the runner allows exactly that and nothing else.
 SPLIT_TABLES = {"hub_asyncrequest": ("state", "FAILED")}
 RECORDED_FAILURES = "hub_asyncrequest[FAILED]"
+#: What a refusal the hub relays from the receiver it forwarded to may change: its record of
+#: the forwarded command or charging-profile request.
+ASYNC_TABLES = frozenset({"hub_asyncrequest", RECORDED_FAILURES})
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,11 @@ def take() -> Fingerprint:
             rows = sorted(repr(row) for row in cursor.fetchall())
             tables[table] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
     return Fingerprint(tables)
+
+
+def outbound_exchanges() -> int:
+    """How many requests the hub has sent so far (its exchange log): whether a request was
+    forwarded, so that a refusal is the receiver's rather than the hub's."""
+    from hub.models import ExchangeDirection, OcpiExchange
+
+    return OcpiExchange.objects.filter(direction=ExchangeDirection.OUTBOUND).count()
