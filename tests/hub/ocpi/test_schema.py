@@ -11,10 +11,20 @@ from django.core.management import call_command
 
 
 @pytest.fixture(scope="module")
-def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = Path(tmp_path_factory.mktemp("schema")) / "schema.yaml"
     call_command("spectacular", validate=True, fail_on_warn=True, file=str(out))
-    return dict(yaml.safe_load(out.read_text())["paths"])
+    return dict(yaml.safe_load(out.read_text()))
+
+
+@pytest.fixture(scope="module")
+def paths(schema: dict[str, Any]) -> dict[str, Any]:
+    return dict(schema["paths"])
+
+
+@pytest.fixture(scope="module")
+def components(schema: dict[str, Any]) -> dict[str, Any]:
+    return dict(schema["components"]["schemas"])
 
 
 def _parameters(operation: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
@@ -90,13 +100,6 @@ def test_deletes_answer_200_with_an_envelope_not_204(paths: dict[str, Any]) -> N
         "status_code"
         in delete["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
     )
-
-
-@pytest.fixture(scope="module")
-def components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = Path(tmp_path_factory.mktemp("schema")) / "schema.yaml"
-    call_command("spectacular", file=str(out))
-    return dict(yaml.safe_load(out.read_text())["components"]["schemas"])
 
 
 def test_body_rules_the_hub_enforces_are_declared(components: dict[str, Any]) -> None:
