@@ -1,6 +1,7 @@
 """Interop fixtures: extrawest-ocpi partners in their own virtualenv (.venv-extrawest) and a
 real Celery worker shared by a module's tests."""
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,12 @@ from typing import Any
 import pytest
 
 from tests.interop.extrawest_partner import ensure_extrawest_venv
-from tests.worker import CeleryWorkerProcess
+from tests.worker import CeleryWorkerProcess, wait_until
+
+QUEUES = ("default", "ocpi_push")
+# A task scheduled with a countdown (the outbox's ordering wait is 0.3 s) may still be held by
+# the worker once the queues are empty.
+COUNTDOWN_GRACE_S = 1.0
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +33,7 @@ def interop_worker(
     from hub.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("default", "ocpi_push"):
+        for queue in QUEUES:
             conn.default_channel.queue_purge(queue)
     process = CeleryWorkerProcess(
         Path(tmp_path_factory.mktemp("interop-worker")), env={"OCPI_BASE_URL": live_server.url}
@@ -36,3 +42,47 @@ def interop_worker(
         yield process
     finally:
         process.stop()
+
+
+def _queued() -> int:
+    """Messages waiting in the module worker's queues."""
+    from kombu.exceptions import ChannelError
+
+    from hub.celery import app
+
+    total = 0
+    with app.connection_for_write() as conn:
+        for queue in QUEUES:
+            channel = conn.channel()
+            try:
+                total += channel.queue_declare(queue=queue, passive=True).message_count
+            except ChannelError:  # never declared on this broker: nothing waits in it
+                pass
+            finally:
+                channel.close()
+    return total
+
+
+def _outbox_settled() -> bool:
+    """The test is over: what is still PENDING (retries to partners already stopped) is
+    cancelled; True once no delivery is being sent."""
+    from hub.models import DeliveryStatus, PushDelivery
+
+    PushDelivery.objects.filter(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED, last_error="test over"
+    )
+    return not PushDelivery.objects.filter(status=DeliveryStatus.IN_FLIGHT).exists()
+
+
+@pytest.fixture(autouse=True)
+def _interop_worker_idle(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Before the database is emptied after a test, let the module's worker go idle: a task
+    running during the flush (TRUNCATE on PostgreSQL) can deadlock with it. Depends on
+    transactional_db, so it is torn down before the flush."""
+    if "interop_worker" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    wait_until(lambda: _outbox_settled() and _queued() == 0, timeout=30)
+    time.sleep(COUNTDOWN_GRACE_S)

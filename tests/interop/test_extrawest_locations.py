@@ -40,7 +40,13 @@ from tests.interop.extrawest_partner import ExtrawestPartner
 from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
-pytestmark = [pytest.mark.interop, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    # the module shares one Celery worker (interop_worker): keep its tests on one xdist worker
+    pytest.mark.xdist_group("extrawest_locations"),
+]
 
 SIM_LOCATIONS = "/ocpi/2.2.1/locations/NL/CP1"
 # The extrawest eMSP's endpoints, as it advertises them (with a trailing slash).

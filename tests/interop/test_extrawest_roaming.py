@@ -191,7 +191,8 @@ def delivered(platform: Platform, module: str) -> list[PushDelivery]:
     deliveries = PushDelivery.objects.filter(receiver=platform, module=module)
     # .all(): a fresh query each time (iterating `deliveries` again would reuse its cache)
     assert wait_until(lambda: {d.status for d in deliveries.all()} == {"DELIVERED"}, 45), [
-        (d.status, d.last_error) for d in deliveries.all()
+        (d.pk, d.object_key, d.status, d.attempts, d.last_error, str(d.next_attempt_at))
+        for d in deliveries.all()
     ]
     return list(deliveries)
 

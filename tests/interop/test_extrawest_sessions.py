@@ -29,7 +29,13 @@ from tests.interop.test_extrawest_locations import without_unset
 from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
-pytestmark = [pytest.mark.interop, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    # the module shares one Celery worker (interop_worker): keep its tests on one xdist worker
+    pytest.mark.xdist_group("extrawest_sessions"),
+]
 
 XW_SESSION = "/ocpi/emsp/2.2.1/sessions/NL/CP1/SES-0001"
 KEY = "nl/cp1/ses-0001"

@@ -33,7 +33,12 @@ from tests.interop.extrawest_partner import ExtrawestPartner
 from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
-pytestmark = [pytest.mark.interop, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.django_db(transaction=True),
+    # the module shares one Celery worker (interop_worker): keep its tests on one xdist worker
+    pytest.mark.xdist_group("extrawest_tokens"),
+]
 
 XW_EMSP_TOKENS = "/ocpi/emsp/2.2.1/tokens/"
 XW_CPO_TOKENS = "/ocpi/cpo/2.2.1/tokens/"
