@@ -214,7 +214,7 @@ class Fuzzer:
         self.outbound = outbound
         if refused and changed == [state.RECORDED_FAILURES] and ocpi_status in ROUTING_FAILURES:
             stats.recorded_routing_failures += 1
-        elif refused and forwarded and set(changed) <= state.ASYNC_TABLES:
+        elif refused and forwarded and changed and set(changed) <= state.ASYNC_TABLES:
             # The hub forwarded the request and relays the receiver's refusal: its record of
             # the forwarded command/profile request (and the answer) is the hub's work, kept.
             stats.forwarded_refusals_recorded += 1
