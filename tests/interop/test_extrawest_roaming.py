@@ -2,7 +2,7 @@
 eMSPs (DE*EXA, DE*EXB), each its own process in the extrawest virtualenv, a real Celery worker
 delivering the hub's outbox, and nothing simulated (docs/interop.md, "The roaming scenario").
 
-The three partners and the worker are started once for the module; before each test every
+The three partners and the worker (`interop_worker`) are started once for the module; before each test every
 partner forgets everything (`ExtrawestPartner.reset`) and the hub registers all three again
 (`ocpi_connect`, the library can only answer a registration), so each test starts from a
 freshly connected network.
@@ -17,7 +17,8 @@ What the library does differently from 2.2.1 and what the hub decided (extrawest
   * its `Link` is unusable (https, enum names, `/cpo/` always): the hub does not follow it; it
     asks for the next page by offset itself (pull sync and routed GET);
   * it answers an unknown token with HTTP 403 `{"detail": ...}`: to the hub, the partner
-    refused the hub's credentials (routed: 4003; pushed: FAILED, not retried).
+    refused the hub's credentials (routed: 4003; pushed: FAILED, not retried);
+  * its CdrLocation has no `evse_uid`, so the CDRs it pushes are refused (2001 naming it).
 """
 
 import base64
