@@ -2,10 +2,10 @@
 eMSPs (DE*EXA, DE*EXB), each its own process in the extrawest virtualenv, a real Celery worker
 delivering the hub's outbox, and nothing simulated (docs/interop.md, "The roaming scenario").
 
-The three partners and the worker (`interop_worker`) are started once for the module; before each test every
-partner forgets everything (`ExtrawestPartner.reset`) and the hub registers all three again
-(`ocpi_connect`, the library can only answer a registration), so each test starts from a
-freshly connected network.
+The three partners and the worker (`interop_worker`) are started once for the module; before
+each test every partner forgets everything (`ExtrawestPartner.reset`) and the hub registers
+all three again (`ocpi_connect`, the library can only answer a registration), so each test
+starts from a freshly connected network.
 
 What the library does differently from 2.2.1 and what the hub decided (extrawest/NOTES.md):
   * it sends no routing headers: the hub takes the sender from the token and the receiver from
