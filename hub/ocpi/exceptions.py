@@ -8,6 +8,8 @@ and a message. The HTTP status table follows 2.2.1 status_codes.asciidoc:
 - GET of an object that does not exist → HTTP 404 (SHOULD);
 - a request that reached the OCPI layer (valid JSON, authenticated, authorized) → no HTTP error:
   HTTP 200 with an OCPI 2xxx/3xxx/4xxx code, e.g. 2001 naming the invalid field;
+- the hub's database unreachable (restart, failover) → HTTP 503 with 3000 and `Retry-After`:
+  nothing was stored, and the sender should retry, as it would after a 5xx;
 - anything unexpected → HTTP 500 with 3000, logged with its stack trace.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status as http
@@ -121,6 +124,18 @@ class ServerError(OcpiError):
     ocpi_status = OcpiStatus.SERVER_ERROR
     http_status = http.HTTP_500_INTERNAL_SERVER_ERROR
     default_message = "Internal server error"
+
+
+class DatabaseUnavailableError(ServerError):
+    """3000 with HTTP 503: the hub cannot reach its database, so it stored nothing; the sender
+    retries (OCPI senders treat 5xx as retryable, `Retry-After` says when)."""
+
+    http_status = http.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "The hub is temporarily unavailable; nothing was stored, retry later"
+    retry_after_s = 5
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(self.retry_after_s)})
 
 
 class UnableToUseClientApiError(OcpiError):
@@ -236,6 +251,11 @@ def as_ocpi_error(exc: BaseException) -> OcpiError | None:
         return OcpiError(str(exc.detail), http_status=http.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, drf_exceptions.APIException):
         return OcpiError(str(exc.detail), http_status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Logged (operators must see an outage), but the partner gets a retryable answer
+        # rather than a bare 500 that reads as a hub bug.
+        logger.error("Database unavailable", exc_info=exc)
+        return DatabaseUnavailableError()
     return None
 
 
