@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -30,53 +31,39 @@ def test_database_url() -> str:
     return f"postgres://{auth}{host}{port}/{db['NAME']}"
 
 
-class CeleryWorkerProcess:
-    """`celery -A hub worker` with the test settings; stopped (and killed if need be) on exit."""
+def hub_process_env(
+    base_url: str, extra: Mapping[str, str] | None = None, *, inherit: bool = True
+) -> dict[str, str]:
+    """The environment of a hub subprocess (worker, beat, web) on this test's database."""
+    env = dict(os.environ) if inherit else {}
+    env.update(
+        DJANGO_SETTINGS_MODULE="settings.test",
+        DATABASE_URL=test_database_url(),
+        OCPI_BASE_URL=base_url,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra or {})
+    return env
 
-    def __init__(
-        self,
-        log_dir: Path,
-        *,
-        concurrency: int = 4,
-        pool: str = "threads",
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.log_path = log_dir / "celery-worker.log"
-        self.extra_env = dict(env or {})
-        self.concurrency = concurrency
-        self.pool = pool
+
+class LoggedProcess:
+    """A subprocess writing to `log_path`; `stop` terminates it, killing it if it lingers."""
+
+    log_path: Path
+
+    def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> "CeleryWorkerProcess":
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="settings.test",
-            DATABASE_URL=test_database_url(),
-            OCPI_BASE_URL=settings.OCPI_BASE_URL,
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(self.extra_env)
-        command = [
-            sys.executable, "-m", "celery", "-A", "hub", "worker",
-            "-Q", "default,ocpi_push", "--pool", self.pool,
-            "--concurrency", str(self.concurrency), "-l", "info",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-n", f"test-{os.getpid()}@%h",
-        ]  # fmt: skip
-        self._log = self.log_path.open("wb")
+    def _spawn(self, command: list[str], env: Mapping[str, str], mode: str = "wb") -> None:
+        self._log = self.log_path.open(mode)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=ROOT, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log_tail()}")
-            if b" ready." in self.log_path.read_bytes():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"celery worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def _force_kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -84,7 +71,7 @@ class CeleryWorkerProcess:
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._force_kill()
                 self.process.wait(timeout=5)
         if self._log is not None:
             self._log.close()
@@ -96,6 +83,45 @@ class CeleryWorkerProcess:
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+class CeleryWorkerProcess(LoggedProcess):
+    """`celery -A hub worker` with the test settings; stopped (and killed if need be) on exit."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        concurrency: int = 4,
+        pool: str = "threads",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.log_path = log_dir / "celery-worker.log"
+        self.extra_env = dict(env or {})
+        self.concurrency = concurrency
+        self.pool = pool
+
+    def start(self, timeout: float = 60.0) -> "CeleryWorkerProcess":
+        env = hub_process_env(settings.OCPI_BASE_URL, self.extra_env)
+        command = [
+            sys.executable, "-m", "celery", "-A", "hub", "worker",
+            "-Q", "default,ocpi_push", "--pool", self.pool,
+            "--concurrency", str(self.concurrency), "-l", "info",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-n", f"test-{os.getpid()}@%h",
+        ]  # fmt: skip
+        self._spawn(command, env)
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log_tail()}")
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"celery worker not ready in {timeout}s:\n{self.log_tail()}")
 
 
 def wait_until(condition: "object", timeout: float = 20.0, interval: float = 0.1) -> bool:

@@ -27,7 +27,7 @@ from tests.faults.servers import (
     hub_web,
     kill_tree,
 )
-from tests.worker import CeleryWorkerProcess, test_database_url
+from tests.worker import CeleryWorkerProcess, hub_process_env
 
 collect_ignore_glob = [] if os.environ.get("HUB_FAULTS_RUN") else ["test_*.py"]
 
@@ -64,14 +64,7 @@ class Stack:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         settings.OCPI_BASE_URL = self.url  # platform_invite in this process hands out this URL
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="settings.test",
-            DATABASE_URL=test_database_url(),
-            OCPI_BASE_URL=self.url,
-            PYTHONUNBUFFERED="1",
-            **self.overrides,
-        )
+        env = hub_process_env(self.url, self.overrides)
         self.env = env
         self._exit = ExitStack()
         try:

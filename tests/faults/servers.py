@@ -14,9 +14,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import httpx
+
+from tests.worker import LoggedProcess
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -173,42 +174,25 @@ class RedisServer:
             time.sleep(0.1)
 
 
-class HubProcess:
+class HubProcess(LoggedProcess):
     """A long-running hub process (gunicorn web or celery beat) with a log file; the test
     settings and database come from the environment given."""
 
     def __init__(self, name: str, command: list[str], log_dir: Path, env: dict[str, str]):
+        super().__init__()
         self.name = name
         self.command = command
         self.log_path = log_dir / f"{name}.log"
         self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     def start(self) -> "HubProcess":
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        self._spawn(self.command, self.env, mode="ab")
         return self
 
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                kill_tree(self.process.pid)
-                self.process.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+    def _force_kill(self) -> None:
+        # gunicorn's workers must not outlive their master
+        assert self.process is not None
+        kill_tree(self.process.pid)
 
 
 def hub_web(port: int, log_dir: Path, env: dict[str, str]) -> HubProcess:
