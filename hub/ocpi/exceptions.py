@@ -126,10 +126,11 @@ class ServerError(OcpiError):
     default_message = "Internal server error"
 
 
-class DatabaseUnavailableError(ServerError):
+class DatabaseUnavailableError(OcpiError):
     """3000 with HTTP 503: the hub cannot reach its database, so it stored nothing; the sender
     retries (OCPI senders treat 5xx as retryable, `Retry-After` says when)."""
 
+    ocpi_status = OcpiStatus.SERVER_ERROR
     http_status = http.HTTP_503_SERVICE_UNAVAILABLE
     default_message = "The hub is temporarily unavailable; nothing was stored, retry later"
     retry_after_s = 5
