@@ -218,10 +218,12 @@ def _claim(delivery_id: int) -> PushDelivery | None:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
-            # of=self: lock the delivery row only. Locking the joined receiver row too made a
-            # claim skip (SKIP LOCKED) whenever another claim or a registry update held that
-            # platform, leaving the delivery PENDING until the sweeper (PostgreSQL).
-            PushDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            # of=self: lock the delivery row only (not the joined receiver, which registry
+            # updates hold). No SKIP LOCKED: a writer folding a newer update into this row holds
+            # it until its commit and sends no new task, so a skipped claim would leave the row
+            # PENDING until the sweeper. Waiting is short (the writer's transaction, or another
+            # claim's), and READ COMMITTED re-checks status=PENDING once the lock is granted.
+            PushDelivery.objects.select_for_update(of=("self",))
             .select_related("receiver")
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
             .first()

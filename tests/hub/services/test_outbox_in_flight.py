@@ -114,3 +114,66 @@ def test_a_delivery_is_claimed_while_its_receiver_row_is_locked(receiver: Platfo
         holder.join(timeout=30)
     assert claimed is not None
     assert claimed.status == DeliveryStatus.IN_FLIGHT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waits_for_a_writer_folding_into_the_delivery(receiver: Platform) -> None:
+    # A CPO's update folds into the PENDING delivery (row lock until its commit) just as the
+    # worker's task for that delivery claims it; the fold sends no task of its own, so a claim
+    # that skipped the locked row would leave the delivery waiting for the sweeper (found by a
+    # burst of EVSE PATCHes to a fast eMSP on PostgreSQL).
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+    pending = delivery(receiver, DeliveryStatus.PENDING, "PATCH", patch_fields=["status"])
+    locked = threading.Event()
+
+    def fold_a_newer_update() -> None:
+        try:
+            with transaction.atomic():
+                PushDelivery.objects.select_for_update().get(pk=pending.pk)
+                locked.set()
+                threading.Event().wait(timeout=0.5)  # the writer's transaction goes on a while
+        finally:
+            connection.close()  # this thread's own connection
+
+    writer = threading.Thread(target=fold_a_newer_update)
+    writer.start()
+    try:
+        assert locked.wait(timeout=30)
+        claimed = outbox._claim(pending.pk)
+    finally:
+        writer.join(timeout=30)
+    assert claimed is not None
+    assert claimed.status == DeliveryStatus.IN_FLIGHT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_claimed_meanwhile_is_not_claimed_twice(receiver: Platform) -> None:
+    # Two tasks for one delivery (a kick and the sweeper): the second claim waits for the first
+    # and then finds the row no longer PENDING.
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+    pending = delivery(receiver, DeliveryStatus.PENDING, "PUT")
+    locked = threading.Event()
+    first: list[PushDelivery | None] = []
+
+    def first_claim() -> None:
+        try:
+            with transaction.atomic():
+                first.append(outbox._claim(pending.pk))
+                locked.set()
+                threading.Event().wait(timeout=0.5)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=first_claim)
+    worker.start()
+    try:
+        assert locked.wait(timeout=30)
+        second = outbox._claim(pending.pk)
+    finally:
+        worker.join(timeout=30)
+    assert first and first[0] is not None
+    assert second is None
+    pending.refresh_from_db()
+    assert pending.attempts == 1
