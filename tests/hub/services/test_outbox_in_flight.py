@@ -3,6 +3,8 @@ queued retires into that newer PENDING delivery: the outbox keeps one PENDING ro
 (receiver, object), so putting the old one back to PENDING would break that rule."""
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -86,32 +88,47 @@ def test_sweep_folds_an_expired_claim_into_the_newer_pending_delivery(receiver: 
     assert result["released"] == 1
 
 
+@contextmanager
+def held_in_another_transaction(work: Callable[[], Any], hold_s: float) -> Iterator[list[Any]]:
+    """Run `work` in a transaction on another connection (a thread, as another worker or a
+    writer would) and keep that transaction, and the row locks it took, open for `hold_s`
+    seconds or until the block ends; yields what `work` returned."""
+    locked, release = threading.Event(), threading.Event()
+    results: list[Any] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                results.append(work())
+                locked.set()
+                release.wait(timeout=hold_s)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert locked.wait(timeout=30)
+        yield results
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+
+def require_row_locks() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_delivery_is_claimed_while_its_receiver_row_is_locked(receiver: Platform) -> None:
     # Several worker threads claim deliveries to one receiver at once (a broadcast), and the
     # registry locks platform rows: neither may make a claim skip the delivery.
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+    require_row_locks()
     pending = delivery(receiver, DeliveryStatus.PENDING, "PUT")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_receiver_row() -> None:
-        try:
-            with transaction.atomic():
-                Platform.objects.select_for_update().get(pk=receiver.pk)
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()  # this thread's own connection
-
-    holder = threading.Thread(target=hold_the_receiver_row)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    lock_receiver = Platform.objects.select_for_update().filter(pk=receiver.pk).get
+    with held_in_another_transaction(lock_receiver, hold_s=30):
         claimed = outbox._claim(pending.pk)
-    finally:
-        release.set()
-        holder.join(timeout=30)
     assert claimed is not None
     assert claimed.status == DeliveryStatus.IN_FLIGHT
 
@@ -122,27 +139,12 @@ def test_a_claim_waits_for_a_writer_folding_into_the_delivery(receiver: Platform
     # worker's task for that delivery claims it; the fold sends no task of its own, so a claim
     # that skipped the locked row would leave the delivery waiting for the sweeper (found by a
     # burst of EVSE PATCHes to a fast eMSP on PostgreSQL).
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+    require_row_locks()
     pending = delivery(receiver, DeliveryStatus.PENDING, "PATCH", patch_fields=["status"])
-    locked = threading.Event()
-
-    def fold_a_newer_update() -> None:
-        try:
-            with transaction.atomic():
-                PushDelivery.objects.select_for_update().get(pk=pending.pk)
-                locked.set()
-                threading.Event().wait(timeout=0.5)  # the writer's transaction goes on a while
-        finally:
-            connection.close()  # this thread's own connection
-
-    writer = threading.Thread(target=fold_a_newer_update)
-    writer.start()
-    try:
-        assert locked.wait(timeout=30)
+    lock_delivery = PushDelivery.objects.select_for_update().filter(pk=pending.pk).get
+    # the writer's transaction goes on for 0.5 s; the claim blocks until it commits
+    with held_in_another_transaction(lock_delivery, hold_s=0.5):
         claimed = outbox._claim(pending.pk)
-    finally:
-        writer.join(timeout=30)
     assert claimed is not None
     assert claimed.status == DeliveryStatus.IN_FLIGHT
 
@@ -151,29 +153,11 @@ def test_a_claim_waits_for_a_writer_folding_into_the_delivery(receiver: Platform
 def test_a_delivery_claimed_meanwhile_is_not_claimed_twice(receiver: Platform) -> None:
     # Two tasks for one delivery (a kick and the sweeper): the second claim waits for the first
     # and then finds the row no longer PENDING.
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: SQLite has no SELECT ... FOR UPDATE")
+    require_row_locks()
     pending = delivery(receiver, DeliveryStatus.PENDING, "PUT")
-    locked = threading.Event()
-    first: list[PushDelivery | None] = []
-
-    def first_claim() -> None:
-        try:
-            with transaction.atomic():
-                first.append(outbox._claim(pending.pk))
-                locked.set()
-                threading.Event().wait(timeout=0.5)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=first_claim)
-    worker.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held_in_another_transaction(lambda: outbox._claim(pending.pk), hold_s=0.5) as first:
         second = outbox._claim(pending.pk)
-    finally:
-        worker.join(timeout=30)
-    assert first and first[0] is not None
+    assert first[0] is not None
     assert second is None
     pending.refresh_from_db()
     assert pending.attempts == 1
