@@ -15,12 +15,11 @@ from rest_framework.response import Response
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
+    ClientOwnedObjectMixin,
     OcpiAPIView,
     OcpiResponse,
     RoutedViewMixin,
     check_body_identity,
-    check_id_length,
-    owner_party,
 )
 from hub.schemas.locations import (
     ConnectorPatchSerializer,
@@ -49,13 +48,14 @@ _OBJECTS = {
 }
 
 
-class LocationReceiverView(RoutedViewMixin, OcpiAPIView):
+class LocationReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """A CPO's locations, EVSEs and connectors."""
 
     ocpi_module = "locations"
     gateway = "cpo"
     forward_interface = "RECEIVER"
     owner_roles: ClassVar[tuple[str, ...]] = ("CPO",)
+    id_kwargs: ClassVar[tuple[str, ...]] = ("location_id", "evse_uid", "connector_id")
     # The OpenAPI schema of each depth (hub.ocpi.schema.OcpiAutoSchema).
     serializers_by_depth: ClassVar[dict[tuple[str, str], Any]] = {
         **{(_LAST_PARAMETER[level], method): s for (level, method), s in _SERIALIZERS.items()},
@@ -63,25 +63,15 @@ class LocationReceiverView(RoutedViewMixin, OcpiAPIView):
     }
 
     def _address(self, request: Request, kwargs: dict[str, Any]) -> LocationAddress:
-        party = owner_party(request, kwargs["country_code"], kwargs["party_id"], self.owner_roles)
-        check_id_length("location_id", kwargs["location_id"], 36)
-        if kwargs.get("evse_uid") is not None:
-            check_id_length("evse_uid", kwargs["evse_uid"], 36)
-        if kwargs.get("connector_id") is not None:
-            check_id_length("connector_id", kwargs["connector_id"], 36)
+        party = self.owned_party(request, kwargs)
         return LocationAddress(
             party, kwargs["location_id"], kwargs.get("evse_uid"), kwargs.get("connector_id")
         )
 
-    @staticmethod
-    def _path(kwargs: dict[str, Any]) -> str:
-        names = ("country_code", "party_id", "location_id", "evse_uid", "connector_id")
-        return "".join(f"/{kwargs[n]}" for n in names if kwargs.get(n) is not None)
-
     @extend_schema(summary="The hub's copy of a location/EVSE/connector")
     def get(self, request: Request, **kwargs: Any) -> Response:
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         return OcpiResponse(location_get(self._address(request, kwargs)))
 
     @extend_schema(responses=None, summary="Create or replace")
@@ -108,7 +98,7 @@ class LocationReceiverView(RoutedViewMixin, OcpiAPIView):
             url_id,
         )
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         result = location_write(
             owner=caller_of(request).platform,
             address=address,

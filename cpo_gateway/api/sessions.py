@@ -14,40 +14,32 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.ocpi.authentication import caller_of
-from hub.ocpi.routing import PartyRef, context_of
+from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
+    ClientOwnedObjectMixin,
     OcpiAPIView,
     OcpiResponse,
     RoutedViewMixin,
     check_body_identity,
-    check_id_length,
-    owner_party,
 )
 from hub.schemas.sessions import SessionPatchSerializer, SessionSerializer
 from hub.services.sessions import session_get, session_write
 
 
-class SessionReceiverView(RoutedViewMixin, OcpiAPIView):
+class SessionReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """A CPO's sessions."""
 
     ocpi_module = "sessions"
     gateway = "cpo"
     forward_interface = "RECEIVER"
-
-    def _party(self, request: Request, kwargs: dict[str, Any]) -> PartyRef:
-        party = owner_party(request, kwargs["country_code"], kwargs["party_id"], ("CPO",))
-        check_id_length("session_id", kwargs["session_id"], 36)
-        return party
-
-    @staticmethod
-    def _path(kwargs: dict[str, Any]) -> str:
-        return f"/{kwargs['country_code']}/{kwargs['party_id']}/{kwargs['session_id']}"
+    owner_roles = ("CPO",)
+    id_kwargs = ("session_id",)
 
     @extend_schema(responses=SessionSerializer, summary="The hub's copy of a session")
     def get(self, request: Request, **kwargs: Any) -> Response:
-        party = self._party(request, kwargs)
+        party = self.owned_party(request, kwargs)
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         return OcpiResponse(session_get(party, kwargs["session_id"]))
 
     @extend_schema(request=SessionSerializer, responses=None, summary="Create or replace")
@@ -63,7 +55,7 @@ class SessionReceiverView(RoutedViewMixin, OcpiAPIView):
         return self._write(request, "PATCH", kwargs)
 
     def _write(self, request: Request, method: str, kwargs: dict[str, Any]) -> Response:
-        party = self._party(request, kwargs)
+        party = self.owned_party(request, kwargs)
         serializer_class = SessionSerializer if method == "PUT" else SessionPatchSerializer
         serializer_class(data=request.data).is_valid(raise_exception=True)
         check_body_identity(request.data, party, "id", kwargs["session_id"])

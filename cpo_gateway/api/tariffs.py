@@ -11,48 +11,40 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.ocpi.authentication import caller_of
-from hub.ocpi.routing import PartyRef, context_of
+from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
+    ClientOwnedObjectMixin,
     OcpiAPIView,
     OcpiResponse,
     RoutedViewMixin,
     check_body_identity,
-    check_id_length,
-    owner_party,
 )
 from hub.schemas.tariffs import TariffSerializer
 from hub.services.tariffs import tariff_delete, tariff_get, tariff_put
 
 
-class TariffReceiverView(RoutedViewMixin, OcpiAPIView):
+class TariffReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """A CPO's tariffs."""
 
     ocpi_module = "tariffs"
     gateway = "cpo"
     forward_interface = "RECEIVER"
-
-    def _party(self, request: Request, kwargs: dict[str, Any]) -> PartyRef:
-        party = owner_party(request, kwargs["country_code"], kwargs["party_id"], ("CPO",))
-        check_id_length("tariff_id", kwargs["tariff_id"], 36)
-        return party
-
-    @staticmethod
-    def _path(kwargs: dict[str, Any]) -> str:
-        return f"/{kwargs['country_code']}/{kwargs['party_id']}/{kwargs['tariff_id']}"
+    owner_roles = ("CPO",)
+    id_kwargs = ("tariff_id",)
 
     @extend_schema(responses=TariffSerializer, summary="The hub's copy of a tariff")
     def get(self, request: Request, **kwargs: Any) -> Response:
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
-        return OcpiResponse(tariff_get(self._party(request, kwargs), kwargs["tariff_id"]))
+            return self.forward(request, self.object_path(kwargs))
+        return OcpiResponse(tariff_get(self.owned_party(request, kwargs), kwargs["tariff_id"]))
 
     @extend_schema(request=TariffSerializer, responses=None, summary="Create or replace")
     def put(self, request: Request, **kwargs: Any) -> Response:
-        party = self._party(request, kwargs)
+        party = self.owned_party(request, kwargs)
         TariffSerializer(data=request.data).is_valid(raise_exception=True)
         check_body_identity(request.data, party, "id", kwargs["tariff_id"])
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         result = tariff_put(
             owner=caller_of(request).platform,
             party=party,
@@ -64,9 +56,9 @@ class TariffReceiverView(RoutedViewMixin, OcpiAPIView):
 
     @extend_schema(request=None, responses=None, summary="Delete a tariff")
     def delete(self, request: Request, **kwargs: Any) -> Response:
-        party = self._party(request, kwargs)
+        party = self.owned_party(request, kwargs)
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         tariff_delete(
             owner=caller_of(request).platform,
             party=party,

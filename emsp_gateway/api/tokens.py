@@ -20,12 +20,11 @@ from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import PartyRef, context_of
 from hub.ocpi.views import (
+    ClientOwnedObjectMixin,
     OcpiAPIView,
     OcpiResponse,
     RoutedViewMixin,
     check_body_identity,
-    check_id_length,
-    owner_party,
 )
 from hub.schemas.tokens import TokenPatchSerializer, TokenSerializer, token_type_param
 from hub.services.token_index import token_owner_learn
@@ -43,24 +42,20 @@ _TYPE_PARAMETER = OpenApiParameter(
 )
 
 
-class TokenReceiverView(RoutedViewMixin, OcpiAPIView):
+class TokenReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """An eMSP's tokens."""
 
     ocpi_module = "tokens"
     gateway = "emsp"
     forward_interface = "RECEIVER"
     owner_roles: ClassVar[tuple[str, ...]] = ("EMSP",)
+    id_kwargs: ClassVar[tuple[str, ...]] = ("token_uid",)
 
     def _address(self, request: Request, kwargs: dict[str, Any]) -> tuple[PartyRef, str, str]:
         # The URL party must be one of the caller's eMSP parties (and equal FROM): an eMSP
         # writes only its own tokens, a CPO none (404, 2.2.1 Client Owned Object Push).
-        party = owner_party(request, kwargs["country_code"], kwargs["party_id"], self.owner_roles)
-        uid = check_id_length("token_uid", kwargs["token_uid"], 36)
-        return party, uid, token_type_param(request.query_params.get("type"))
-
-    @staticmethod
-    def _path(kwargs: dict[str, Any]) -> str:
-        return f"/{kwargs['country_code']}/{kwargs['party_id']}/{kwargs['token_uid']}"
+        party = self.owned_party(request, kwargs)
+        return party, kwargs["token_uid"], token_type_param(request.query_params.get("type"))
 
     @extend_schema(
         parameters=[_TYPE_PARAMETER], responses=TokenSerializer, summary="The hub's copy"
@@ -68,7 +63,7 @@ class TokenReceiverView(RoutedViewMixin, OcpiAPIView):
     def get(self, request: Request, **kwargs: Any) -> Response:
         party, uid, token_type = self._address(request, kwargs)
         if self.direct_target(request):
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         return OcpiResponse(token_get(party, uid, token_type))
 
     @extend_schema(
@@ -105,7 +100,7 @@ class TokenReceiverView(RoutedViewMixin, OcpiAPIView):
             token_owner_learn(
                 owner=party, uid=uid, token_type=token_type, source=TokenSource.TOKENS
             )
-            return self.forward(request, self._path(kwargs))
+            return self.forward(request, self.object_path(kwargs))
         result = token_write(
             owner=caller_of(request).platform,
             party=party,

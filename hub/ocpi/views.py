@@ -167,6 +167,27 @@ def owner_party(
     return party
 
 
+class ClientOwnedObjectMixin:
+    """Views of one client-owned object at `/{country_code}/{party_id}/{id}[/{id}...]` (2.2.1
+    transport_and_format, Client Owned Object Push): the URL party is checked by `owner_party`
+    for `owner_roles`, each id of `id_kwargs` (outermost first; a deeper one may be absent) is
+    a CiString(36), and `object_path` is the URL tail a routed request is forwarded with."""
+
+    owner_roles: ClassVar[tuple[str, ...]] = ()
+    id_kwargs: ClassVar[tuple[str, ...]] = ()
+
+    def owned_party(self, request: Request, kwargs: dict[str, Any]) -> PartyRef:
+        party = owner_party(request, kwargs["country_code"], kwargs["party_id"], self.owner_roles)
+        for name in self.id_kwargs:
+            if kwargs.get(name) is not None:
+                check_id_length(name, kwargs[name], 36)
+        return party
+
+    def object_path(self, kwargs: dict[str, Any]) -> str:
+        names = ("country_code", "party_id", *self.id_kwargs)
+        return "".join(f"/{kwargs[n]}" for n in names if kwargs.get(n) is not None)
+
+
 def check_body_identity(
     body: Any, party: PartyRef | None, id_field: str | None, url_id: str | None
 ) -> None:
