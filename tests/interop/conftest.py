@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.interop.extrawest_partner import ensure_extrawest_venv
+from tests.interop.extrawest_partner import ExtrawestPartner, ensure_extrawest_venv
+from tests.partners.simulated import SimulatedPartner
 from tests.worker import CeleryWorkerProcess, wait_until
 
 QUEUES = ("default", "ocpi_push")
@@ -42,6 +43,31 @@ def interop_worker(
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def extrawest_emsp_net(
+    hub_url: str, interop_worker: CeleryWorkerProcess, extrawest_python: str
+) -> Iterator[tuple[ExtrawestPartner, Any, SimulatedPartner]]:
+    """An extrawest eMSP (DE*EXE) registered by the hub (`ocpi_connect`) and a simulated CPO
+    (NL*CP1) registered by itself: (extrawest, its Platform, the CPO)."""
+    from django.core.management import call_command
+
+    from hub.models import Platform
+    from tests.integration.hubnet import connect, role
+
+    with (
+        ExtrawestPartner(role="EMSP", country_code="DE", party_id="EXE") as extrawest,
+        SimulatedPartner(roles=[role("CPO", "NL", "CP1")]) as cpo,
+    ):
+        call_command(
+            "ocpi_connect",
+            versions_url=extrawest.versions_url,
+            token_a=extrawest.token_a,
+            name="Extrawest eMSP",
+        )
+        connect(cpo, "CPO 1")
+        yield extrawest, Platform.objects.get(name="Extrawest eMSP"), cpo
 
 
 def _queued() -> int:

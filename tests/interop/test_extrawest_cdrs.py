@@ -6,42 +6,21 @@ The network: the extrawest eMSP DE*EXE registered hub-initiated, a simulated CPO
 registered partner-initiated, and a real Celery worker delivering the hub's outbox.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 
-from hub.models import Platform, PushAttempt, PushDelivery
+from hub.models import PushAttempt, PushDelivery
 from tests.cpo_gateway.api.test_cdrs import cdr
-from tests.integration.hubnet import connect, role
-from tests.interop.extrawest_partner import ExtrawestPartner
-from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def net(
-    hub_url: str, interop_worker: Any, extrawest_python: str
-) -> Iterator[tuple[ExtrawestPartner, Platform, SimulatedPartner]]:
-    with (
-        ExtrawestPartner(role="EMSP", country_code="DE", party_id="EXE") as extrawest,
-        SimulatedPartner(roles=[role("CPO", "NL", "CP1")]) as cpo,
-    ):
-        call_command(
-            "ocpi_connect",
-            versions_url=extrawest.versions_url,
-            token_a=extrawest.token_a,
-            name="Extrawest eMSP",
-        )
-        connect(cpo, "CPO 1")
-        yield extrawest, Platform.objects.get(name="Extrawest eMSP"), cpo
-
-
-def test_cdr_is_delivered_to_extrawest_once_and_its_location_recorded(net: Any) -> None:
-    extrawest, platform, cpo = net
+def test_cdr_is_delivered_to_extrawest_once_and_its_location_recorded(
+    extrawest_emsp_net: Any,
+) -> None:
+    extrawest, platform, cpo = extrawest_emsp_net
     body = cdr(owner=("DE", "EXE"))
     # when: the CPO POSTs a CDR of DE*EXE's token (no TO: open routing)
     response = cpo.request("POST", "cdrs", json=body)

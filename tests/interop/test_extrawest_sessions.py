@@ -15,18 +15,14 @@ What the library does differently (see extrawest/NOTES.md), and why the hub need
 """
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 
-from hub.models import Platform, PushAttempt, PushDelivery
+from hub.models import PushAttempt, PushDelivery
 from tests.cpo_gateway.api.test_sessions import period, session
-from tests.integration.hubnet import connect, role
 from tests.interop.extrawest_partner import ExtrawestPartner
 from tests.interop.test_extrawest_locations import without_unset
-from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
 pytestmark = [
@@ -60,24 +56,6 @@ def ci_lower(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-@pytest.fixture
-def net(
-    hub_url: str, interop_worker: Any, extrawest_python: str
-) -> Iterator[tuple[ExtrawestPartner, Platform, SimulatedPartner]]:
-    with (
-        ExtrawestPartner(role="EMSP", country_code="DE", party_id="EXE") as extrawest,
-        SimulatedPartner(roles=[role("CPO", "NL", "CP1")]) as cpo,
-    ):
-        call_command(
-            "ocpi_connect",
-            versions_url=extrawest.versions_url,
-            token_a=extrawest.token_a,
-            name="Extrawest eMSP",
-        )
-        connect(cpo, "CPO 1")
-        yield extrawest, Platform.objects.get(name="Extrawest eMSP"), cpo
-
-
 def answered(extrawest: ExtrawestPartner, method: str, count: int = 1) -> dict[str, Any]:
     """The `count`-th answered `method` request to the session; waits (bounded)."""
     found: list[dict[str, Any]] = []
@@ -94,8 +72,10 @@ def answered(extrawest: ExtrawestPartner, method: str, count: int = 1) -> dict[s
     return found[count - 1]
 
 
-def test_session_put_patch_and_new_periods_are_accepted_by_extrawest(net: Any) -> None:
-    extrawest, platform, cpo = net
+def test_session_put_patch_and_new_periods_are_accepted_by_extrawest(
+    extrawest_emsp_net: Any,
+) -> None:
+    extrawest, platform, cpo = extrawest_emsp_net
     # when: the CPO PUTs a session of DE*EXE's token (no TO: open routing)
     assert cpo.request("PUT", "sessions/NL/CP1/SES-0001", json=exe_session()).status_code == 201
     # then: extrawest's `Session` model accepted it (session-only dimensions included)
@@ -137,9 +117,9 @@ def test_session_put_patch_and_new_periods_are_accepted_by_extrawest(net: Any) -
 
 
 def test_extrawest_pulls_its_sessions_and_sets_preferences_without_routing_headers(
-    net: Any, hub_url: str
+    extrawest_emsp_net: Any, hub_url: str
 ) -> None:
-    extrawest, _, cpo = net
+    extrawest, _, cpo = extrawest_emsp_net
     cpo.request("PUT", "sessions/NL/CP1/SES-0001", json=exe_session())
     base = f"{hub_url}/ocpi/2.2.1/emsp/sessions"
     # the library's own client: no OCPI-from/to headers, the token says who it is
