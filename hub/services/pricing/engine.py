@@ -21,8 +21,8 @@ Decisions where the spec is silent:
   reservation TIME on its own. The rounding surplus is billed on the last priced period of
   that dimension, at that period's price, with the step_size of its price component. Time is
   first snapped to whole seconds (CDR hours carry 4 decimals, i.e. 0.36 s of noise).
-- A price component without `vat` leaves incl_vat unknown (None) for its part; a total with
-  such a non-zero part has incl_vat None.
+- A price component without `vat` has no VAT applicable (PriceComponent.vat "If omitted, no
+  VAT is applicable"): its incl_vat equals its excl_vat, so every total has a known incl_vat.
 - min_price/max_price clamp the total of the periods priced by that tariff, excl and incl VAT
   independently; the sub-totals are not adjusted (mod_cdrs: they then need not add up).
 """
@@ -415,7 +415,7 @@ class _Pricer:
             if (excl < limit) if is_min else (excl > limit):
                 excl = limit
                 self.issue(f"{field}_applied", f"{field} of tariff {tid!r} applied (excl. VAT)")
-            if bound.get("incl_vat") is not None and incl is not None:
+            if bound.get("incl_vat") is not None:
                 limit_incl = to_decimal(bound["incl_vat"], f"{field}.incl_vat")
                 if (incl < limit_incl) if is_min else (incl > limit_incl):
                     incl = limit_incl

@@ -15,27 +15,18 @@ PRECISION = Decimal("1e-12")
 
 @dataclass(frozen=True)
 class Price:
-    """OCPI `Price` (types.asciidoc): `incl_vat` is None when a part has no VAT defined.
+    """OCPI `Price` (types.asciidoc), both parts always known.
 
-    A `PriceComponent` without `vat` means "no VAT applicable", which differs from 0 % (spec,
-    PriceComponent.vat), so the amount including VAT is unknown rather than equal to excl_vat.
+    A `PriceComponent` without `vat` means "no VAT is applicable" (spec, PriceComponent.vat:
+    "If omitted, no VAT is applicable"), so its amount including VAT is its amount excluding
+    VAT; the TandemDrive reference engine answers the same (its step_size vectors).
     """
 
     excl_vat: Decimal = ZERO
-    incl_vat: Decimal | None = ZERO
+    incl_vat: Decimal = ZERO
 
     def __add__(self, other: "Price") -> "Price":
-        return Price(self.excl_vat + other.excl_vat, _add_incl(self, other))
-
-
-def _add_incl(a: Price, b: Price) -> Decimal | None:
-    # A zero amount is zero whatever its VAT, so a VAT-less zero (the Free of Charge tariff)
-    # does not make a total unknown; any other unknown part makes the sum unknown.
-    if a.incl_vat is None and a.excl_vat != ZERO:
-        return None
-    if b.incl_vat is None and b.excl_vat != ZERO:
-        return None
-    return (a.incl_vat or ZERO) + (b.incl_vat or ZERO)
+        return Price(self.excl_vat + other.excl_vat, self.incl_vat + other.incl_vat)
 
 
 @dataclass(frozen=True)
@@ -66,10 +57,11 @@ class PricedDimension:
     @property
     def cost(self) -> Price:
         excl = self.billed_volume * self.unit_price
-        incl = None if self.vat is None else excl * (1 + self.vat / 100)
+        # No vat: no VAT applicable, so incl equals excl (not unknown, not 0 % of something).
+        incl = excl if self.vat is None else excl * (1 + self.vat / 100)
         # Hours from seconds (x/3600) do not terminate: drop the last digits of the 28-digit
         # context so that 40 minutes at 3.00/h is 2.00, not 2.0000...01.
-        return Price(_exact(excl), None if incl is None else _exact(incl))
+        return Price(_exact(excl), _exact(incl))
 
 
 def _exact(amount: Decimal) -> Decimal:

@@ -74,10 +74,11 @@ def test_output_shape_with_tariff_file_and_time_zone(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out == {
         "computed": {
-            "total_cost": {"excl_vat": "7.0000", "incl_vat": None},
+            # the parking component has no vat: no VAT applicable, 1.5 incl = 1.5 excl
+            "total_cost": {"excl_vat": "7.0000", "incl_vat": "7.6000"},
             "total_energy_cost": {"excl_vat": "5.0000", "incl_vat": "5.5000"},
             "total_time_cost": {"excl_vat": "0.0000", "incl_vat": "0.0000"},
-            "total_parking_cost": {"excl_vat": "1.5000", "incl_vat": None},
+            "total_parking_cost": {"excl_vat": "1.5000", "incl_vat": "1.5000"},
             "total_fixed_cost": {"excl_vat": "0.5000", "incl_vat": "0.6000"},
             "total_reservation_cost": {"excl_vat": "0.0000", "incl_vat": "0.0000"},
             "total_energy": "20.0000",

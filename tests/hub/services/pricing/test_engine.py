@@ -239,7 +239,9 @@ def test_energy_step_rounds_the_total_not_each_period() -> None:
     assert result.periods[-1].dimensions[0].billed_volume == Decimal("1.2")
 
 
-def test_vat_absent_is_not_zero() -> None:
+def test_vat_absent_means_no_vat_applicable() -> None:
+    # PriceComponent.vat: "If omitted, no VAT is applicable": incl_vat equals excl_vat for that
+    # part (the same as 0 % for the amount), never unknown.
     zero = tariff(el(pc("ENERGY", 0.25, vat=0)))
     none = tariff(el(pc("ENERGY", 0.25)))
     mixed = tariff(el(pc("FLAT", 0.5, vat=20), pc("ENERGY", 0.25)))
@@ -251,10 +253,13 @@ def test_vat_absent_is_not_zero() -> None:
         Decimal("1.0000"),
         Decimal("1.0000"),
     )
-    assert (d(r_none.total_cost.excl_vat), r_none.total_cost.incl_vat) == (Decimal("1.0000"), None)
-    assert r_mixed.total_cost.incl_vat is None
+    assert (d(r_none.total_cost.excl_vat), d(r_none.total_cost.incl_vat)) == (
+        Decimal("1.0000"),
+        Decimal("1.0000"),
+    )
     assert d(r_mixed.total_fixed_cost.incl_vat) == Decimal("0.6000")
-    assert r_mixed.total_energy_cost.incl_vat is None
+    assert d(r_mixed.total_energy_cost.incl_vat) == Decimal("1.0000")
+    assert d(r_mixed.total_cost.incl_vat) == Decimal("1.6000")  # 0.5 x 1.2 + 1.0
 
 
 def test_free_tariff_without_vat_costs_zero_incl_vat() -> None:
