@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.faults.servers import PgCluster, RedisServer, free_port
+from tests.faults.servers import PgCluster, RedisServer, free_port, private_cluster_root
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COLUMNS = (
@@ -48,9 +48,11 @@ def main(argv: list[str]) -> int:
     run_dir = ROOT / ".run" / "faults"
     run_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=run_dir))
-    os.chmod(work, 0o755)  # the postgres user must reach its cluster directory below
     results = work / "results.jsonl"
-    pg = PgCluster(work / "pg", free_port())
+    # The cluster lives outside the checkout, which may sit in a folder only its owner can
+    # enter (a home folder, mktemp -d): initdb and postgres run as the `postgres` user.
+    pg_root = private_cluster_root()
+    pg = PgCluster(pg_root / "pg", free_port())
     redis = RedisServer(work / "redis", free_port())
     started = time.monotonic()
     status = 1
@@ -96,8 +98,9 @@ def main(argv: list[str]) -> int:
         pg.stop("immediate")
         if status == 0:
             shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(pg_root, ignore_errors=True)
         else:
-            print(f"logs and data kept in {work}", file=sys.stderr)
+            print(f"logs and data kept in {work} and {pg_root}", file=sys.stderr)
     return status
 
 

@@ -10,8 +10,10 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,10 +86,34 @@ def pg_bindir() -> Path:
     raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) found")
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Every directory from / down to `path` lets other users in (o+x): the `postgres` user
+    can then reach a directory created below it."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def private_cluster_root() -> Path:
+    """A fresh 0755 directory, under the system temp dir, for a PgCluster.
+
+    The cluster must not live in the checkout: a clone in a home folder or in `mktemp -d`
+    (0700) cannot be entered by `postgres`, which initdb and the server run as when the suite
+    runs as root. The caller removes the directory when done (shutil.rmtree).
+    """
+    bases = [Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")]  # noqa: S108
+    for base in bases:
+        # TMPDIR itself may be private (a per-user temp dir): fall back to the shared ones.
+        if base.is_dir() and (os.geteuid() != 0 or _reachable_by_others(base.resolve())):
+            root = Path(tempfile.mkdtemp(prefix="hub-faults-pg-", dir=base))
+            os.chmod(root, 0o755)  # mkdtemp makes it 0700
+            return root
+    raise RuntimeError(f"no temp directory the postgres user can enter among {bases}")
+
+
 class PgCluster:
     """A throw-away cluster (trust auth) the suite may stop, crash and start.
 
-    PostgreSQL refuses to run as root; as root the cluster belongs to the `postgres` user.
+    PostgreSQL refuses to run as root; as root the cluster belongs to the `postgres` user, so
+    `directory` must be reachable by that user (see private_cluster_root).
     """
 
     def __init__(self, directory: Path, port: int, bindir: Path | None = None) -> None:
@@ -103,9 +129,18 @@ class PgCluster:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return subprocess.run(  # noqa: S603 - fixed binaries, our own arguments
-            [*prefix, *args], capture_output=True, text=True, check=check, timeout=120
+        # cwd: the cluster's own directory, not the checkout the postgres user may not enter.
+        done = subprocess.run(  # noqa: S603 - fixed binaries, our own arguments
+            [*prefix, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.directory if self.directory.is_dir() else None,
         )
+        if check and done.returncode != 0:
+            # say why (initdb's stderr), not only the exit status
+            raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        return done
 
     def init(self) -> "PgCluster":
         self.directory.mkdir(parents=True, exist_ok=True)
