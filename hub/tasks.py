@@ -1,15 +1,11 @@
 """Celery tasks: thin, explicit stable names, ids only as arguments (STYLE §3.4)."""
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
-
-from hub.models import OcpiExchange
 
 
 def enqueue_on_commit(task: Any, *ids: int | str) -> None:
@@ -20,10 +16,19 @@ def enqueue_on_commit(task: Any, *ids: int | str) -> None:
 
 @shared_task(name="hub.exchange_log_prune", ignore_result=True)
 def exchange_log_prune_task() -> int:
-    """Delete exchange-log entries older than the retention period."""
-    cutoff = timezone.now() - timedelta(days=settings.OCPI_EXCHANGE_LOG_RETENTION_DAYS)
-    deleted, _ = OcpiExchange.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    """Delete exchange-log entries older than the retention period, in batches (beat)."""
+    from hub.services.retention import prune_exchange_log
+
+    return prune_exchange_log().deleted
+
+
+@shared_task(name="hub.retention_prune", ignore_result=True)
+def retention_prune_task() -> dict[str, dict[str, int | bool]]:
+    """Prune final deliveries and their attempts, finished async requests and expired proxied
+    URLs, in batches (beat)."""
+    from hub.services.retention import prune_all
+
+    return prune_all()
 
 
 @shared_task(name="hub.ping", ignore_result=False)

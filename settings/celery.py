@@ -47,9 +47,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "hub.delivery_sweep",
         "schedule": env.float("OCPI_SWEEP_INTERVAL_S", default=15.0),
     },
+    # Retention (hub.services.retention): batched prunes with a time budget; a run cut short
+    # is resumed by the next one.
     "prune-exchange-log": {
         "task": "hub.exchange_log_prune",
-        "schedule": 3600.0,
+        "schedule": env.float("OCPI_RETENTION_INTERVAL_S", default=900.0),
+    },
+    "retention-prune": {
+        "task": "hub.retention_prune",
+        "schedule": env.float("OCPI_RETENTION_INTERVAL_S", default=900.0),
     },
     # Still-alive (DESIGN §5): probe platforms silent for OCPI_STILL_ALIVE_AFTER_S.
     "still-alive-check": {

@@ -21,5 +21,5 @@ LOGGING = {
     },
 }
 
-# Exchange log retention (days) for the periodic prune.
+# Exchange log retention (days) for the periodic prune (hub.services.retention, in batches).
 OCPI_EXCHANGE_LOG_RETENTION_DAYS: int = env.int("OCPI_EXCHANGE_LOG_RETENTION_DAYS", default=30)

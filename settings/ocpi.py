@@ -129,3 +129,23 @@ OCPI_RECONCILE_DELIVERY_GRACE_S: float = env.float(
     "OCPI_RECONCILE_DELIVERY_GRACE_S", default=3600.0
 )
 OCPI_RECONCILE_PULL_SLACK_S: float = env.float("OCPI_RECONCILE_PULL_SLACK_S", default=86400.0)
+
+# Retention (hub.services.retention), run by beat every OCPI_RETENTION_INTERVAL_S: final push
+# deliveries (DELIVERED/FAILED/CANCELLED, never PENDING/IN_FLIGHT/DEAD) unchanged for
+# OCPI_RETENTION_PUSH_DELIVERY_DAYS, with their attempts once the newest attempt is older than
+# OCPI_RETENTION_PUSH_ATTEMPT_DAYS (an attempt never goes before its delivery); finished
+# commands/charging-profile requests after OCPI_RETENTION_ASYNC_REQUEST_DAYS; proxied URLs
+# OCPI_RETENTION_PROXIED_URL_DAYS after they expired. Each prune deletes
+# OCPI_RETENTION_BATCH_SIZE rows per transaction for at most OCPI_RETENTION_TIME_BUDGET_S (keep
+# it under CELERY_TASK_SOFT_TIME_LIMIT); the next run resumes.
+OCPI_RETENTION_PUSH_DELIVERY_DAYS: float = env.float(
+    "OCPI_RETENTION_PUSH_DELIVERY_DAYS", default=30
+)
+OCPI_RETENTION_PUSH_ATTEMPT_DAYS: float = env.float("OCPI_RETENTION_PUSH_ATTEMPT_DAYS", default=30)
+OCPI_RETENTION_ASYNC_REQUEST_DAYS: float = env.float(
+    "OCPI_RETENTION_ASYNC_REQUEST_DAYS", default=30
+)
+OCPI_RETENTION_PROXIED_URL_DAYS: float = env.float("OCPI_RETENTION_PROXIED_URL_DAYS", default=1)
+OCPI_RETENTION_BATCH_SIZE: int = env.int("OCPI_RETENTION_BATCH_SIZE", default=1000)
+OCPI_RETENTION_TIME_BUDGET_S: float = env.float("OCPI_RETENTION_TIME_BUDGET_S", default=20.0)
+OCPI_RETENTION_INTERVAL_S: float = env.float("OCPI_RETENTION_INTERVAL_S", default=900.0)
