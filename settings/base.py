@@ -125,6 +125,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The cache holds counters every web process must share (the unauthenticated-request limit):
+# Redis when REDIS_URL is set; process-local memory on the embedded default (one machine, where
+# the limit is then per web process).
+_cache_redis_url: str | None = env("REDIS_URL", default=None)
+CACHES: dict[str, dict[str, object]] = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_redis_url,
+            "KEY_PREFIX": "hub",
+        }
+        if _cache_redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 from settings.celery import *  # noqa: E402,F403
 from settings.logging import *  # noqa: E402,F403
 from settings.ocpi import *  # noqa: E402,F403

@@ -25,6 +25,17 @@ OCPI_MAX_LIMIT: int = env.int("OCPI_MAX_LIMIT", default=1000)
 OCPI_HTTP_TIMEOUT_S: float = env.float("OCPI_HTTP_TIMEOUT_S", default=10.0)
 OCPI_HTTP_CONNECT_TIMEOUT_S: float = env.float("OCPI_HTTP_CONNECT_TIMEOUT_S", default=3.0)
 
+# Unauthenticated /ocpi/ requests (no, unknown or revoked token): at most OCPI_UNAUTH_LIMIT
+# per client address per OCPI_UNAUTH_WINDOW_S, then HTTP 429 + Retry-After until the window
+# ends (0 turns the limit off); only the first OCPI_UNAUTH_LOG_SAMPLE per window reach the
+# exchange log. A caller with a valid token is never refused by this limit. Behind reverse
+# proxies that append to X-Forwarded-For, OCPI_TRUSTED_PROXY_COUNT says how many there are
+# (0: the client address is REMOTE_ADDR).
+OCPI_UNAUTH_LIMIT: int = env.int("OCPI_UNAUTH_LIMIT", default=60)
+OCPI_UNAUTH_WINDOW_S: int = env.int("OCPI_UNAUTH_WINDOW_S", default=60)
+OCPI_UNAUTH_LOG_SAMPLE: int = env.int("OCPI_UNAUTH_LOG_SAMPLE", default=10)
+OCPI_TRUSTED_PROXY_COUNT: int = env.int("OCPI_TRUSTED_PROXY_COUNT", default=0)
+
 # Modules a partner must offer for the hub to accept its registration (else OCPI 3003).
 OCPI_REQUIRED_ENDPOINTS: list[str] = env.list("OCPI_REQUIRED_ENDPOINTS", default=["credentials"])
 

@@ -13,6 +13,16 @@ from tests.factories import issue_token, registered_party
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: counters such as the unauthenticated-request
+    limit (hub/ocpi/flood.py) must not leak from one test into the next (the local-memory
+    cache of settings.test is per process, so this is parallel-safe)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _ocpi_contract() -> Iterator[None]:
     """Fail any test during which the hub produced a response breaking the OCPI contract."""
     contract.take_violations()

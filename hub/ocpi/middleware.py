@@ -1,5 +1,6 @@
 """Per-request OCPI plumbing that must cover every response under /ocpi/, DRF's or not:
-echoing X-Request-ID / X-Correlation-ID and recording the exchange."""
+echoing X-Request-ID / X-Correlation-ID, bounding unauthenticated traffic and recording the
+exchange."""
 
 import json
 import re
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from hub.models import ExchangeDirection
+from hub.ocpi import flood
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, message_ids
 
@@ -66,9 +68,20 @@ class OcpiExchangeMiddleware:
         request.path = normalize_ocpi_path(request.path)
         request_id, correlation_id = message_ids(request)
         request.ocpi_ids = (request_id, correlation_id)  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        address = flood.client_address(request)
+        window = flood.Window.of(address)
+        if flood.over_limit(request, window):
+            response: HttpResponse = flood.too_many_requests(window)
+        else:
+            response = self.get_response(request)
         response[REQUEST_ID] = request_id
         response[CORRELATION_ID] = correlation_id
+        unauthenticated = response.status_code in (401, 429) and not getattr(
+            request, "ocpi_platform", None
+        )
+        # Unauthenticated answers are counted against the address and only sampled into the log.
+        if unauthenticated and not flood.should_log(flood.count_failure(window), address):
+            return response
         ocpi_status, message = _ocpi_status_of(response)
         context = getattr(request, "ocpi_context", None)
         record_exchange(
