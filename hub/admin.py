@@ -2347,6 +2347,29 @@ class TokenOwnerAdmin(ReadOnlyAdmin):
 # --- Sessions -----------------------------------------------------------------------------------
 
 
+class TokenOwnerMismatchFilter(YesNoFilter):
+    """Sessions or CDRs whose cdr_token names another owner than the eMSP that pushed the token
+    itself (`token_owner_finding`, hub.services.token_index)."""
+
+    title = "token owner mismatch"
+    parameter_name = "token_owner_mismatch"
+
+    def yes_q(self) -> Q:
+        return ~Q(token_owner_finding="")
+
+
+def _token_owner_finding(obj: Session | Cdr) -> str:
+    if not obj.token_owner_finding:
+        return "—"
+    return format_html(
+        '<span style="color:#c62828" title="cdr_token names {}; the token was pushed by {}">'
+        "issued by {}</span>",
+        _party_label(obj.token_country_code, obj.token_party_id),
+        obj.token_owner_finding,
+        obj.token_owner_finding,
+    )
+
+
 @admin.register(Session)
 class SessionAdmin(OcpiObjectAdmin):
     """CPOs' sessions as received, each routed to the eMSP owning its `cdr_token` (never
@@ -2357,6 +2380,7 @@ class SessionAdmin(OcpiObjectAdmin):
         "party",
         "ocpi_id",
         "emsp_party",
+        "token_owner_mismatch",
         "status",
         "kwh",
         "start_date_time",
@@ -2366,7 +2390,13 @@ class SessionAdmin(OcpiObjectAdmin):
         "owner_link",
         "deliveries_link",
     )
-    list_filter = (SessionStatusFilter, SessionCpoFilter, SessionEmspFilter, OwnerFilter)
+    list_filter = (
+        SessionStatusFilter,
+        SessionCpoFilter,
+        SessionEmspFilter,
+        OwnerFilter,
+        TokenOwnerMismatchFilter,
+    )
     # The `session_page` index, newest first.
     ordering = ("-last_updated", "-pk")
     date_hierarchy = "start_date_time"
@@ -2395,7 +2425,15 @@ class SessionAdmin(OcpiObjectAdmin):
         ),
         (
             "Token and routing",
-            {"fields": ("emsp_party", "cdr_token", "deliveries_link", "requests_link")},
+            {
+                "fields": (
+                    "emsp_party",
+                    "token_owner_mismatch",
+                    "cdr_token",
+                    "deliveries_link",
+                    "requests_link",
+                )
+            },
         ),
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("period_count", "document")}),
@@ -2411,6 +2449,7 @@ class SessionAdmin(OcpiObjectAdmin):
         "last_updated",
         "owner_link",
         "emsp_party",
+        "token_owner_mismatch",
         "cdr_token",
         "deliveries_link",
         "requests_link",
@@ -2463,6 +2502,10 @@ class SessionAdmin(OcpiObjectAdmin):
     @admin.display(description="eMSP (token owner)", ordering="token_country_code")
     def emsp_party(self, session: Session) -> str:
         return _party_label(session.token_country_code, session.token_party_id)
+
+    @admin.display(description="token owner mismatch", ordering="token_owner_finding")
+    def token_owner_mismatch(self, session: Session) -> str:
+        return _token_owner_finding(session)
 
     @admin.display(description="location")
     def location_link(self, session: Session) -> str:
@@ -2973,6 +3016,7 @@ class CdrAdmin(OcpiObjectAdmin):
         "price_check_badge",
         "credit",
         "findings_count",
+        "token_owner_mismatch",
         "delivery_badge",
         "received_at",
     )
@@ -2983,6 +3027,7 @@ class CdrAdmin(OcpiObjectAdmin):
         "credit",
         HasFindingsFilter,
         FindingCodeFilter,
+        TokenOwnerMismatchFilter,
         CdrDeliveryStateFilter,
         CreditOfFilter,
     )
@@ -3013,7 +3058,7 @@ class CdrAdmin(OcpiObjectAdmin):
             },
         ),
         ("Costs", {"fields": ("currency", "costs_table", "price_check_badge", "computed_doc")}),
-        ("Findings", {"fields": ("findings_list",)}),
+        ("Findings", {"fields": ("findings_list", "token_owner_mismatch")}),
         ("Credits", {"fields": ("credit", "credit_reference_id", "original_link", "credits_link")}),
         ("Delivery", {"fields": ("delivery_badge", "deliveries_link", "received_at")}),
         ("OCPI document", {"fields": ("document",)}),
@@ -3035,6 +3080,7 @@ class CdrAdmin(OcpiObjectAdmin):
         "price_check_badge",
         "computed_doc",
         "findings_list",
+        "token_owner_mismatch",
         "credit",
         "credit_reference_id",
         "original_link",
@@ -3124,6 +3170,10 @@ class CdrAdmin(OcpiObjectAdmin):
         if not codes:
             return "0"
         return format_html('<span title="{}">{}</span>', ", ".join(codes), len(codes))
+
+    @admin.display(description="token owner mismatch", ordering="token_owner_finding")
+    def token_owner_mismatch(self, cdr: Cdr) -> str:
+        return _token_owner_finding(cdr)
 
     @admin.display(description="delivery", ordering="delivery_state")
     def delivery_badge(self, cdr: Cdr) -> str:
