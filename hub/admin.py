@@ -62,6 +62,8 @@ from hub.models import (
     Evse,
     Location,
     OcpiExchange,
+    PartyAuditEntry,
+    PartyClaim,
     Platform,
     PlatformEndpoint,
     PlatformRole,
@@ -88,6 +90,7 @@ from hub.schemas.sessions import SessionStatus
 from hub.services.async_results import MODULE_OF
 from hub.services.cdr_checks import FINDING_CODES
 from hub.services.outbox import delivery_cancel, delivery_resend
+from hub.services.parties import claim_approve, claim_reject, claim_release, staff_actor
 from hub.services.reconciliation import Kind, ReportStatus, reconciliation_findings_csv
 from hub.services.registry import (
     RegistrationError,
@@ -429,9 +432,18 @@ class PlatformAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = InviteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            platform, token = platform_invite(name=form.cleaned_data["name"])
-            self.log_addition(request, platform, "Invited: issued Token A.")
-            return self._token_page(request, [(platform, token)])
+            try:
+                platform, token = platform_invite(
+                    name=form.cleaned_data["name"],
+                    parties=form.cleaned_data["parties"],
+                    actor=staff_actor(request.user),
+                    user=request.user,
+                )
+            except OcpiError as exc:
+                form.add_error("parties", exc.message)
+            else:
+                self.log_addition(request, platform, "Invited: issued Token A.")
+                return self._token_page(request, [(platform, token)])
         return TemplateResponse(
             request,
             "admin/hub/platform/invite.html",
@@ -455,6 +467,9 @@ class PlatformAdmin(admin.ModelAdmin):
                     versions_url=data["versions_url"],
                     token_a=data["token_a"],
                     name=data["name"] or None,
+                    parties=data["parties"],
+                    actor=staff_actor(request.user),
+                    user=request.user,
                 )
             except RegistrationError as exc:
                 messages.error(request, f"Could not connect: {exc}. Nothing was stored.")
@@ -3616,12 +3631,105 @@ class ReconciliationFindingAdmin(ReadOnlyAdmin):
         return _pretty_json(finding.detail)
 
 
+# --- Party claims (who may hold which party; hub.services.parties) ----------------------------
+
+
+@admin.register(PartyClaim)
+class PartyClaimAdmin(admin.ModelAdmin):
+    """Parties reserved to a platform without being one of its working roles: invited and not
+    claimed yet, pending staff approval (a credentials PUT added them), or dropped (reserved
+    until released). Decided with the actions; every decision goes to the party audit log."""
+
+    list_display = ("party", "state", "platform", "changed_at", "created_at")
+    list_filter = ("state", "role")
+    list_select_related = ("platform",)
+    search_fields = ("platform__name", "=country_code", "=party_id")
+    ordering = ("state", "country_code", "party_id", "role")
+    fields = ("party", "state", "platform", "business_details", "created_at", "changed_at")
+    readonly_fields = fields
+    actions = ["approve_action", "reject_action", "release_action"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PartyClaim | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PartyClaim | None = None) -> bool:
+        return False  # releasing is an audited action, not a delete
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hub.change_partyclaim")
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, claim: PartyClaim) -> str:
+        return f"{claim.country_code}*{claim.party_id} {claim.role}"
+
+    def _decide(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[PartyClaim],
+        decide: Callable[..., Any],
+        done: str,
+    ) -> None:
+        count = 0
+        for claim in queryset.select_related("platform"):
+            try:
+                decide(claim, user=request.user)
+            except OcpiError as exc:
+                messages.error(request, f"{claim}: {exc.message}")
+            else:
+                count += 1
+        if count:
+            messages.success(request, f"{done}: {count} part{'y' if count == 1 else 'ies'}.")
+
+    @admin.action(
+        description="Approve the pending parties (they become working roles)",
+        permissions=["decide"],
+    )
+    def approve_action(self, request: HttpRequest, queryset: QuerySet[PartyClaim]) -> None:
+        self._decide(request, queryset, claim_approve, "Approved")
+
+    @admin.action(
+        description="Reject the pending parties (free for others again)", permissions=["decide"]
+    )
+    def reject_action(self, request: HttpRequest, queryset: QuerySet[PartyClaim]) -> None:
+        self._decide(request, queryset, claim_reject, "Rejected")
+
+    @admin.action(
+        description="Release dropped or unclaimed invited parties (any platform may claim them "
+        "and the objects stored under them)",
+        permissions=["decide"],
+    )
+    def release_action(self, request: HttpRequest, queryset: QuerySet[PartyClaim]) -> None:
+        self._decide(request, queryset, claim_release, "Released")
+
+
+@admin.register(PartyAuditEntry)
+class PartyAuditEntryAdmin(ReadOnlyAdmin):
+    """Every change of who holds a party: claimed, requested, approved, rejected, dropped,
+    released, with who did it and when."""
+
+    list_display = ("at", "action", "party", "platform_name", "actor", "detail")
+    list_filter = ("action", "role")
+    search_fields = ("platform_name", "=country_code", "=party_id", "actor")
+    ordering = ("-at", "-pk")
+    fields = ("at", "action", "party", "platform", "platform_name", "actor", "user", "detail")
+    readonly_fields = fields
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, entry: PartyAuditEntry) -> str:
+        return f"{entry.country_code}*{entry.party_id} {entry.role}"
+
+
 __all__ = [
     "OPERATIONS",
     "AsyncRequestAdmin",
     "CdrAdmin",
     "LocationAdmin",
     "OcpiExchangeAdmin",
+    "PartyAuditEntryAdmin",
+    "PartyClaimAdmin",
     "PlatformAdmin",
     "PlatformEndpointAdmin",
     "PlatformRoleAdmin",
