@@ -62,6 +62,8 @@ from hub.models import (
     Evse,
     Location,
     OcpiExchange,
+    PartyAuditEntry,
+    PartyClaim,
     Platform,
     PlatformEndpoint,
     PlatformRole,
@@ -88,6 +90,7 @@ from hub.schemas.sessions import SessionStatus
 from hub.services.async_results import MODULE_OF
 from hub.services.cdr_checks import FINDING_CODES
 from hub.services.outbox import delivery_cancel, delivery_resend
+from hub.services.parties import claim_approve, claim_reject, claim_release, staff_actor
 from hub.services.reconciliation import Kind, ReportStatus, reconciliation_findings_csv
 from hub.services.registry import (
     RegistrationError,
@@ -429,9 +432,18 @@ class PlatformAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = InviteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            platform, token = platform_invite(name=form.cleaned_data["name"])
-            self.log_addition(request, platform, "Invited: issued Token A.")
-            return self._token_page(request, [(platform, token)])
+            try:
+                platform, token = platform_invite(
+                    name=form.cleaned_data["name"],
+                    parties=form.cleaned_data["parties"],
+                    actor=staff_actor(request.user),
+                    user=request.user,
+                )
+            except OcpiError as exc:
+                form.add_error("parties", exc.message)
+            else:
+                self.log_addition(request, platform, "Invited: issued Token A.")
+                return self._token_page(request, [(platform, token)])
         return TemplateResponse(
             request,
             "admin/hub/platform/invite.html",
@@ -455,6 +467,9 @@ class PlatformAdmin(admin.ModelAdmin):
                     versions_url=data["versions_url"],
                     token_a=data["token_a"],
                     name=data["name"] or None,
+                    parties=data["parties"],
+                    actor=staff_actor(request.user),
+                    user=request.user,
                 )
             except RegistrationError as exc:
                 messages.error(request, f"Could not connect: {exc}. Nothing was stored.")
@@ -2347,6 +2362,29 @@ class TokenOwnerAdmin(ReadOnlyAdmin):
 # --- Sessions -----------------------------------------------------------------------------------
 
 
+class TokenOwnerMismatchFilter(YesNoFilter):
+    """Sessions or CDRs whose cdr_token names another owner than the eMSP that pushed the token
+    itself (`token_owner_finding`, hub.services.token_index)."""
+
+    title = "token owner mismatch"
+    parameter_name = "token_owner_mismatch"
+
+    def yes_q(self) -> Q:
+        return ~Q(token_owner_finding="")
+
+
+def _token_owner_finding(obj: Session | Cdr) -> str:
+    if not obj.token_owner_finding:
+        return "—"
+    return format_html(
+        '<span style="color:#c62828" title="cdr_token names {}; the token was pushed by {}">'
+        "issued by {}</span>",
+        _party_label(obj.token_country_code, obj.token_party_id),
+        obj.token_owner_finding,
+        obj.token_owner_finding,
+    )
+
+
 @admin.register(Session)
 class SessionAdmin(OcpiObjectAdmin):
     """CPOs' sessions as received, each routed to the eMSP owning its `cdr_token` (never
@@ -2357,6 +2395,7 @@ class SessionAdmin(OcpiObjectAdmin):
         "party",
         "ocpi_id",
         "emsp_party",
+        "token_owner_mismatch",
         "status",
         "kwh",
         "start_date_time",
@@ -2366,7 +2405,13 @@ class SessionAdmin(OcpiObjectAdmin):
         "owner_link",
         "deliveries_link",
     )
-    list_filter = (SessionStatusFilter, SessionCpoFilter, SessionEmspFilter, OwnerFilter)
+    list_filter = (
+        SessionStatusFilter,
+        SessionCpoFilter,
+        SessionEmspFilter,
+        OwnerFilter,
+        TokenOwnerMismatchFilter,
+    )
     # The `session_page` index, newest first.
     ordering = ("-last_updated", "-pk")
     date_hierarchy = "start_date_time"
@@ -2395,7 +2440,15 @@ class SessionAdmin(OcpiObjectAdmin):
         ),
         (
             "Token and routing",
-            {"fields": ("emsp_party", "cdr_token", "deliveries_link", "requests_link")},
+            {
+                "fields": (
+                    "emsp_party",
+                    "token_owner_mismatch",
+                    "cdr_token",
+                    "deliveries_link",
+                    "requests_link",
+                )
+            },
         ),
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("period_count", "document")}),
@@ -2411,6 +2464,7 @@ class SessionAdmin(OcpiObjectAdmin):
         "last_updated",
         "owner_link",
         "emsp_party",
+        "token_owner_mismatch",
         "cdr_token",
         "deliveries_link",
         "requests_link",
@@ -2463,6 +2517,10 @@ class SessionAdmin(OcpiObjectAdmin):
     @admin.display(description="eMSP (token owner)", ordering="token_country_code")
     def emsp_party(self, session: Session) -> str:
         return _party_label(session.token_country_code, session.token_party_id)
+
+    @admin.display(description="token owner mismatch", ordering="token_owner_finding")
+    def token_owner_mismatch(self, session: Session) -> str:
+        return _token_owner_finding(session)
 
     @admin.display(description="location")
     def location_link(self, session: Session) -> str:
@@ -2973,6 +3031,7 @@ class CdrAdmin(OcpiObjectAdmin):
         "price_check_badge",
         "credit",
         "findings_count",
+        "token_owner_mismatch",
         "delivery_badge",
         "received_at",
     )
@@ -2983,6 +3042,7 @@ class CdrAdmin(OcpiObjectAdmin):
         "credit",
         HasFindingsFilter,
         FindingCodeFilter,
+        TokenOwnerMismatchFilter,
         CdrDeliveryStateFilter,
         CreditOfFilter,
     )
@@ -3013,7 +3073,7 @@ class CdrAdmin(OcpiObjectAdmin):
             },
         ),
         ("Costs", {"fields": ("currency", "costs_table", "price_check_badge", "computed_doc")}),
-        ("Findings", {"fields": ("findings_list",)}),
+        ("Findings", {"fields": ("findings_list", "token_owner_mismatch")}),
         ("Credits", {"fields": ("credit", "credit_reference_id", "original_link", "credits_link")}),
         ("Delivery", {"fields": ("delivery_badge", "deliveries_link", "received_at")}),
         ("OCPI document", {"fields": ("document",)}),
@@ -3035,6 +3095,7 @@ class CdrAdmin(OcpiObjectAdmin):
         "price_check_badge",
         "computed_doc",
         "findings_list",
+        "token_owner_mismatch",
         "credit",
         "credit_reference_id",
         "original_link",
@@ -3124,6 +3185,10 @@ class CdrAdmin(OcpiObjectAdmin):
         if not codes:
             return "0"
         return format_html('<span title="{}">{}</span>', ", ".join(codes), len(codes))
+
+    @admin.display(description="token owner mismatch", ordering="token_owner_finding")
+    def token_owner_mismatch(self, cdr: Cdr) -> str:
+        return _token_owner_finding(cdr)
 
     @admin.display(description="delivery", ordering="delivery_state")
     def delivery_badge(self, cdr: Cdr) -> str:
@@ -3566,12 +3631,105 @@ class ReconciliationFindingAdmin(ReadOnlyAdmin):
         return _pretty_json(finding.detail)
 
 
+# --- Party claims (who may hold which party; hub.services.parties) ----------------------------
+
+
+@admin.register(PartyClaim)
+class PartyClaimAdmin(admin.ModelAdmin):
+    """Parties reserved to a platform without being one of its working roles: invited and not
+    claimed yet, pending staff approval (a credentials PUT added them), or dropped (reserved
+    until released). Decided with the actions; every decision goes to the party audit log."""
+
+    list_display = ("party", "state", "platform", "changed_at", "created_at")
+    list_filter = ("state", "role")
+    list_select_related = ("platform",)
+    search_fields = ("platform__name", "=country_code", "=party_id")
+    ordering = ("state", "country_code", "party_id", "role")
+    fields = ("party", "state", "platform", "business_details", "created_at", "changed_at")
+    readonly_fields = fields
+    actions = ["approve_action", "reject_action", "release_action"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PartyClaim | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PartyClaim | None = None) -> bool:
+        return False  # releasing is an audited action, not a delete
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hub.change_partyclaim")
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, claim: PartyClaim) -> str:
+        return f"{claim.country_code}*{claim.party_id} {claim.role}"
+
+    def _decide(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[PartyClaim],
+        decide: Callable[..., Any],
+        done: str,
+    ) -> None:
+        count = 0
+        for claim in queryset.select_related("platform"):
+            try:
+                decide(claim, user=request.user)
+            except OcpiError as exc:
+                messages.error(request, f"{claim}: {exc.message}")
+            else:
+                count += 1
+        if count:
+            messages.success(request, f"{done}: {count} part{'y' if count == 1 else 'ies'}.")
+
+    @admin.action(
+        description="Approve the pending parties (they become working roles)",
+        permissions=["decide"],
+    )
+    def approve_action(self, request: HttpRequest, queryset: QuerySet[PartyClaim]) -> None:
+        self._decide(request, queryset, claim_approve, "Approved")
+
+    @admin.action(
+        description="Reject the pending parties (free for others again)", permissions=["decide"]
+    )
+    def reject_action(self, request: HttpRequest, queryset: QuerySet[PartyClaim]) -> None:
+        self._decide(request, queryset, claim_reject, "Rejected")
+
+    @admin.action(
+        description="Release dropped or unclaimed invited parties (any platform may claim them "
+        "and the objects stored under them)",
+        permissions=["decide"],
+    )
+    def release_action(self, request: HttpRequest, queryset: QuerySet[PartyClaim]) -> None:
+        self._decide(request, queryset, claim_release, "Released")
+
+
+@admin.register(PartyAuditEntry)
+class PartyAuditEntryAdmin(ReadOnlyAdmin):
+    """Every change of who holds a party: claimed, requested, approved, rejected, dropped,
+    released, with who did it and when."""
+
+    list_display = ("at", "action", "party", "platform_name", "actor", "detail")
+    list_filter = ("action", "role")
+    search_fields = ("platform_name", "=country_code", "=party_id", "actor")
+    ordering = ("-at", "-pk")
+    fields = ("at", "action", "party", "platform", "platform_name", "actor", "user", "detail")
+    readonly_fields = fields
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, entry: PartyAuditEntry) -> str:
+        return f"{entry.country_code}*{entry.party_id} {entry.role}"
+
+
 __all__ = [
     "OPERATIONS",
     "AsyncRequestAdmin",
     "CdrAdmin",
     "LocationAdmin",
     "OcpiExchangeAdmin",
+    "PartyAuditEntryAdmin",
+    "PartyClaimAdmin",
     "PlatformAdmin",
     "PlatformEndpointAdmin",
     "PlatformRoleAdmin",

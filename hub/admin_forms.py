@@ -13,6 +13,31 @@ from hub.models import PlatformRole
 from hub.ocpi.exceptions import validation_message
 from hub.ocpi.tokens import TOKEN_MAX_LENGTH, is_valid_token
 from hub.schemas.common import BusinessDetailsSerializer
+from hub.services.parties import PartyKey, parse_party_spec
+
+
+class PartiesField(forms.CharField):
+    """Parties as staff type them, `NL-ABC:CPO`, one per line or comma-separated."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "cols": 40}))
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> list[PartyKey]:  # type: ignore[override]
+        text = super().clean(value) or ""
+        specs = [part for part in text.replace(",", "\n").splitlines() if part.strip()]
+        try:
+            return list(dict.fromkeys(parse_party_spec(spec) for spec in specs))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+_PARTIES_HELP = (
+    "Optional: the parties this connection is for, as COUNTRY-PARTY:ROLE (e.g. NL-ABC:CPO), one "
+    "per line. Credentials claiming any other party are then refused. Left empty, the parties "
+    "of the first registration are accepted and fixed; later additions wait for approval."
+)
 
 
 class InviteForm(forms.Form):
@@ -23,6 +48,7 @@ class InviteForm(forms.Form):
         help_text="How the hub's staff will recognise this partner; its roles arrive with its "
         "credentials.",
     )
+    parties = PartiesField(help_text=_PARTIES_HELP)
 
 
 class ConnectForm(forms.Form):
@@ -47,6 +73,7 @@ class ConnectForm(forms.Form):
         required=False,
         help_text="Optional; defaults to the versions URL.",
     )
+    parties = PartiesField(help_text=_PARTIES_HELP)
 
     def clean_token_a(self) -> str:
         """Refuse what 2.2.1 Credentials.token cannot be before any partner is called."""

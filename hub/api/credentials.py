@@ -35,13 +35,13 @@ class CredentialsView(OcpiAPIView):
         request=CredentialsSerializer, responses=CredentialsSerializer, summary="Register (Token A)"
     )
     def post(self, request: Request) -> OcpiResponse:
-        data = credentials_register(
+        data, message = credentials_register(
             platform=caller_of(request).platform,
             data=request.data,
             token_form=caller_of(request).token_form,
             correlation_id=context_of(request).correlation_id,
         )
-        return OcpiResponse(data)
+        return OcpiResponse(data, message=message or None)
 
     @extend_schema(
         request=CredentialsSerializer,
@@ -49,13 +49,14 @@ class CredentialsView(OcpiAPIView):
         summary="Update credentials and rotate the token",
     )
     def put(self, request: Request) -> OcpiResponse:
-        data = credentials_update(
+        data, message = credentials_update(
             platform=caller_of(request).platform,
             data=request.data,
             token_form=caller_of(request).token_form,
             correlation_id=context_of(request).correlation_id,
         )
-        return OcpiResponse(data)
+        # Parties waiting for staff approval are named in status_message; the rest succeeded.
+        return OcpiResponse(data, message=message or None)
 
     @extend_schema(request=None, responses=None, summary="Unregister")
     def delete(self, request: Request) -> OcpiResponse:

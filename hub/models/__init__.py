@@ -6,8 +6,12 @@ from hub.models.deliveries import DeliveryStatus, PushAttempt, PushDelivery
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
 from hub.models.locations import Evse, Location
 from hub.models.parties import (
+    ClaimState,
     ConnectionStatus,
     InterfaceRole,
+    PartyAction,
+    PartyAuditEntry,
+    PartyClaim,
     Platform,
     PlatformEndpoint,
     PlatformRole,
@@ -35,7 +39,11 @@ __all__ = [
     "Token",
     "TokenOwner",
     "TokenSource",
+    "ClaimState",
     "ConnectionStatus",
+    "PartyAction",
+    "PartyAuditEntry",
+    "PartyClaim",
     "DeliveryStatus",
     "Evse",
     "Location",

@@ -48,6 +48,15 @@ class Cdr(models.Model):
     )
     # Validation findings beyond the schema, recorded rather than refused: [{code, message}].
     findings = models.JSONField(default=list, blank=True)
+    # The eMSP(s) that pushed this token themselves ("CC*PID, …") when the CPO's cdr_token
+    # names another owner (hub.services.token_index): a column the admin can filter on.
+    token_owner_finding = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The token's issuer by the eMSP's own token pushes, when cdr_token names "
+        "another party.",
+    )
     price_check = models.CharField(
         max_length=12, choices=PriceCheck.choices, default=PriceCheck.UNCHECKED
     )

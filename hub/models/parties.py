@@ -7,6 +7,7 @@ authentication by platform.
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -98,6 +99,11 @@ class Platform(models.Model):
         help_text="Last still-alive probe (GET versions) of this platform, whatever its result.",
     )
     notes = models.TextField(blank=True, default="")
+    parties_named = models.BooleanField(
+        default=False,
+        help_text="Staff named this platform's parties when inviting it: credentials claiming "
+        "any other party are refused.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -181,3 +187,97 @@ class PlatformToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} token of {self.platform_id} (…{self.digest[-6:]})"
+
+
+class ClaimState(models.TextChoices):
+    """Why a party is held for a platform without being one of its working roles."""
+
+    INVITED = "INVITED", "Invited (named by staff, not claimed yet)"
+    PENDING = "PENDING", "Pending staff approval"
+    DROPPED = "DROPPED", "Dropped (reserved to its platform until staff release it)"
+
+
+class PartyClaim(models.Model):
+    """A party (country_code, party_id, role) reserved to a platform but not (yet, or no
+    longer) one of its working `PlatformRole`s (hub.services.parties).
+
+    A party is in at most one place: a `PlatformRole` (working) or a `PartyClaim` (reserved),
+    of one platform; the keys are upper-case and unique here as there, so nobody else can claim
+    a party that is invited to, pending for, or dropped by another platform.
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="party_claims")
+    role = models.CharField(max_length=5, choices=Role.choices)
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    state = models.CharField(max_length=8, choices=ClaimState.choices)
+    # What the partner claimed with (PENDING), or held before it dropped the party (DROPPED).
+    business_details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["country_code", "party_id", "role"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                Upper("country_code"), Upper("party_id"), "role", name="uniq_party_claim"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.role} ({self.state})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.country_code = self.country_code.upper()
+        self.party_id = self.party_id.upper()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class PartyAction(models.TextChoices):
+    """What happened to a party's assignment (the audit log)."""
+
+    INVITED = "INVITED", "Invited (named in an invite)"
+    CLAIMED = "CLAIMED", "Claimed (a working role)"
+    REQUESTED = "REQUESTED", "Requested (pending approval)"
+    APPROVED = "APPROVED", "Approved"
+    REJECTED = "REJECTED", "Rejected"
+    WITHDRAWN = "WITHDRAWN", "Withdrawn (no longer claimed while pending)"
+    DROPPED = "DROPPED", "Dropped (reserved)"
+    RELEASED = "RELEASED", "Released"
+
+
+class PartyAuditEntry(models.Model):
+    """One change of who holds a party: who did it and when. Never edited nor deleted by the
+    hub; it outlives the platform (the name is copied)."""
+
+    platform = models.ForeignKey(
+        Platform, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    platform_name = models.CharField(max_length=100)
+    role = models.CharField(max_length=5, choices=Role.choices)
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    action = models.CharField(max_length=10, choices=PartyAction.choices)
+    # "staff <username>", "partner (credentials PUT)", "hub (ocpi_connect)", ...
+    actor = models.CharField(max_length=200)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    detail = models.TextField(blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-at", "-pk"]
+        indexes: ClassVar = [
+            models.Index(fields=["country_code", "party_id", "at"], name="party_audit_party"),
+        ]
+        verbose_name = "party audit entry"
+        verbose_name_plural = "party audit log"
+
+    def __str__(self) -> str:
+        party = f"{self.country_code}*{self.party_id} {self.role}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {party}"

@@ -24,6 +24,15 @@ class Session(models.Model):
     start_date_time = models.DateTimeField()
     end_date_time = models.DateTimeField(null=True, blank=True)
     last_updated = models.DateTimeField()
+    # A finding, not a routing input: the eMSP(s) that pushed this token themselves ("CC*PID,
+    # …") when the CPO's cdr_token names another owner (hub.services.token_index); "" if none.
+    token_owner_finding = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The token's issuer by the eMSP's own token pushes, when cdr_token names "
+        "another party.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -109,6 +109,8 @@ def _store(
     document: dict[str, Any],
     findings: list[dict[str, str]],
     original: Cdr | None,
+    *,
+    token_owner_finding: str = "",
 ) -> Cdr:
     token = document["cdr_token"]
     total = document["total_cost"]
@@ -135,6 +137,7 @@ def _store(
         credit_reference_id=str(document.get("credit_reference_id") or "").upper(),
         credit_of=original,
         findings=findings,
+        token_owner_finding=token_owner_finding,
     )
 
 
@@ -179,10 +182,11 @@ def cdr_ingest(
         original=original.data if original is not None else None,
         token_owners=token_owners_of(str(token["uid"]), str(token["type"])),
     )
-    cdr = _store(owner, party, data, findings, original)
-    token_owner_learn(
+    # A CPO's word on the token's owner: never overrides the eMSP's own (a finding instead).
+    mismatch = token_owner_learn(
         owner=token_owner, uid=token["uid"], token_type=token["type"], source=TokenSource.CDR
     )
+    cdr = _store(owner, party, data, findings, original, token_owner_finding=mismatch)
     if receiver is not None:
         push_enqueue(
             module=MODULE,

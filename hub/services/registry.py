@@ -37,6 +37,14 @@ from hub.ocpi.exceptions import (
 from hub.ocpi.tokens import generate_token, token_digest
 from hub.schemas.credentials import CredentialsSerializer
 from hub.services.discovery import DiscoveredEndpoint, PartnerDiscovery, discover_partner
+from hub.services.parties import (
+    ClaimsPlan,
+    PartyKey,
+    claims_apply,
+    claims_plan,
+    lock_registry,
+    parties_invite,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +97,18 @@ def _issue_token(platform: Platform, scope: str) -> str:
 
 
 @transaction.atomic
-def platform_invite(*, name: str, platform: Platform | None = None) -> tuple[Platform, str]:
+def platform_invite(
+    *,
+    name: str,
+    platform: Platform | None = None,
+    parties: Iterable[PartyKey] = (),
+    actor: str = "hub",
+    user: Any = None,
+) -> tuple[Platform, str]:
     """Create a platform (or re-invite an unregistered one) and issue its Token A.
 
+    `parties` (country_code, party_id, role) are the parties the invite is for: the partner's
+    credentials may claim those only (`hub.services.parties`); each must be free (2001).
     Only the digest is stored: the returned token is shown once, to be handed to the partner
     over a secure channel with the hub's versions URL.
     """
@@ -105,6 +122,7 @@ def platform_invite(*, name: str, platform: Platform | None = None) -> tuple[Pla
             )
         platform.tokens.filter(scope=TokenScope.REGISTRATION).delete()
         platform_set_status(platform=platform, status=ConnectionStatus.PLANNED)
+    parties_invite(platform, parties, actor=actor, user=user)
     return platform, _issue_token(platform, TokenScope.REGISTRATION)
 
 
@@ -113,31 +131,6 @@ def _parse_credentials(data: object, field_prefix: str = "") -> dict[str, Any]:
     if not serializer.is_valid():
         raise InvalidParametersError(field_prefix + validation_message(serializer.errors))
     return dict(serializer.validated_data)
-
-
-def _check_roles_free(platform: Platform | None, roles: Iterable[dict[str, Any]]) -> None:
-    """A party belongs to one platform: refuse roles another platform already holds."""
-    for index, role in enumerate(roles):
-        taken = PlatformRole.objects.filter(
-            country_code__iexact=role["country_code"],
-            party_id__iexact=role["party_id"],
-            role=role["role"],
-        )
-        if platform is not None and platform.pk:
-            taken = taken.exclude(platform=platform)
-        if taken.exists():
-            raise InvalidParametersError(
-                f"roles[{index}]: {role['country_code'].upper()}*{role['party_id'].upper()} "
-                f"{role['role']} is registered to another platform"
-            )
-        if (
-            role["country_code"].upper() == settings.OCPI_COUNTRY_CODE
-            and role["party_id"].upper() == settings.OCPI_PARTY_ID
-        ):
-            raise InvalidParametersError(
-                f"roles[{index}]: {settings.OCPI_COUNTRY_CODE}*{settings.OCPI_PARTY_ID} is the "
-                "hub's own party"
-            )
 
 
 def _store_registration(
@@ -182,18 +175,31 @@ def _store_endpoints(platform: Platform, endpoints: Iterable[DiscoveredEndpoint]
     )
 
 
+def _claim_roles(
+    platform: Platform, roles: list[dict[str, Any]], *, actor: str, field_prefix: str = ""
+) -> ClaimsPlan:
+    """Inside the registry's transaction: check the claimed roles again under the registry
+    lock (they were checked before the network calls too) and write the claims."""
+    lock_registry()
+    plan = claims_plan(platform, roles, field_prefix=field_prefix)
+    claims_apply(platform, plan, actor=actor)
+    return plan
+
+
 def credentials_register(
     *, platform: Platform, data: object, token_form: str, correlation_id: str | None = None
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
     """POST credentials from a partner holding Token A (the hub is the Receiver).
 
-    Before answering, the hub GETs the partner's versions and details with the partner's token
-    (3001/3002/3003 on failure), then issues its own token; Token A dies.
+    The claimed roles are checked first (`hub.services.parties`: 2001, nothing called, nothing
+    changed). Before answering, the hub GETs the partner's versions and details with the
+    partner's token (3001/3002/3003 on failure), then issues its own token; Token A dies.
+    Returns the hub's credentials and a message for the partner ("" or the pending parties).
     """
     if platform.registered:
         raise MethodNotAllowedError("Already registered: use PUT to update the credentials")
     credentials = _parse_credentials(data)
-    _check_roles_free(platform, credentials["roles"])
+    claims_plan(platform, credentials["roles"])
     discovery = discover_partner(
         credentials["url"],
         credentials["token"],
@@ -204,29 +210,34 @@ def credentials_register(
         locked = Platform.objects.select_for_update().get(pk=platform.pk)
         if locked.registered:
             raise MethodNotAllowedError("Already registered: use PUT to update the credentials")
-        _check_roles_free(locked, credentials["roles"])
+        plan = _claim_roles(
+            locked, credentials["roles"], actor=f"partner {locked.name} (credentials POST)"
+        )
         _store_registration(
             locked,
             outbound_token=credentials["token"],
-            roles=credentials["roles"],
+            roles=plan.working,
             discovery=discovery,
             initiated_by=RegistrationInitiator.PARTNER,
         )
         locked.tokens.all().delete()
         token = _issue_token(locked, TokenScope.ACCESS)
     logger.info("Platform %s registered (partner-initiated)", locked.pk)
-    return hub_credentials(token)
+    return hub_credentials(token), plan.pending_message
 
 
 def credentials_update(
     *, platform: Platform, data: object, token_form: str, correlation_id: str | None = None
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
     """PUT credentials from a registered partner: re-fetch its versions and endpoints with the
-    new token (even when the version did not change) and answer with a new hub token."""
+    new token (even when the version did not change) and answer with a new hub token.
+
+    Parties it adds wait for staff approval, parties it leaves out stay reserved to it, parties
+    it may not claim are refused before anything is called (`hub.services.parties`)."""
     if not platform.registered:
         raise MethodNotAllowedError("Not registered: use POST to register first")
     credentials = _parse_credentials(data)
-    _check_roles_free(platform, credentials["roles"])
+    claims_plan(platform, credentials["roles"])
     discovery = discover_partner(
         credentials["url"],
         credentials["token"],
@@ -237,18 +248,20 @@ def credentials_update(
         locked = Platform.objects.select_for_update().get(pk=platform.pk)
         if not locked.registered:
             raise MethodNotAllowedError("Not registered: use POST to register first")
-        _check_roles_free(locked, credentials["roles"])
+        plan = _claim_roles(
+            locked, credentials["roles"], actor=f"partner {locked.name} (credentials PUT)"
+        )
         _store_registration(
             locked,
             outbound_token=credentials["token"],
-            roles=credentials["roles"],
+            roles=plan.working,
             discovery=discovery,
             initiated_by=RegistrationInitiator.PARTNER,
         )
         locked.tokens.all().delete()
         token = _issue_token(locked, TokenScope.ACCESS)
     logger.info("Platform %s updated its credentials", locked.pk)
-    return hub_credentials(token)
+    return hub_credentials(token), plan.pending_message
 
 
 def _forget_registration(platform: Platform) -> None:
@@ -297,14 +310,34 @@ class ConnectResult:
     endpoints: tuple[DiscoveredEndpoint, ...]
 
 
+def _tell_partner_refused(url: str, token: str, encoding: str) -> None:
+    """Best effort: DELETE the credentials the partner just issued, so that it does not keep a
+    registration the hub refused (it would push to a hub that answers 401)."""
+    try:
+        OcpiClient(token=token, token_encoding=encoding).delete(url, module="credentials")
+    except (OcpiClientError, OcpiError) as exc:
+        logger.warning("Refused registration: could not unregister at the partner: %s", exc)
+
+
 def platform_connect(
-    *, versions_url: str, token_a: str, name: str | None = None, platform: Platform | None = None
+    *,
+    versions_url: str,
+    token_a: str,
+    name: str | None = None,
+    platform: Platform | None = None,
+    parties: Iterable[PartyKey] = (),
+    actor: str = "hub (ocpi_connect)",
+    user: Any = None,
 ) -> ConnectResult:
     """Register with a partner as the initiating side (the partner issued Token A).
 
     GET versions and details with Token A, POST the hub's credentials carrying a new token B
     (which the partner uses to call back during the POST), store the partner's token C. On any
     failure the platform and token B are removed again (or a given platform is left as it was).
+
+    `parties` are the parties the connection is for (as an invite's): a partner whose
+    credentials answer claims any other is refused (2001) like a partner POST would be, and is
+    told so with a DELETE of the credentials it just issued.
     """
     try:
         discovery = discover_partner(versions_url, token_a)
@@ -320,16 +353,20 @@ def platform_connect(
         raise RegistrationError(f"{platform.name} is already registered; rotate instead")
 
     created = platform is None
-    with transaction.atomic():
-        if platform is None:
-            platform = Platform.objects.create(
-                name=name or versions_url[:100],
-                status=ConnectionStatus.PLANNED,
-                initiated_by=RegistrationInitiator.HUB,
-            )
-        # The partner calls the hub back with token B while our POST is open, so B must
-        # be committed (with registration scope) before the POST is sent.
-        token_b = _issue_token(platform, TokenScope.REGISTRATION)
+    try:
+        with transaction.atomic():
+            if platform is None:
+                platform = Platform.objects.create(
+                    name=name or versions_url[:100],
+                    status=ConnectionStatus.PLANNED,
+                    initiated_by=RegistrationInitiator.HUB,
+                )
+            parties_invite(platform, parties, actor=actor, user=user)
+            # The partner calls the hub back with token B while our POST is open, so B must
+            # be committed (with registration scope) before the POST is sent.
+            token_b = _issue_token(platform, TokenScope.REGISTRATION)
+    except OcpiError as exc:
+        raise RegistrationError(_describe(exc), ocpi_status=exc.ocpi_status) from exc
     token_b_digest = token_digest(token_b)
 
     def undo() -> None:
@@ -344,7 +381,13 @@ def platform_connect(
             credentials_endpoint.url, json=hub_credentials(token_b), module="credentials"
         )
         credentials = _parse_credentials(result.data, "partner credentials: ")
-        _check_roles_free(platform, credentials["roles"])
+        try:
+            claims_plan(platform, credentials["roles"], field_prefix="partner credentials: ")
+        except OcpiError:
+            _tell_partner_refused(
+                credentials_endpoint.url, credentials["token"], discovery.token_encoding
+            )
+            raise
         if credentials["url"] != versions_url:
             # The partner may answer with another versions URL; its endpoints are read there,
             # with the token it just issued.
@@ -361,19 +404,29 @@ def platform_connect(
     except BaseException:
         undo()
         raise
-    with transaction.atomic():
-        locked = Platform.objects.select_for_update().get(pk=platform.pk)
-        _store_registration(
-            locked,
-            outbound_token=credentials["token"],
-            roles=credentials["roles"],
-            discovery=discovery,
-            initiated_by=RegistrationInitiator.HUB,
-        )
-        locked.tokens.exclude(digest=token_b_digest).delete()
-        locked.tokens.filter(digest=token_b_digest).update(scope=TokenScope.ACCESS)
+    try:
+        with transaction.atomic():
+            locked = Platform.objects.select_for_update().get(pk=platform.pk)
+            plan = _claim_roles(
+                locked,
+                credentials["roles"],
+                actor=actor,
+                field_prefix="partner credentials: ",
+            )
+            _store_registration(
+                locked,
+                outbound_token=credentials["token"],
+                roles=plan.working,
+                discovery=discovery,
+                initiated_by=RegistrationInitiator.HUB,
+            )
+            locked.tokens.exclude(digest=token_b_digest).delete()
+            locked.tokens.filter(digest=token_b_digest).update(scope=TokenScope.ACCESS)
+    except OcpiError as exc:  # a concurrent claim won the party meanwhile
+        undo()
+        raise RegistrationError(_describe(exc), ocpi_status=exc.ocpi_status) from exc
     logger.info("Platform %s registered (hub-initiated)", locked.pk)
-    return ConnectResult(locked, credentials["roles"], discovery.endpoints)
+    return ConnectResult(locked, plan.working, discovery.endpoints)
 
 
 def _credentials_url(platform: Platform) -> str:
@@ -401,7 +454,7 @@ def credentials_rotate(*, platform: Platform) -> Platform:
             url, json=hub_credentials(new_token), module="credentials"
         )
         credentials = _parse_credentials(result.data, "partner credentials: ")
-        _check_roles_free(platform, credentials["roles"])
+        claims_plan(platform, credentials["roles"], field_prefix="partner credentials: ")
         discovery = discover_partner(
             credentials["url"], credentials["token"], preferred_encoding=platform.token_encoding
         )
@@ -412,14 +465,22 @@ def credentials_rotate(*, platform: Platform) -> Platform:
         ) from exc
     with transaction.atomic():
         locked = Platform.objects.select_for_update().get(pk=platform.pk)
+        plan = _claim_roles(
+            locked,
+            credentials["roles"],
+            actor="hub (credentials rotation)",
+            field_prefix="partner credentials: ",
+        )
         _store_registration(
             locked,
             outbound_token=credentials["token"],
-            roles=credentials["roles"],
+            roles=plan.working,
             discovery=discovery,
             initiated_by=locked.initiated_by,
         )
         locked.tokens.filter(~Q(digest=new_digest)).delete()
+    if plan.pending_message:
+        logger.warning("Platform %s: %s", locked.pk, plan.pending_message)
     logger.info("Platform %s: credentials rotated by the hub", locked.pk)
     return locked
 

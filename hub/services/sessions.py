@@ -181,6 +181,8 @@ def _store(
     session_id: str,
     document: dict[str, Any],
     owner: Platform,
+    *,
+    token_owner_finding: str = "",
 ) -> Session:
     token_owner = token_owner_of(document)
     end = document.get("end_date_time")
@@ -195,6 +197,7 @@ def _store(
         "start_date_time": parse_datetime(document["start_date_time"]),
         "end_date_time": parse_datetime(end) if end else None,
         "last_updated": parse_datetime(document["last_updated"]),
+        "token_owner_finding": token_owner_finding,
     }
     if session is None:
         return Session.objects.create(
@@ -249,11 +252,12 @@ def session_write(
         return WriteResult(created=False, changed=False)  # stale or replayed
     if method == "PATCH":
         _check_merged(document)
-    _store(session, party, session_id, document, owner)
     token = document["cdr_token"]
-    token_owner_learn(
+    # A CPO's word on the token's owner: never overrides the eMSP's own (a finding instead).
+    finding = token_owner_learn(
         owner=token_owner, uid=token["uid"], token_type=token["type"], source=TokenSource.SESSION
     )
+    _store(session, party, session_id, document, owner, token_owner_finding=finding)
     if receiver is not None:
         full = session is None or method == "PUT" or appended
         push_enqueue(
