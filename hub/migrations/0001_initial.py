@@ -6,102 +6,250 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Platform',
+            name="Platform",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('status', models.CharField(choices=[('CONNECTED', 'Connected'), ('OFFLINE', 'Offline'), ('PLANNED', 'Planned'), ('SUSPENDED', 'Suspended')], default='PLANNED', max_length=10)),
-                ('status_changed_at', models.DateTimeField(auto_now_add=True)),
-                ('registered', models.BooleanField(default=False, help_text='A credentials exchange completed and was not deleted.')),
-                ('initiated_by', models.CharField(blank=True, choices=[('PARTNER', 'Partner (the hub issued Token A)'), ('HUB', 'Hub (the partner issued Token A)')], default='', max_length=10)),
-                ('versions_url', models.URLField(blank=True, default='', max_length=255)),
-                ('version', models.CharField(blank=True, default='', max_length=10)),
-                ('version_details_url', models.URLField(blank=True, default='', max_length=255)),
-                ('outbound_token', models.CharField(blank=True, default='', max_length=64)),
-                ('token_encoding', models.CharField(choices=[('BASE64', 'Token <base64(token)> (2.2.1)'), ('RAW', 'Token <token> (2.1.1-era partners)')], default='BASE64', max_length=10)),
-                ('registered_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, help_text='Last authenticated request from this platform.', null=True)),
-                ('notes', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("CONNECTED", "Connected"),
+                            ("OFFLINE", "Offline"),
+                            ("PLANNED", "Planned"),
+                            ("SUSPENDED", "Suspended"),
+                        ],
+                        default="PLANNED",
+                        max_length=10,
+                    ),
+                ),
+                ("status_changed_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "registered",
+                    models.BooleanField(
+                        default=False,
+                        help_text="A credentials exchange completed and was not deleted.",
+                    ),
+                ),
+                (
+                    "initiated_by",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("PARTNER", "Partner (the hub issued Token A)"),
+                            ("HUB", "Hub (the partner issued Token A)"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("versions_url", models.URLField(blank=True, default="", max_length=255)),
+                ("version", models.CharField(blank=True, default="", max_length=10)),
+                ("version_details_url", models.URLField(blank=True, default="", max_length=255)),
+                ("outbound_token", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "token_encoding",
+                    models.CharField(
+                        choices=[
+                            ("BASE64", "Token <base64(token)> (2.2.1)"),
+                            ("RAW", "Token <token> (2.1.1-era partners)"),
+                        ],
+                        default="BASE64",
+                        max_length=10,
+                    ),
+                ),
+                ("registered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "last_seen_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Last authenticated request from this platform.",
+                        null=True,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'pk'],
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='PlatformToken',
+            name="PlatformToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('scope', models.CharField(choices=[('REGISTRATION', 'Registration'), ('ACCESS', 'Access')], max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("REGISTRATION", "Registration"), ("ACCESS", "Access")],
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OcpiExchange',
+            name="OcpiExchange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('direction', models.CharField(choices=[('IN', 'Partner → hub'), ('OUT', 'Hub → partner')], max_length=3)),
-                ('method', models.CharField(max_length=8)),
-                ('url', models.CharField(max_length=1000)),
-                ('module', models.CharField(blank=True, default='', max_length=64)),
-                ('from_party', models.CharField(blank=True, default='', max_length=8)),
-                ('to_party', models.CharField(blank=True, default='', max_length=8)),
-                ('request_id', models.CharField(blank=True, default='', max_length=255)),
-                ('correlation_id', models.CharField(blank=True, db_index=True, default='', max_length=255)),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ocpi_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('status_message', models.CharField(blank=True, default='', max_length=255)),
-                ('duration_ms', models.FloatField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, default='', max_length=255)),
-                ('platform', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("IN", "Partner → hub"), ("OUT", "Hub → partner")], max_length=3
+                    ),
+                ),
+                ("method", models.CharField(max_length=8)),
+                ("url", models.CharField(max_length=1000)),
+                ("module", models.CharField(blank=True, default="", max_length=64)),
+                ("from_party", models.CharField(blank=True, default="", max_length=8)),
+                ("to_party", models.CharField(blank=True, default="", max_length=8)),
+                ("request_id", models.CharField(blank=True, default="", max_length=255)),
+                (
+                    "correlation_id",
+                    models.CharField(blank=True, db_index=True, default="", max_length=255),
+                ),
+                ("http_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ocpi_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("status_message", models.CharField(blank=True, default="", max_length=255)),
+                ("duration_ms", models.FloatField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, default="", max_length=255)),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(fields=['platform', '-created_at'], name='exchange_platform_recent'), models.Index(fields=['request_id'], name='exchange_request_id')],
+                "ordering": ["-created_at", "-pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["platform", "-created_at"], name="exchange_platform_recent"
+                    ),
+                    models.Index(fields=["request_id"], name="exchange_request_id"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PlatformEndpoint',
+            name="PlatformEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('identifier', models.CharField(max_length=64)),
-                ('role', models.CharField(choices=[('SENDER', 'Sender'), ('RECEIVER', 'Receiver')], max_length=8)),
-                ('url', models.URLField(max_length=255)),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='endpoints', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("identifier", models.CharField(max_length=64)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("SENDER", "Sender"), ("RECEIVER", "Receiver")], max_length=8
+                    ),
+                ),
+                ("url", models.URLField(max_length=255)),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="endpoints",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['identifier', 'role'],
-                'constraints': [models.UniqueConstraint(fields=('platform', 'identifier', 'role'), name='uniq_platform_endpoint')],
+                "ordering": ["identifier", "role"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("platform", "identifier", "role"), name="uniq_platform_endpoint"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PlatformRole',
+            name="PlatformRole",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('CPO', 'Cpo'), ('EMSP', 'Emsp'), ('HUB', 'Hub'), ('NAP', 'Nap'), ('NSP', 'Nsp'), ('OTHER', 'Other'), ('SCSP', 'Scsp')], max_length=5)),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('business_details', models.JSONField(blank=True, default=dict)),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("CPO", "Cpo"),
+                            ("EMSP", "Emsp"),
+                            ("HUB", "Hub"),
+                            ("NAP", "Nap"),
+                            ("NSP", "Nsp"),
+                            ("OTHER", "Other"),
+                            ("SCSP", "Scsp"),
+                        ],
+                        max_length=5,
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("business_details", models.JSONField(blank=True, default=dict)),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="roles",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['country_code', 'party_id', 'role'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Upper('country_code'), django.db.models.functions.text.Upper('party_id'), models.F('role'), name='uniq_party_role')],
+                "ordering": ["country_code", "party_id", "role"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Upper("country_code"),
+                        django.db.models.functions.text.Upper("party_id"),
+                        models.F("role"),
+                        name="uniq_party_role",
+                    )
+                ],
             },
         ),
     ]

@@ -5,149 +5,244 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hub', '0001_initial'),
+        ("hub", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('location_id', models.CharField(max_length=36)),
-                ('data', models.JSONField()),
-                ('last_updated', models.DateTimeField()),
-                ('publish', models.BooleanField(default=True)),
-                ('name', models.CharField(blank=True, default='', max_length=255)),
-                ('city', models.CharField(blank=True, default='', max_length=45)),
-                ('country', models.CharField(blank=True, default='', max_length=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("location_id", models.CharField(max_length=36)),
+                ("data", models.JSONField()),
+                ("last_updated", models.DateTimeField()),
+                ("publish", models.BooleanField(default=True)),
+                ("name", models.CharField(blank=True, default="", max_length=255)),
+                ("city", models.CharField(blank=True, default="", max_length=45)),
+                ("country", models.CharField(blank=True, default="", max_length=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_updated', 'pk'],
+                "ordering": ["last_updated", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Evse',
+            name="Evse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uid', models.CharField(max_length=36)),
-                ('evse_id', models.CharField(blank=True, default='', max_length=48)),
-                ('status', models.CharField(max_length=12)),
-                ('last_updated', models.DateTimeField()),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evse_rows', to='hub.location')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uid", models.CharField(max_length=36)),
+                ("evse_id", models.CharField(blank=True, default="", max_length=48)),
+                ("status", models.CharField(max_length=12)),
+                ("last_updated", models.DateTimeField()),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="evse_rows",
+                        to="hub.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['location', 'uid'],
+                "ordering": ["location", "uid"],
             },
         ),
         migrations.CreateModel(
-            name='PushDelivery',
+            name="PushDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to_country_code', models.CharField(blank=True, default='', max_length=2)),
-                ('to_party_id', models.CharField(blank=True, default='', max_length=3)),
-                ('from_country_code', models.CharField(blank=True, default='', max_length=2)),
-                ('from_party_id', models.CharField(blank=True, default='', max_length=3)),
-                ('module', models.CharField(max_length=32)),
-                ('object_key', models.CharField(max_length=200)),
-                ('operation', models.CharField(max_length=6)),
-                ('patch_fields', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('IN_FLIGHT', 'In Flight'), ('DELIVERED', 'Delivered'), ('FAILED', 'Failed'), ('DEAD', 'Dead'), ('CANCELLED', 'Cancelled')], default='PENDING', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField()),
-                ('correlation_id', models.CharField(blank=True, default='', max_length=255)),
-                ('last_error', models.CharField(blank=True, default='', max_length=500)),
-                ('receipt', models.CharField(blank=True, default='', help_text='e.g. the Location a CDR receiver gave', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('receiver', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("to_country_code", models.CharField(blank=True, default="", max_length=2)),
+                ("to_party_id", models.CharField(blank=True, default="", max_length=3)),
+                ("from_country_code", models.CharField(blank=True, default="", max_length=2)),
+                ("from_party_id", models.CharField(blank=True, default="", max_length=3)),
+                ("module", models.CharField(max_length=32)),
+                ("object_key", models.CharField(max_length=200)),
+                ("operation", models.CharField(max_length=6)),
+                ("patch_fields", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("IN_FLIGHT", "In Flight"),
+                            ("DELIVERED", "Delivered"),
+                            ("FAILED", "Failed"),
+                            ("DEAD", "Dead"),
+                            ("CANCELLED", "Cancelled"),
+                        ],
+                        default="PENDING",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField()),
+                ("correlation_id", models.CharField(blank=True, default="", max_length=255)),
+                ("last_error", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "receipt",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="e.g. the Location a CDR receiver gave",
+                        max_length=500,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "receiver",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'push deliveries',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name_plural": "push deliveries",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='PushAttempt',
+            name="PushAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('method', models.CharField(max_length=8)),
-                ('url', models.CharField(max_length=1000)),
-                ('request_id', models.CharField(blank=True, default='', max_length=255)),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ocpi_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('duration_ms', models.FloatField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, default='', max_length=500)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tries', to='hub.pushdelivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("method", models.CharField(max_length=8)),
+                ("url", models.CharField(max_length=1000)),
+                ("request_id", models.CharField(blank=True, default="", max_length=255)),
+                ("http_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ocpi_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("duration_ms", models.FloatField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tries",
+                        to="hub.pushdelivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-pk'],
+                "ordering": ["-started_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Tariff',
+            name="Tariff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('tariff_id', models.CharField(max_length=36)),
-                ('data', models.JSONField()),
-                ('currency', models.CharField(max_length=3)),
-                ('last_updated', models.DateTimeField()),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("tariff_id", models.CharField(max_length=36)),
+                ("data", models.JSONField()),
+                ("currency", models.CharField(max_length=3)),
+                ("last_updated", models.DateTimeField()),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_updated', 'pk'],
+                "ordering": ["last_updated", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='location',
-            index=models.Index(fields=['last_updated', 'id'], name='location_page'),
+            model_name="location",
+            index=models.Index(fields=["last_updated", "id"], name="location_page"),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.UniqueConstraint(fields=('country_code', 'party_id', 'location_id'), name='uniq_location'),
+            model_name="location",
+            constraint=models.UniqueConstraint(
+                fields=("country_code", "party_id", "location_id"), name="uniq_location"
+            ),
         ),
         migrations.AddIndex(
-            model_name='evse',
-            index=models.Index(fields=['status'], name='evse_status'),
+            model_name="evse",
+            index=models.Index(fields=["status"], name="evse_status"),
         ),
         migrations.AddConstraint(
-            model_name='evse',
-            constraint=models.UniqueConstraint(fields=('location', 'uid'), name='uniq_location_evse'),
+            model_name="evse",
+            constraint=models.UniqueConstraint(
+                fields=("location", "uid"), name="uniq_location_evse"
+            ),
         ),
         migrations.AddIndex(
-            model_name='pushdelivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='delivery_due'),
+            model_name="pushdelivery",
+            index=models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
         ),
         migrations.AddIndex(
-            model_name='pushdelivery',
-            index=models.Index(fields=['module', 'object_key'], name='delivery_object'),
+            model_name="pushdelivery",
+            index=models.Index(fields=["module", "object_key"], name="delivery_object"),
         ),
         migrations.AddConstraint(
-            model_name='pushdelivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'PENDING')), fields=('receiver', 'module', 'object_key'), name='one_pending_delivery_per_object'),
+            model_name="pushdelivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "PENDING")),
+                fields=("receiver", "module", "object_key"),
+                name="one_pending_delivery_per_object",
+            ),
         ),
         migrations.AddIndex(
-            model_name='tariff',
-            index=models.Index(fields=['last_updated', 'id'], name='tariff_page'),
+            model_name="tariff",
+            index=models.Index(fields=["last_updated", "id"], name="tariff_page"),
         ),
         migrations.AddConstraint(
-            model_name='tariff',
-            constraint=models.UniqueConstraint(fields=('country_code', 'party_id', 'tariff_id'), name='uniq_tariff'),
+            model_name="tariff",
+            constraint=models.UniqueConstraint(
+                fields=("country_code", "party_id", "tariff_id"), name="uniq_tariff"
+            ),
         ),
     ]

@@ -5,42 +5,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hub', '0002_locations_tariffs_outbox'),
+        ("hub", "0002_locations_tariffs_outbox"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='platform',
-            name='last_probe_at',
-            field=models.DateTimeField(blank=True, help_text='Last still-alive probe (GET versions) of this platform, whatever its result.', null=True),
+            model_name="platform",
+            name="last_probe_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Last still-alive probe (GET versions) of this platform, whatever its result.",
+                null=True,
+            ),
         ),
         migrations.CreateModel(
-            name='SyncState',
+            name="SyncState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('module', models.CharField(max_length=32)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
-                ('last_finished_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_started_at', models.DateTimeField(blank=True, help_text='Start of the last successful run (next date_from).', null=True)),
-                ('last_full_success_at', models.DateTimeField(blank=True, null=True)),
-                ('running_since', models.DateTimeField(blank=True, help_text='Set while a run holds this state (one run at a time).', null=True)),
-                ('full', models.BooleanField(default=False, help_text='The last run was a full sync.')),
-                ('fetched', models.PositiveIntegerField(default=0)),
-                ('stored', models.PositiveIntegerField(default=0)),
-                ('unchanged', models.PositiveIntegerField(default=0)),
-                ('invalid', models.PositiveIntegerField(default=0)),
-                ('refused', models.PositiveIntegerField(default=0)),
-                ('deleted', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sync_states', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("module", models.CharField(max_length=32)),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
+                ("last_finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "last_success_started_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Start of the last successful run (next date_from).",
+                        null=True,
+                    ),
+                ),
+                ("last_full_success_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "running_since",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set while a run holds this state (one run at a time).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "full",
+                    models.BooleanField(default=False, help_text="The last run was a full sync."),
+                ),
+                ("fetched", models.PositiveIntegerField(default=0)),
+                ("stored", models.PositiveIntegerField(default=0)),
+                ("unchanged", models.PositiveIntegerField(default=0)),
+                ("invalid", models.PositiveIntegerField(default=0)),
+                ("refused", models.PositiveIntegerField(default=0)),
+                ("deleted", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_states",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['country_code', 'party_id', 'module'],
-                'constraints': [models.UniqueConstraint(fields=('platform', 'country_code', 'party_id', 'module'), name='uniq_sync_state')],
+                "ordering": ["country_code", "party_id", "module"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("platform", "country_code", "party_id", "module"),
+                        name="uniq_sync_state",
+                    )
+                ],
             },
         ),
     ]

@@ -6,32 +6,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hub', '0003_still_alive_and_sync'),
+        ("hub", "0003_still_alive_and_sync"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProxiedUrl',
+            name="ProxiedUrl",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('target_url', models.TextField()),
-                ('from_country_code', models.CharField(blank=True, default='', max_length=2)),
-                ('from_party_id', models.CharField(blank=True, default='', max_length=3)),
-                ('to_country_code', models.CharField(blank=True, default='', max_length=2)),
-                ('to_party_id', models.CharField(blank=True, default='', max_length=3)),
-                ('module', models.CharField(max_length=64)),
-                ('gateway', models.CharField(max_length=16)),
-                ('kind', models.CharField(choices=[('page', 'Page'), ('location', 'Location'), ('generic', 'Generic')], default='generic', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('caller', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxied_urls_given', to='hub.platform')),
-                ('receiver', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxied_urls_served', to='hub.platform')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("target_url", models.TextField()),
+                ("from_country_code", models.CharField(blank=True, default="", max_length=2)),
+                ("from_party_id", models.CharField(blank=True, default="", max_length=3)),
+                ("to_country_code", models.CharField(blank=True, default="", max_length=2)),
+                ("to_party_id", models.CharField(blank=True, default="", max_length=3)),
+                ("module", models.CharField(max_length=64)),
+                ("gateway", models.CharField(max_length=16)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("page", "Page"),
+                            ("location", "Location"),
+                            ("generic", "Generic"),
+                        ],
+                        default="generic",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                (
+                    "caller",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxied_urls_given",
+                        to="hub.platform",
+                    ),
+                ),
+                (
+                    "receiver",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxied_urls_served",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'proxied URL',
-                'ordering': ['-created_at'],
+                "verbose_name": "proxied URL",
+                "ordering": ["-created_at"],
             },
         ),
     ]

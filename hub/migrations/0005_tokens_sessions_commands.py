@@ -6,106 +6,211 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hub', '0004_proxied_urls'),
+        ("hub", "0004_proxied_urls"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TokenOwner',
+            name="TokenOwner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uid', models.CharField(max_length=36)),
-                ('type', models.CharField(max_length=12)),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('source', models.CharField(choices=[('TOKENS', 'Tokens module'), ('COMMAND', 'Command'), ('SESSION', 'Session'), ('CDR', 'CDR')], max_length=8)),
-                ('last_seen_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uid", models.CharField(max_length=36)),
+                ("type", models.CharField(max_length=12)),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("TOKENS", "Tokens module"),
+                            ("COMMAND", "Command"),
+                            ("SESSION", "Session"),
+                            ("CDR", "CDR"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("last_seen_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-last_seen_at', 'pk'],
-                'indexes': [models.Index(fields=['uid', 'type'], name='token_owner_uid')],
-                'constraints': [models.UniqueConstraint(fields=('uid', 'type', 'country_code', 'party_id'), name='uniq_token_owner')],
+                "ordering": ["-last_seen_at", "pk"],
+                "indexes": [models.Index(fields=["uid", "type"], name="token_owner_uid")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("uid", "type", "country_code", "party_id"), name="uniq_token_owner"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AsyncRequest',
+            name="AsyncRequest",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('COMMAND', 'Command'), ('CHARGING_PROFILE', 'Charging Profile')], max_length=16)),
-                ('operation', models.CharField(max_length=24)),
-                ('requester_country_code', models.CharField(max_length=2)),
-                ('requester_party_id', models.CharField(max_length=3)),
-                ('receiver_country_code', models.CharField(blank=True, default='', max_length=2)),
-                ('receiver_party_id', models.CharField(blank=True, default='', max_length=3)),
-                ('response_url', models.URLField(max_length=255)),
-                ('location_id', models.CharField(blank=True, default='', max_length=36)),
-                ('session_id', models.CharField(blank=True, default='', max_length=36)),
-                ('request_body', models.JSONField(default=dict)),
-                ('response_body', models.JSONField(blank=True, null=True)),
-                ('result_body', models.JSONField(blank=True, null=True)),
-                ('state', models.CharField(choices=[('FORWARDED', 'Forwarded'), ('WAITING', 'Waiting'), ('REFUSED', 'Refused'), ('RESULT_RECEIVED', 'Result Received'), ('TIMED_OUT', 'Timed Out'), ('FAILED', 'Failed')], max_length=16)),
-                ('timeout_s', models.PositiveIntegerField(default=0)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('result_received_at', models.DateTimeField(blank=True, null=True)),
-                ('correlation_id', models.CharField(blank=True, default='', max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('receiver', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
-                ('requester', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("COMMAND", "Command"), ("CHARGING_PROFILE", "Charging Profile")],
+                        max_length=16,
+                    ),
+                ),
+                ("operation", models.CharField(max_length=24)),
+                ("requester_country_code", models.CharField(max_length=2)),
+                ("requester_party_id", models.CharField(max_length=3)),
+                ("receiver_country_code", models.CharField(blank=True, default="", max_length=2)),
+                ("receiver_party_id", models.CharField(blank=True, default="", max_length=3)),
+                ("response_url", models.URLField(max_length=255)),
+                ("location_id", models.CharField(blank=True, default="", max_length=36)),
+                ("session_id", models.CharField(blank=True, default="", max_length=36)),
+                ("request_body", models.JSONField(default=dict)),
+                ("response_body", models.JSONField(blank=True, null=True)),
+                ("result_body", models.JSONField(blank=True, null=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("FORWARDED", "Forwarded"),
+                            ("WAITING", "Waiting"),
+                            ("REFUSED", "Refused"),
+                            ("RESULT_RECEIVED", "Result Received"),
+                            ("TIMED_OUT", "Timed Out"),
+                            ("FAILED", "Failed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("timeout_s", models.PositiveIntegerField(default=0)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("result_received_at", models.DateTimeField(blank=True, null=True)),
+                ("correlation_id", models.CharField(blank=True, default="", max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "receiver",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
+                (
+                    "requester",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['state', 'expires_at'], name='async_due')],
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["state", "expires_at"], name="async_due")],
             },
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('session_id', models.CharField(max_length=36)),
-                ('data', models.JSONField()),
-                ('status', models.CharField(max_length=12)),
-                ('token_country_code', models.CharField(max_length=2)),
-                ('token_party_id', models.CharField(max_length=3)),
-                ('location_id', models.CharField(blank=True, default='', max_length=36)),
-                ('kwh', models.DecimalField(decimal_places=4, default=0, max_digits=14)),
-                ('start_date_time', models.DateTimeField()),
-                ('end_date_time', models.DateTimeField(blank=True, null=True)),
-                ('last_updated', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("session_id", models.CharField(max_length=36)),
+                ("data", models.JSONField()),
+                ("status", models.CharField(max_length=12)),
+                ("token_country_code", models.CharField(max_length=2)),
+                ("token_party_id", models.CharField(max_length=3)),
+                ("location_id", models.CharField(blank=True, default="", max_length=36)),
+                ("kwh", models.DecimalField(decimal_places=4, default=0, max_digits=14)),
+                ("start_date_time", models.DateTimeField()),
+                ("end_date_time", models.DateTimeField(blank=True, null=True)),
+                ("last_updated", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_updated', 'pk'],
-                'indexes': [models.Index(fields=['last_updated', 'id'], name='session_page'), models.Index(fields=['token_country_code', 'token_party_id', 'last_updated'], name='session_by_emsp')],
-                'constraints': [models.UniqueConstraint(fields=('country_code', 'party_id', 'session_id'), name='uniq_session')],
+                "ordering": ["last_updated", "pk"],
+                "indexes": [
+                    models.Index(fields=["last_updated", "id"], name="session_page"),
+                    models.Index(
+                        fields=["token_country_code", "token_party_id", "last_updated"],
+                        name="session_by_emsp",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("country_code", "party_id", "session_id"), name="uniq_session"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Token',
+            name="Token",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('uid', models.CharField(max_length=36)),
-                ('type', models.CharField(max_length=12)),
-                ('data', models.JSONField()),
-                ('contract_id', models.CharField(blank=True, default='', max_length=36)),
-                ('valid', models.BooleanField(default=True)),
-                ('last_updated', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("uid", models.CharField(max_length=36)),
+                ("type", models.CharField(max_length=12)),
+                ("data", models.JSONField()),
+                ("contract_id", models.CharField(blank=True, default="", max_length=36)),
+                ("valid", models.BooleanField(default=True)),
+                ("last_updated", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_updated', 'pk'],
-                'indexes': [models.Index(fields=['last_updated', 'id'], name='token_page'), models.Index(fields=['uid', 'type'], name='token_uid'), models.Index(fields=['contract_id'], name='token_contract')],
-                'constraints': [models.UniqueConstraint(fields=('country_code', 'party_id', 'uid', 'type'), name='uniq_token')],
+                "ordering": ["last_updated", "pk"],
+                "indexes": [
+                    models.Index(fields=["last_updated", "id"], name="token_page"),
+                    models.Index(fields=["uid", "type"], name="token_uid"),
+                    models.Index(fields=["contract_id"], name="token_contract"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("country_code", "party_id", "uid", "type"), name="uniq_token"
+                    )
+                ],
             },
         ),
     ]

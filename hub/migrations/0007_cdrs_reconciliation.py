@@ -5,98 +5,172 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hub', '0006_async_later_results'),
+        ("hub", "0006_async_later_results"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cdr',
+            name="Cdr",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country_code', models.CharField(max_length=2)),
-                ('party_id', models.CharField(max_length=3)),
-                ('cdr_id', models.CharField(max_length=39)),
-                ('data', models.JSONField()),
-                ('token_country_code', models.CharField(max_length=2)),
-                ('token_party_id', models.CharField(max_length=3)),
-                ('token_uid', models.CharField(max_length=36)),
-                ('token_type', models.CharField(max_length=12)),
-                ('session_id', models.CharField(blank=True, default='', max_length=36)),
-                ('currency', models.CharField(max_length=3)),
-                ('total_cost_excl_vat', models.DecimalField(decimal_places=4, max_digits=18)),
-                ('total_cost_incl_vat', models.DecimalField(blank=True, decimal_places=4, max_digits=18, null=True)),
-                ('total_energy', models.DecimalField(decimal_places=4, max_digits=18)),
-                ('total_time', models.DecimalField(decimal_places=4, max_digits=18)),
-                ('start_date_time', models.DateTimeField()),
-                ('end_date_time', models.DateTimeField()),
-                ('last_updated', models.DateTimeField()),
-                ('credit', models.BooleanField(default=False)),
-                ('credit_reference_id', models.CharField(blank=True, default='', max_length=39)),
-                ('findings', models.JSONField(blank=True, default=list)),
-                ('price_check', models.CharField(choices=[('UNCHECKED', 'Unchecked'), ('MATCH', 'Match'), ('MISMATCH', 'Mismatch'), ('UNPRICEABLE', 'Unpriceable')], default='UNCHECKED', max_length=12)),
-                ('computed', models.JSONField(blank=True, null=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('credit_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='credits', to='hub.cdr')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.platform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country_code", models.CharField(max_length=2)),
+                ("party_id", models.CharField(max_length=3)),
+                ("cdr_id", models.CharField(max_length=39)),
+                ("data", models.JSONField()),
+                ("token_country_code", models.CharField(max_length=2)),
+                ("token_party_id", models.CharField(max_length=3)),
+                ("token_uid", models.CharField(max_length=36)),
+                ("token_type", models.CharField(max_length=12)),
+                ("session_id", models.CharField(blank=True, default="", max_length=36)),
+                ("currency", models.CharField(max_length=3)),
+                ("total_cost_excl_vat", models.DecimalField(decimal_places=4, max_digits=18)),
+                (
+                    "total_cost_incl_vat",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=18, null=True),
+                ),
+                ("total_energy", models.DecimalField(decimal_places=4, max_digits=18)),
+                ("total_time", models.DecimalField(decimal_places=4, max_digits=18)),
+                ("start_date_time", models.DateTimeField()),
+                ("end_date_time", models.DateTimeField()),
+                ("last_updated", models.DateTimeField()),
+                ("credit", models.BooleanField(default=False)),
+                ("credit_reference_id", models.CharField(blank=True, default="", max_length=39)),
+                ("findings", models.JSONField(blank=True, default=list)),
+                (
+                    "price_check",
+                    models.CharField(
+                        choices=[
+                            ("UNCHECKED", "Unchecked"),
+                            ("MATCH", "Match"),
+                            ("MISMATCH", "Mismatch"),
+                            ("UNPRICEABLE", "Unpriceable"),
+                        ],
+                        default="UNCHECKED",
+                        max_length=12,
+                    ),
+                ),
+                ("computed", models.JSONField(blank=True, null=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "credit_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="credits",
+                        to="hub.cdr",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.platform",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CDR',
-                'ordering': ['last_updated', 'pk'],
+                "verbose_name": "CDR",
+                "ordering": ["last_updated", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ReconciliationReport',
+            name="ReconciliationReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cpo_country_code', models.CharField(max_length=2)),
-                ('cpo_party_id', models.CharField(max_length=3)),
-                ('emsp_country_code', models.CharField(max_length=2)),
-                ('emsp_party_id', models.CharField(max_length=3)),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(default='RUNNING', max_length=12)),
-                ('totals', models.JSONField(blank=True, default=dict)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True, default='')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cpo_country_code", models.CharField(max_length=2)),
+                ("cpo_party_id", models.CharField(max_length=3)),
+                ("emsp_country_code", models.CharField(max_length=2)),
+                ("emsp_party_id", models.CharField(max_length=3)),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("status", models.CharField(default="RUNNING", max_length=12)),
+                ("totals", models.JSONField(blank=True, default=dict)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True, default="")),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['cpo_country_code', 'cpo_party_id', 'period_start'], name='recon_cpo')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["cpo_country_code", "cpo_party_id", "period_start"],
+                        name="recon_cpo",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReconciliationFinding',
+            name="ReconciliationFinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('cdr_key', models.CharField(blank=True, default='', max_length=60)),
-                ('message', models.TextField()),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('cdr', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hub.cdr')),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='hub.reconciliationreport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32)),
+                ("cdr_key", models.CharField(blank=True, default="", max_length=60)),
+                ("message", models.TextField()),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "cdr",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hub.cdr",
+                    ),
+                ),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="hub.reconciliationreport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['report', 'kind', 'pk'],
+                "ordering": ["report", "kind", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='cdr',
-            index=models.Index(fields=['last_updated', 'id'], name='cdr_page'),
+            model_name="cdr",
+            index=models.Index(fields=["last_updated", "id"], name="cdr_page"),
         ),
         migrations.AddIndex(
-            model_name='cdr',
-            index=models.Index(fields=['token_country_code', 'token_party_id', 'last_updated'], name='cdr_by_emsp'),
+            model_name="cdr",
+            index=models.Index(
+                fields=["token_country_code", "token_party_id", "last_updated"], name="cdr_by_emsp"
+            ),
         ),
         migrations.AddIndex(
-            model_name='cdr',
-            index=models.Index(fields=['country_code', 'party_id', 'end_date_time'], name='cdr_period'),
+            model_name="cdr",
+            index=models.Index(
+                fields=["country_code", "party_id", "end_date_time"], name="cdr_period"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cdr',
-            constraint=models.UniqueConstraint(fields=('country_code', 'party_id', 'cdr_id'), name='uniq_cdr'),
+            model_name="cdr",
+            constraint=models.UniqueConstraint(
+                fields=("country_code", "party_id", "cdr_id"), name="uniq_cdr"
+            ),
         ),
     ]

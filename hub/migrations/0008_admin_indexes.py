@@ -4,26 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hub', '0007_cdrs_reconciliation'),
+        ("hub", "0007_cdrs_reconciliation"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='asyncrequest',
-            options={'ordering': ['-created_at'], 'verbose_name': 'command / charging-profile request', 'verbose_name_plural': 'commands & charging profiles'},
+            name="asyncrequest",
+            options={
+                "ordering": ["-created_at"],
+                "verbose_name": "command / charging-profile request",
+                "verbose_name_plural": "commands & charging profiles",
+            },
         ),
         migrations.AddIndex(
-            model_name='asyncrequest',
-            index=models.Index(fields=['created_at'], name='async_created'),
+            model_name="asyncrequest",
+            index=models.Index(fields=["created_at"], name="async_created"),
         ),
         migrations.AddIndex(
-            model_name='pushdelivery',
-            index=models.Index(fields=['created_at'], name='delivery_created'),
+            model_name="pushdelivery",
+            index=models.Index(fields=["created_at"], name="delivery_created"),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['start_date_time'], name='session_start'),
+            model_name="session",
+            index=models.Index(fields=["start_date_time"], name="session_start"),
         ),
     ]
