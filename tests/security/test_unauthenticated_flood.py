@@ -116,3 +116,46 @@ def test_behind_a_trusted_proxy_the_address_it_adds_is_the_one_counted(
 def test_zero_turns_the_limit_off(db: None, ocpi_client: OcpiTestClient, limits: Any) -> None:
     limits.OCPI_UNAUTH_LIMIT = 0
     assert {a.status_code for a in _flood(ocpi_client, 12)} == {401}
+
+
+def test_the_address_is_let_in_again_when_the_window_ends(
+    db: None, ocpi_client: OcpiTestClient, limits: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.ocpi import flood
+
+    now = 1_800_000_000.0
+    monkeypatch.setattr(flood.time, "time", lambda: now)
+    assert _flood(ocpi_client, 6)[-1].status_code == 429
+    now += 60
+    assert _flood(ocpi_client, 1)[0].status_code == 401
+
+
+def test_the_counters_are_shared_through_redis_when_it_is_configured(
+    db: None, ocpi_client: OcpiTestClient, limits: Any
+) -> None:
+    import os
+    import uuid
+
+    from django.core.cache import caches
+
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs with REDIS_URL set")
+        pytest.skip("REDIS_URL is not set: the embedded default has no shared cache")
+    limits.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"flood-test-{uuid.uuid4().hex}",
+        }
+    }
+    from hub.ocpi.flood import Window, failures
+
+    try:
+        assert [a.status_code for a in _flood(ocpi_client, 6)] == [401] * 5 + [429]
+        # a second web process would read the same counter: ask Redis itself
+        assert failures(Window.of("127.0.0.1")) == 6
+    finally:
+        # never clear(): on Redis that is FLUSHDB, and the database is shared with the broker
+        caches["default"].delete(Window.of("127.0.0.1").key)
