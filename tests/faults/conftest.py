@@ -144,10 +144,12 @@ class Stack:
 
 @pytest.fixture
 def stack_factory(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Any]:
+    from django.conf import settings as django_settings
+
     from hub.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("default", "ocpi_push"):
+        for queue in django_settings.HUB_WORKER_QUEUES:
             conn.default_channel.queue_purge(queue)
     made: list[Stack] = []
 
