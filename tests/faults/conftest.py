@@ -43,6 +43,8 @@ FAULT_ENV = {
     "OCPI_PUSH_LEASE_S": "6",
     "OCPI_PUSH_REQUEUE_AFTER_S": "3",
     "OCPI_SWEEP_INTERVAL_S": "1",
+    # an open circuit probes again after 2 s (the sweeper hands out the probe)
+    "OCPI_PUSH_CIRCUIT_COOLDOWN_S": "2",
 }
 
 
