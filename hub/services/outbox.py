@@ -313,6 +313,8 @@ def _claim(delivery_id: int) -> PushDelivery | str:
             return _wait(delivery)
         circuit = _circuit_for_update(delivery.receiver_id)
         if not _circuit_admits(circuit, delivery, now):
+            if circuit.state == CircuitState.OPEN and circuit.retry_at is not None:
+                _appoint_waker(delivery, circuit.retry_at, now)
             return _wait(delivery)
         delivery.status = DeliveryStatus.IN_FLIGHT
         delivery.locked_until = now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S)
@@ -389,6 +391,20 @@ def _wait(delivery: PushDelivery) -> str:
     delivery.enqueued_at = timezone.now()
     delivery.save(update_fields=["enqueued_at", "updated_at"])
     return "waiting"
+
+
+def _appoint_waker(delivery: PushDelivery, retry_at: datetime, now: datetime) -> None:
+    """One waiting delivery per cool-down is scheduled for the moment the circuit may probe
+    again (the others stay without a task: no herd of tasks at every cool-down); the sweeper
+    hands out the probe too, this only makes it prompt."""
+    if PushDelivery.objects.filter(
+        receiver_id=delivery.receiver_id, status=DeliveryStatus.PENDING, next_attempt_at=retry_at
+    ).exists():
+        return
+    delivery.next_attempt_at = retry_at
+    delivery.save(update_fields=["next_attempt_at", "updated_at"])
+    countdown = (retry_at - now).total_seconds()
+    transaction.on_commit(functools.partial(_dispatch, delivery.pk, delivery.module, countdown))
 
 
 def _in_flight(receiver_id: int, now: datetime) -> int:
