@@ -160,8 +160,11 @@ def test_circuit_opens_waits_probes_and_closes(receiver: Platform, settings: Any
     assert outbox.delivery_send(delivery_id=waiting.pk) == "waiting"
     waiting.refresh_from_db()
     assert (waiting.status, waiting.attempts) == (DeliveryStatus.PENDING, 0)
+    # and it is the one scheduled for the end of the cool-down (the waker)
+    assert waiting.next_attempt_at == circuit.retry_at
     # after the cool-down one probe goes; the others wait for its outcome
     ReceiverCircuit.objects.filter(pk=circuit.pk).update(retry_at=timezone.now())
+    PushDelivery.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
     probe = outbox._claim(waiting.pk)
     assert isinstance(probe, PushDelivery)
     circuit.refresh_from_db()
