@@ -36,7 +36,7 @@ web: $(STAMP_RUN)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 worker: $(STAMP_RUN)
-	$(VENV)/bin/celery -A hub worker -Q default,ocpi_push --pool threads --concurrency 8 -l info
+	$(VENV)/bin/celery -A hub worker -Q default,ocpi_push,ocpi_money --pool threads --concurrency 8 -l info
 
 beat: $(STAMP_RUN)
 	$(VENV)/bin/celery -A hub beat -l info

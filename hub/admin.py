@@ -1007,6 +1007,7 @@ class OcpiExchangeAdmin(admin.ModelAdmin):
 # Outbox status colours: blue waits, purple is being sent, green arrived, red needs staff.
 DELIVERY_STATUS_COLOURS: dict[str, str] = {
     DeliveryStatus.PENDING: "#1565c0",
+    DeliveryStatus.HELD: "#ef6c00",  # the receiver is suspended: kept, waiting
     DeliveryStatus.IN_FLIGHT: "#6a1b9a",
     DeliveryStatus.DELIVERED: "#2e7d32",
     DeliveryStatus.FAILED: "#c62828",

@@ -44,7 +44,23 @@ def ping_task() -> str:
     reject_on_worker_lost=True,
 )
 def deliver_push_task(delivery_id: int) -> str:
-    """Send one outbox delivery (a no-op unless it is PENDING and due)."""
+    """Send one outbox delivery of state (locations, tariffs, tokens, ClientInfo) on
+    `ocpi_push` (a no-op unless it is PENDING and due)."""
+    from hub.services.outbox import delivery_send
+
+    return delivery_send(delivery_id=delivery_id)
+
+
+# Money (sessions, CDRs, command results) on its own queue, `ocpi_money` (settings/celery.py):
+# the same service, a separate line. Any delivery id is accepted by either task.
+@shared_task(
+    name="hub.deliver_money",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_money_task(delivery_id: int) -> str:
+    """Send one outbox delivery of money (a no-op unless it is PENDING and due)."""
     from hub.services.outbox import delivery_send
 
     return delivery_send(delivery_id=delivery_id)

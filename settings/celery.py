@@ -36,7 +36,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=30)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"hub.deliver_*": {"queue": "ocpi_push"}}
+# Money (sessions, CDRs, command results) and state (locations, tariffs, tokens, ClientInfo)
+# travel on separate queues: a flood of state updates, or one receiver's backlog, never queues
+# in front of a CDR. Every worker command line (Makefile, Procfile, docker-compose.yml,
+# tests/worker.py) consumes HUB_WORKER_QUEUES; tests/test_project.py checks they agree.
+CELERY_TASK_ROUTES = {
+    "hub.deliver_push": {"queue": "ocpi_push"},
+    "hub.deliver_money": {"queue": "ocpi_money"},
+}
+HUB_WORKER_QUEUES: tuple[str, ...] = ("default", "ocpi_push", "ocpi_money")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"

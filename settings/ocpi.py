@@ -54,6 +54,21 @@ OCPI_PUSH_RETRY_MAX_S: float = env.float("OCPI_PUSH_RETRY_MAX_S", default=300.0)
 OCPI_PUSH_RETRY_WINDOW_S: float = env.float("OCPI_PUSH_RETRY_WINDOW_S", default=3600.0)
 OCPI_PUSH_LEASE_S: float = env.float("OCPI_PUSH_LEASE_S", default=90.0)
 OCPI_PUSH_REQUEUE_AFTER_S: float = env.float("OCPI_PUSH_REQUEUE_AFTER_S", default=30.0)
+# Poison and starvation guards (docs/security.md, "The outbox"). A delivery tried this many
+# times is given up at its next claim (money: DEAD, a dead letter for staff to resend; state:
+# FAILED), whatever its window says: an attempt that raises, or a worker killed mid-send, can
+# never loop for ever.
+OCPI_PUSH_MAX_ATTEMPTS: int = env.int("OCPI_PUSH_MAX_ATTEMPTS", default=100)
+# At most this many deliveries in flight per receiver: one hanging receiver holds at most
+# this many worker slots, the others are served meanwhile.
+OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER: int = env.int(
+    "OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER", default=4
+)
+# Circuit breaker per receiver: OPEN after this many consecutive transport failures
+# (unreachable, timeout, HTTP 5xx or 429); its deliveries wait (not fail, not counted) and one
+# probe delivery is tried after the cool-down: success closes the circuit, failure reopens it.
+OCPI_PUSH_CIRCUIT_FAILURES: int = env.int("OCPI_PUSH_CIRCUIT_FAILURES", default=5)
+OCPI_PUSH_CIRCUIT_COOLDOWN_S: float = env.float("OCPI_PUSH_CIRCUIT_COOLDOWN_S", default=30.0)
 # Sessions are billing-relevant messages, not state to drop: their deliveries to the token's eMSP
 # keep retrying (also while it is OFFLINE) for this long, then are DEAD for staff to resend.
 OCPI_SESSION_RETRY_WINDOW_S: float = env.float("OCPI_SESSION_RETRY_WINDOW_S", default=86400.0)

@@ -130,11 +130,13 @@ __all__ = ["OcpiTestClient", "issue_token"]
 def celery_worker_factory(transactional_db: None, tmp_path: Any) -> Iterator[Any]:
     """Start real Celery workers (settings overrides as environment variables); all are
     stopped at the end of the test."""
+    from django.conf import settings
+
     from hub.celery import app
     from tests.worker import CeleryWorkerProcess
 
     with app.connection_for_write() as conn:
-        for queue in ("default", "ocpi_push"):
+        for queue in settings.HUB_WORKER_QUEUES:
             conn.default_channel.queue_purge(queue)
     started: list[CeleryWorkerProcess] = []
 

@@ -106,7 +106,7 @@ class CeleryWorkerProcess(LoggedProcess):
         env = hub_process_env(settings.OCPI_BASE_URL, self.extra_env)
         command = [
             sys.executable, "-m", "celery", "-A", "hub", "worker",
-            "-Q", "default,ocpi_push", "--pool", self.pool,
+            "-Q", ",".join(settings.HUB_WORKER_QUEUES), "--pool", self.pool,
             "--concurrency", str(self.concurrency), "-l", "info",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-n", f"test-{os.getpid()}@%h",

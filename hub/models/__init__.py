@@ -2,7 +2,13 @@
 
 from hub.models.cdrs import Cdr, PriceCheck, ReconciliationFinding, ReconciliationReport
 from hub.models.commands import AsyncKind, AsyncRequest, AsyncState
-from hub.models.deliveries import DeliveryStatus, PushAttempt, PushDelivery
+from hub.models.deliveries import (
+    CircuitState,
+    DeliveryStatus,
+    PushAttempt,
+    PushDelivery,
+    ReceiverCircuit,
+)
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
 from hub.models.locations import Evse, Location
 from hub.models.parties import (
@@ -28,6 +34,7 @@ from hub.models.tariffs import Tariff
 from hub.models.tokens import Token, TokenOwner, TokenSource
 
 __all__ = [
+    "CircuitState",
     "Cdr",
     "PriceCheck",
     "ReconciliationFinding",
@@ -51,6 +58,7 @@ __all__ = [
     "ProxiedUrl",
     "ProxiedUrlKind",
     "PushDelivery",
+    "ReceiverCircuit",
     "SyncState",
     "Tariff",
     "ExchangeDirection",

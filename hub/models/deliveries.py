@@ -11,10 +11,15 @@ class DeliveryStatus(models.TextChoices):
     """Where a delivery stands."""
 
     PENDING = "PENDING"  # due at next_attempt_at
+    # The receiver is suspended: kept, never sent, its window paused, until reactivation
+    # (pending again, in the original order) or unregistration (cancelled or dead letter).
+    HELD = "HELD"
     IN_FLIGHT = "IN_FLIGHT"  # claimed by a worker until locked_until
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"  # refused by the receiver (4xx, OCPI 2xxx) or retry window passed
-    DEAD = "DEAD"  # money (CDRs): retry window passed, kept for staff to resend
+    # money (sessions, CDRs, command results) given up on: retry window passed, attempts
+    # exhausted, or the receiver unregistered; kept for staff to resend
+    DEAD = "DEAD"
     CANCELLED = "CANCELLED"  # by staff, or the receiver went away
 
 
@@ -53,14 +58,20 @@ class PushDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the receiver's suspension put this delivery on hold. Kept after reactivation until
+    # the first attempt since then has ended: while set, the delivery waits for every older
+    # released delivery of the same receiver and module (the backlog drains in its order).
+    held_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-pk"]
         constraints: ClassVar = [
+            # One open (PENDING or HELD) delivery per object: updates fold into it, and a
+            # release from HELD never meets a second PENDING row of the same object.
             models.UniqueConstraint(
                 fields=["receiver", "module", "object_key"],
-                condition=Q(status="PENDING"),
-                name="one_pending_delivery_per_object",
+                condition=Q(status__in=["PENDING", "HELD"]),
+                name="one_open_delivery_per_object",
             ),
         ]
         indexes: ClassVar = [
@@ -68,6 +79,8 @@ class PushDelivery(models.Model):
             models.Index(fields=["module", "object_key"], name="delivery_object"),
             # the admin's date drill-down and newest-first lists
             models.Index(fields=["created_at"], name="delivery_created"),
+            # per-receiver questions at claim: how many in flight (cap), what is held/released
+            models.Index(fields=["receiver", "status"], name="delivery_receiver_status"),
         ]
         verbose_name_plural = "push deliveries"
 
@@ -93,3 +106,34 @@ class PushAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.http_status}/{self.ocpi_status}"
+
+
+class CircuitState(models.TextChoices):
+    """A receiver's circuit breaker (hub.services.outbox)."""
+
+    CLOSED = "CLOSED"  # deliveries are sent
+    OPEN = "OPEN"  # too many transport failures in a row: deliveries wait until retry_at
+    HALF_OPEN = "HALF_OPEN"  # one probe delivery is being sent; the others wait for its outcome
+
+
+class ReceiverCircuit(models.Model):
+    """Per receiver: the circuit breaker's state, kept in the database so that every worker
+    process sees the same one and a restart forgets nothing."""
+
+    receiver = models.OneToOneField(
+        "hub.Platform", on_delete=models.CASCADE, related_name="circuit"
+    )
+    state = models.CharField(
+        max_length=10, choices=CircuitState.choices, default=CircuitState.CLOSED
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    # OPEN: when a half-open probe may be tried; HALF_OPEN: when the probe's lease ends (a
+    # probe whose worker died is taken over after that).
+    retry_at = models.DateTimeField(null=True, blank=True)
+    probe_delivery_id = models.BigIntegerField(null=True, blank=True)
+    last_failure = models.CharField(max_length=500, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"circuit of {self.receiver_id}: {self.state}"

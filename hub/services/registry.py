@@ -265,11 +265,15 @@ def credentials_update(
 
 
 def _forget_registration(platform: Platform) -> None:
+    from hub.services.outbox import receiver_unregistered
+
     platform.tokens.all().delete()
     platform.outbound_token = ""
     platform.registered = False
     platform.save(update_fields=["outbound_token", "registered", "updated_at"])
     platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
+    # Only unregistration ends deliveries: state is cancelled, money stays as dead letters.
+    receiver_unregistered(platform=platform)
 
 
 @transaction.atomic
@@ -506,13 +510,24 @@ def platform_unregister(*, platform: Platform) -> str | None:
 
 
 def platform_suspend(*, platform: Platform) -> None:
-    """Stop all traffic with a platform without unregistering it (its calls get 401)."""
-    platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
+    """Stop all traffic with a platform without unregistering it (its calls get 401). Its
+    deliveries are held, not cancelled: billing records wait for the reactivation."""
+    from hub.services.outbox import receiver_hold
+
+    with transaction.atomic():
+        platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
+        receiver_hold(platform=platform)
 
 
 def platform_reactivate(*, platform: Platform) -> None:
-    """Lift a suspension: CONNECTED when registered, else PLANNED."""
-    platform_set_status(
-        platform=platform,
-        status=ConnectionStatus.CONNECTED if platform.registered else ConnectionStatus.PLANNED,
-    )
+    """Lift a suspension: CONNECTED when registered, else PLANNED; the held deliveries go out
+    in their original order."""
+    from hub.services.outbox import receiver_release
+
+    with transaction.atomic():
+        platform_set_status(
+            platform=platform,
+            status=ConnectionStatus.CONNECTED if platform.registered else ConnectionStatus.PLANNED,
+        )
+        if platform.registered:
+            receiver_release(platform=platform)

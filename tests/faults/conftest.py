@@ -43,6 +43,8 @@ FAULT_ENV = {
     "OCPI_PUSH_LEASE_S": "6",
     "OCPI_PUSH_REQUEUE_AFTER_S": "3",
     "OCPI_SWEEP_INTERVAL_S": "1",
+    # an open circuit probes again after 2 s (the sweeper hands out the probe)
+    "OCPI_PUSH_CIRCUIT_COOLDOWN_S": "2",
 }
 
 
@@ -144,10 +146,12 @@ class Stack:
 
 @pytest.fixture
 def stack_factory(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Any]:
+    from django.conf import settings as django_settings
+
     from hub.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("default", "ocpi_push"):
+        for queue in django_settings.HUB_WORKER_QUEUES:
             conn.default_channel.queue_purge(queue)
     made: list[Stack] = []
 

@@ -209,7 +209,7 @@ def _purge_broker() -> None:
     from hub.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("default", "ocpi_push"):
+        for queue in settings.HUB_WORKER_QUEUES:
             conn.default_channel.queue_purge(queue)
     folder = getattr(settings, "CELERY_BROKER_FOLDER", None)
     if folder and settings.CELERY_BROKER_URL.startswith("filesystem://"):

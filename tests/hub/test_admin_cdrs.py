@@ -27,7 +27,7 @@ from hub.models import (
     ReconciliationFinding,
     ReconciliationReport,
 )
-from hub.tasks import deliver_push_task
+from hub.tasks import deliver_money_task
 from tests.factories import registered_party
 from tests.hub.admin_pages import change, changelist, html, results
 
@@ -353,7 +353,7 @@ class TestCdrActions:
         delivered = PushDelivery.objects.get(module="cdrs", object_key="NL/ABC/CDR-OK")
         before = timezone.now()
         with (
-            mock.patch.object(deliver_push_task, "delay") as delay,
+            mock.patch.object(deliver_money_task, "delay") as delay,
             django_capture_on_commit_callbacks(execute=True) as callbacks,
         ):
             response = run_action(

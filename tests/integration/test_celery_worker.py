@@ -23,7 +23,9 @@ def test_app_configuration_is_the_outbox_contract() -> None:
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
-    assert conf.task_routes["hub.deliver_*"] == {"queue": "ocpi_push"}
+    # state and money on separate queues (docs/security.md, "The outbox")
+    assert conf.task_routes["hub.deliver_push"] == {"queue": "ocpi_push"}
+    assert conf.task_routes["hub.deliver_money"] == {"queue": "ocpi_money"}
     if conf.broker_url.startswith("redis"):
         assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
 

@@ -94,7 +94,9 @@ def test_emsp_down_past_the_window_goes_offline_and_resyncs_by_get(
             lambda: Platform.objects.get(pk=down_platform.pk).status == "OFFLINE", timeout=30
         )
         failed = PushDelivery.objects.get(receiver=down_platform, module="locations")
-        assert failed.status == DeliveryStatus.FAILED
+        # FAILED itself, or cancelled when another state delivery to the eMSP gave up first
+        # and made it OFFLINE (it may have waited behind the open circuit meanwhile)
+        assert failed.status in (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
         assert failed.tries.count() >= 2
         # and nothing new is queued for it while it is OFFLINE
         patch = {"status": "CHARGING", "last_updated": "2024-05-01T11:00:00Z"}

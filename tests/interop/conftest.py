@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from tests.interop.extrawest_partner import ExtrawestPartner, ensure_extrawest_venv
 from tests.partners.simulated import SimulatedPartner
 from tests.worker import CeleryWorkerProcess, wait_until
 
-QUEUES = ("default", "ocpi_push")
+QUEUES = settings.HUB_WORKER_QUEUES
 # A task scheduled with a countdown (the outbox's ordering wait is 0.3 s) may still be held by
 # the worker once the queues are empty.
 COUNTDOWN_GRACE_S = 1.0
