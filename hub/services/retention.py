@@ -7,7 +7,7 @@ killed worker) has committed its batches; the next run resumes with what is left
 backlog is worked off over several runs instead of one statement that never finishes.
 
 What is kept whatever its age:
-- deliveries not final (PENDING, IN_FLIGHT): they are still to be sent;
+- deliveries not final (PENDING, HELD for a suspended receiver, IN_FLIGHT): still to be sent;
 - DEAD deliveries: money (sessions, CDRs, command results) whose retry window passed stays a
   dead letter until staff resend it or discard it (then it is CANCELLED, and ages from there);
 - an attempt always goes with its delivery (never before it): the outbox's evidence of what
@@ -49,7 +49,12 @@ FINAL_DELIVERY_STATUSES = (
     DeliveryStatus.FAILED,
     DeliveryStatus.CANCELLED,
 )
-_KEPT_DELIVERY_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT, DeliveryStatus.DEAD)
+_KEPT_DELIVERY_STATUSES = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.HELD,
+    DeliveryStatus.IN_FLIGHT,
+    DeliveryStatus.DEAD,
+)
 _FINAL_ASYNC_STATES = (
     AsyncState.REFUSED,
     AsyncState.RESULT_RECEIVED,

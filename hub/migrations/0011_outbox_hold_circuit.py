@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('hub', '0008_admin_indexes'),
+        ('hub', '0010_party_claims'),
     ]
 
     operations = [
