@@ -37,7 +37,6 @@ from django.conf import settings
 from django.db import transaction
 
 from hub.models import (
-    ConnectionStatus,
     DeliveryStatus,
     InterfaceRole,
     Platform,
@@ -115,8 +114,11 @@ def cdr_token_receiver(
 
     `to_party` is the TO header unless it names the hub (None: open routing). Raises 2001 for
     a TO contradicting the token, 4001 for an owner the hub does not know (or may not reach),
-    4003 for one that is not connected for good. None: the owner is known but publishes no
-    `module` RECEIVER, so it pulls (2.2.1 mod_sessions/mod_cdrs, Pull model): nothing is pushed.
+    4003 for one that never completed registration. A SUSPENDED owner is a receiver: the
+    outbox holds its deliveries until staff reactivate it (billing records are kept, not
+    refused, so a CPO never has to find out about the hub's dispute with an eMSP). None: the
+    owner is known but publishes no `module` RECEIVER, so it pulls (2.2.1 mod_sessions/mod_cdrs,
+    Pull model): nothing is pushed.
     """
     if to_party is not None and to_party != token_owner:
         raise InvalidParametersError(
@@ -130,11 +132,7 @@ def cdr_token_receiver(
         raise UnknownReceiverError(
             f"cdr_token: {token_owner} is not an eMSP known to the hub; nobody can receive this"
         )
-    reachable = [
-        role
-        for role in roles
-        if role.platform.registered and role.platform.status != ConnectionStatus.SUSPENDED
-    ]
+    reachable = [role for role in roles if role.platform.registered]
     if not reachable:
         platform = roles[0].platform
         raise ConnectionProblemError(

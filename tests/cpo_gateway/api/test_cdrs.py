@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hub.models import Cdr, ConnectionStatus, Platform, PushDelivery, TokenOwner
+from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.routing import PartyRef
 from hub.services.cdrs import build_cdr_push
 from hub.services.token_index import token_owner_learn
@@ -337,10 +338,17 @@ def test_unknown_token_owner_is_refused_4001(ocpi_client: OcpiTestClient, cpo_to
     assert_nothing_stored()
 
 
-def test_owner_suspended_is_refused_4003(ocpi_client: OcpiTestClient, cpo_token: str) -> None:
-    registered_party("EMSP", "DE", "MS1", status=ConnectionStatus.SUSPENDED)
-    assert_status(post(ocpi_client, cpo_token, cdr()), 4003)
-    assert_nothing_stored()
+def test_a_cdr_for_a_suspended_owner_is_kept_and_its_delivery_held(
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+) -> None:
+    # Suspension holds deliveries (issue 10, defect 7): the bill is stored and waits for the
+    # eMSP's reactivation instead of being refused to the CPO.
+    Platform.objects.filter(pk=emsp.pk).update(status=ConnectionStatus.SUSPENDED)
+    response = post(ocpi_client, cpo_token, cdr())
+    assert (response.status_code, response.json()["status_code"]) == (201, 1000), response.content
+    assert Cdr.objects.count() == 1
+    delivery = PushDelivery.objects.get(receiver=emsp, module="cdrs")
+    assert delivery.status == DeliveryStatus.HELD
 
 
 def test_credit_for_an_unknown_original_is_refused(

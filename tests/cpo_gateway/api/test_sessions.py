@@ -360,8 +360,8 @@ def test_token_owned_by_a_cpo_party_is_refused_4001(
 
 @pytest.mark.parametrize(
     "platform",
-    [{"status": ConnectionStatus.SUSPENDED}, {"registered": False, "status": "PLANNED"}],
-    ids=["suspended", "never-registered"],
+    [{"registered": False, "status": "PLANNED"}],
+    ids=["never-registered"],
 )
 def test_owner_not_connected_for_good_is_refused_4003(
     ocpi_client: OcpiTestClient, cpo_token: str, platform: dict[str, Any]
@@ -369,6 +369,17 @@ def test_owner_not_connected_for_good_is_refused_4003(
     registered_party("EMSP", "DE", "MS1", **platform)
     assert put(ocpi_client, cpo_token, session()).json()["status_code"] == 4003
     assert_nothing_stored()
+
+
+def test_a_session_for_a_suspended_owner_is_kept_and_its_delivery_held(
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+) -> None:
+    # Suspension holds deliveries (issue 10, defect 7): the session waits for reactivation.
+    Platform.objects.filter(pk=emsp.pk).update(status=ConnectionStatus.SUSPENDED)
+    assert put(ocpi_client, cpo_token, session()).json()["status_code"] == 1000
+    assert Session.objects.count() == 1
+    delivery = PushDelivery.objects.get(receiver=emsp, module="sessions")
+    assert delivery.status == DeliveryStatus.HELD
 
 
 def test_token_owner_of_a_stored_session_cannot_change(
