@@ -1,0 +1,103 @@
+"""Receivers answering deliveries with hostile bodies (issue 10, defect 3): a gzip bomb (1 MiB
+on the wire, 1 GiB inflated) and a slow drip (one byte a second). The real prefork worker
+must read at most OCPI_MAX_RESPONSE_BYTES of each answer and give up at OCPI_CALL_DEADLINE_S:
+its memory stays bounded, no process is killed, every such attempt is a failed attempt that is
+retried, and once the receiver behaves everything acknowledged arrives (lost = 0)."""
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.models import PushAttempt
+from tests.faults.scenario import settle
+from tests.faults.servers import descendants
+from tests.partners.hostile import bomb_bytes, drip, gzip_bomb
+from tests.worker import wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+CAP = 2 * 1024 * 1024
+BOMB = 1024**3
+FAULT_S = 4.0
+# What a worker process may grow by while it meets the fault: the cap, the JSON parse and
+# slack for the interpreter. An unbounded reader inflates the bomb: a gigabyte.
+RSS_GROWTH_LIMIT_MB = 150
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssWatch:
+    """The largest RSS any process of the worker reached, sampled every 50 ms."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> float:
+        return max(rss_mb(pid) for pid in [self.root, *descendants(self.root)])
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.sample())
+
+    def __enter__(self) -> "RssWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "writer", "error"),
+    [
+        ("eMSP answers a gzip bomb (1 GiB)", "bomb", "exceeded"),
+        ("eMSP drips its answer (1 B/s)", "drip", "within"),
+    ],
+    ids=["gzip-bomb", "slow-drip"],
+)
+def test_hostile_answers_to_deliveries(
+    stack_factory: Any, scenario: str, writer: str, error: str
+) -> None:
+    bomb_bytes(BOMB)  # compressed before the clock runs
+    stack = stack_factory(OCPI_MAX_RESPONSE_BYTES=str(CAP), OCPI_CALL_DEADLINE_S="2")
+    hostile = stack.ms1  # the CDR owner: CDRs (money) and locations (state) both meet it
+    for module in ("locations", "cdrs"):
+        hostile.set_hostile(
+            f"/ocpi/2.2.1/{module}", gzip_bomb(BOMB) if writer == "bomb" else drip(1.0)
+        )
+    with RssWatch(stack.worker_pid) as watch:
+        baseline = watch.sample()
+        stack.driver.burst()
+        # the fault is met: several failed attempts, each ended by the cap or the deadline
+        assert wait_until(
+            lambda: (
+                PushAttempt.objects.filter(
+                    url__startswith=hostile.base_url, error__contains=error
+                ).count()
+                >= 6
+            ),
+            timeout=60,
+        )
+        time.sleep(FAULT_S)
+        stack.driver.burst(locations=4, patches=4, cdrs=1)
+        hostile.reset_behaviour()
+        growth = watch.peak - baseline
+        settle(stack, scenario, note=f"worker RSS {baseline:.0f} MB, peak +{growth:.0f} MB")
+    assert growth < RSS_GROWTH_LIMIT_MB, f"worker RSS grew by {growth:.0f} MB"
+    log = stack.worker.log_path.read_text(errors="replace")
+    assert "WorkerLostError" not in log and "SIGKILL" not in log
