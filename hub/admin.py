@@ -308,6 +308,7 @@ class PlatformAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Limits", {"fields": ("max_response_bytes",)}),
         ("Activity", {"fields": ("last_seen_at", "created_at", "updated_at")}),
     )
     readonly_fields = (

@@ -21,9 +21,18 @@ OCPI_ALLOW_PRIVATE_URLS: bool = env.bool("OCPI_ALLOW_PRIVATE_URLS", default=Fals
 OCPI_DEFAULT_LIMIT: int = env.int("OCPI_DEFAULT_LIMIT", default=100)
 OCPI_MAX_LIMIT: int = env.int("OCPI_MAX_LIMIT", default=1000)
 
-# Outbound HTTP: every call has a connect and a total timeout.
+# Outbound HTTP: every call has a connect timeout and an inactivity timeout (the longest wait
+# for any one network operation: a read, a write, a pooled connection).
 OCPI_HTTP_TIMEOUT_S: float = env.float("OCPI_HTTP_TIMEOUT_S", default=10.0)
 OCPI_HTTP_CONNECT_TIMEOUT_S: float = env.float("OCPI_HTTP_CONNECT_TIMEOUT_S", default=3.0)
+# Partners are untrusted (issue 10): a receiver sending one byte every few seconds never trips
+# an inactivity timeout, and a gzip bomb is small on the wire. So every outbound call also has
+# a wall-clock deadline (connect, send, headers and body together), and its answer is read
+# only up to a cap on DECOMPRESSED bytes (a Platform may override the cap in admin). Both end
+# the call with a transport failure: a forward answers 4002/4000, a delivery is retried.
+# Keep two deadlines below CELERY_TASK_SOFT_TIME_LIMIT: a push may PATCH, then PUT.
+OCPI_CALL_DEADLINE_S: float = env.float("OCPI_CALL_DEADLINE_S", default=12.0)
+OCPI_MAX_RESPONSE_BYTES: int = env.int("OCPI_MAX_RESPONSE_BYTES", default=16 * 1024 * 1024)
 
 # Unauthenticated /ocpi/ requests (no, unknown or revoked token): at most OCPI_UNAUTH_LIMIT
 # per client address per OCPI_UNAUTH_WINDOW_S, then HTTP 429 + Retry-After until the window
@@ -115,6 +124,10 @@ OCPI_PULL_SYNC_TIME_LIMIT_S: int = env.int("OCPI_PULL_SYNC_TIME_LIMIT_S", defaul
 # answer, then the caller gets OCPI 4002. URLs of forwarded responses the hub rewrites to its
 # own (pagination Link, Location) can be followed for OCPI_PROXIED_URL_TTL_S.
 OCPI_FORWARD_TIMEOUT_S: float = env.float("OCPI_FORWARD_TIMEOUT_S", default=10.0)
+# Forwards are served by web threads: at most this many may wait on one receiver platform at
+# once (across every web process on PostgreSQL), so a slow partner holds a few threads, not all.
+# A forward beyond it is refused at once with OCPI 4003. 0 turns the cap off.
+OCPI_FORWARD_MAX_CONCURRENT: int = env.int("OCPI_FORWARD_MAX_CONCURRENT", default=4)
 OCPI_PROXIED_URL_TTL_S: float = env.float("OCPI_PROXIED_URL_TTL_S", default=86400.0)
 
 # Real-time authorization (2.2.1 mod_tokens: "keep delays ... to an absolute minimum"): a CPO's

@@ -8,6 +8,7 @@ authentication by platform.
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -90,6 +91,17 @@ class Platform(models.Model):
         max_length=10, choices=TokenEncoding.choices, default=TokenEncoding.BASE64
     )
     registered_at = models.DateTimeField(null=True, blank=True)
+    # Partners are untrusted: the hub reads at most this much of any answer (issue 10). Some
+    # partners legitimately send big pages (a CPO that ignores `limit`), hence per platform.
+    max_response_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1024)],
+        help_text=(
+            "The largest answer the hub reads from this platform, in bytes after "
+            "decompression (a larger one fails the call). Empty: OCPI_MAX_RESPONSE_BYTES."
+        ),
+    )
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last authenticated request from this platform."
     )

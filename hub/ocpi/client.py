@@ -13,13 +13,25 @@ host once, checks every address against the URL policy and connects to a checked
 while the Host header, TLS SNI and certificate check keep the host name. Resolving again in
 httpx after `check_url` would leave a DNS-rebinding window (public on the check, private on
 the connect).
+
+Every answer is bounded (issue 10, partners are untrusted): the body is streamed through
+`hub.ocpi.bounded.read_bounded`, which stops at `OCPI_MAX_RESPONSE_BYTES` decompressed bytes
+(or the platform's own `max_response_bytes`), and the whole call has a wall-clock deadline
+(`OCPI_CALL_DEADLINE_S` unless the caller gives a shorter one). httpx's timeouts are per
+operation, so a partner trickling one byte a second, in its headers or its body, never trips
+them: `DeadlineStream` clamps every socket read, write and TLS handshake to the time the call
+has left, and `read_bounded` checks the clock between chunks as well (an injected transport
+has no socket).
 """
 
+import json as jsonlib
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +40,13 @@ import httpx
 from django.conf import settings
 
 from hub.models import ExchangeDirection, TokenEncoding
+from hub.ocpi.bounded import (
+    ACCEPT_ENCODING,
+    BoundedReadError,
+    DeadlineExceededError,
+    ResponseTooLargeError,
+    read_bounded,
+)
 from hub.ocpi.envelope import is_envelope
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, PartyRef, outbound_headers
@@ -46,11 +65,21 @@ if TYPE_CHECKING:
 __all__ = [
     "OcpiClient",
     "OcpiClientError",
+    "OcpiDeadlineError",
     "OcpiRemoteError",
+    "OcpiResponseTooLargeError",
     "OcpiResult",
     "OcpiTransportError",
     "UrlNotAllowedError",
 ]
+
+# When the current outbound call must end (time.monotonic()), for the streams below. A
+# context variable: the sync client runs in the calling thread, and pooled connections are
+# shared between threads, so the deadline belongs to the call, not to the connection.
+_call_deadline: ContextVar[float | None] = ContextVar("ocpi_call_deadline", default=None)
+
+# A read that timed out this close to the deadline was cut short by it.
+_DEADLINE_SLACK_S = 0.05
 
 _shared_client: httpx.Client | None = None
 _shared_lock = threading.Lock()
@@ -65,13 +94,59 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+def _within_deadline(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
+    """`timeout` shortened to what the current call has left; `error` once nothing is left."""
+    deadline = _call_deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the call's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every operation ends by the current call's deadline.
+
+    httpcore gives each socket read the read timeout afresh, so headers or a body sent one
+    byte at a time would hold the call for as long as the partner likes; here each read,
+    write and TLS handshake gets at most the time left (`_call_deadline`), and none starts
+    once it is gone. Connections stay pooled: the deadline is looked up per operation.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
 class PolicyCheckedBackend(httpcore.SyncBackend):
     """Opens TCP connections only to addresses the URL policy allows (DESIGN §7).
 
     httpcore hands over the URL's host name; this resolves it once, refuses the connection
     with `UrlNotAllowedError` when any address is not allowed, and connects to the checked
     addresses themselves (in the resolver's order), so nothing resolves the name again.
-    TLS is started by httpcore on the returned stream with the host name as SNI.
+    TLS is started by httpcore on the returned stream with the host name as SNI. Streams are
+    `DeadlineStream`s: no operation outlives the call's deadline.
     """
 
     def connect_tcp(
@@ -92,9 +167,17 @@ class PolicyCheckedBackend(httpcore.SyncBackend):
         last_error: httpcore.ConnectError | None = None
         for address in addresses:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(
+                    address,
+                    port,
+                    _within_deadline(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
             except httpcore.ConnectError as exc:
                 last_error = exc
+            else:
+                return DeadlineStream(stream)
         raise last_error or httpcore.ConnectError(f"{host!r} resolves to no address")
 
 
@@ -130,7 +213,7 @@ def shared_http_client() -> httpx.Client:
                 _shared_client = httpx.Client(
                     transport=policy_checked_transport(limits),
                     follow_redirects=False,
-                    headers={"User-Agent": "ocpi-hub/2.2.1"},
+                    headers={"User-Agent": "ocpi-hub/2.2.1", "Accept-Encoding": ACCEPT_ENCODING},
                 )
     return _shared_client
 
@@ -170,6 +253,21 @@ class OcpiTransportError(OcpiClientError):
         self.timeout = timeout
 
 
+class OcpiDeadlineError(OcpiTransportError):
+    """The partner did not finish its answer within the call's wall-clock deadline."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, timeout=True)
+
+
+class OcpiResponseTooLargeError(OcpiTransportError):
+    """The partner's answer exceeded the byte cap; it was dropped, none of it is used."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class OcpiRemoteError(OcpiClientError):
     """The partner answered, but not with a success envelope."""
 
@@ -196,20 +294,36 @@ class OcpiClient:
         token_encoding: str = TokenEncoding.BASE64,
         platform: "Platform | None" = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`timeout`: the longest wait for any one network operation (`OCPI_HTTP_TIMEOUT_S`);
+        `deadline`: the longest a whole call may take, in seconds (`OCPI_CALL_DEADLINE_S`;
+        never more); `max_response_bytes`: the cap on an answer's decompressed size (else
+        the platform's `max_response_bytes`, else `OCPI_MAX_RESPONSE_BYTES`)."""
         self.token = token
         self.token_encoding = token_encoding
         self.platform = platform
-        self.timeout = httpx.Timeout(
-            timeout if timeout is not None else settings.OCPI_HTTP_TIMEOUT_S,
-            connect=min(
-                settings.OCPI_HTTP_CONNECT_TIMEOUT_S,
-                timeout if timeout is not None else settings.OCPI_HTTP_TIMEOUT_S,
-            ),
+        self.deadline = min(
+            deadline if deadline is not None else settings.OCPI_CALL_DEADLINE_S,
+            settings.OCPI_CALL_DEADLINE_S,
+        )
+        read = min(timeout if timeout is not None else settings.OCPI_HTTP_TIMEOUT_S, self.deadline)
+        self.timeout = httpx.Timeout(read, connect=min(settings.OCPI_HTTP_CONNECT_TIMEOUT_S, read))
+        self.max_response_bytes = (
+            max_response_bytes
+            or (platform.max_response_bytes if platform is not None else None)
+            or settings.OCPI_MAX_RESPONSE_BYTES
         )
         self._http = (
-            httpx.Client(transport=transport, follow_redirects=False) if transport else None
+            httpx.Client(
+                transport=transport,
+                follow_redirects=False,
+                headers={"Accept-Encoding": ACCEPT_ENCODING},
+            )
+            if transport
+            else None
         )
 
     @classmethod
@@ -238,9 +352,10 @@ class OcpiClient:
     ) -> OcpiResult:
         """Send one OCPI request and return the parsed answer.
 
-        Raises `UrlNotAllowedError` (policy), `OcpiTransportError` (unreachable, timeout) and,
-        unless `require_success` is off, `OcpiRemoteError` for anything but HTTP 2xx with an
-        OCPI 1xxx envelope.
+        Raises `UrlNotAllowedError` (policy), `OcpiTransportError` (unreachable, timeout; its
+        subclasses `OcpiDeadlineError` past the call's deadline and `OcpiResponseTooLargeError`
+        past the byte cap, the answer then dropped whole) and, unless `require_success` is off,
+        `OcpiRemoteError` for anything but HTTP 2xx with an OCPI 1xxx envelope.
         """
         headers = outbound_headers(
             correlation_id=correlation_id, from_party=from_party, to_party=to_party
@@ -261,16 +376,39 @@ class OcpiClient:
             correlation_id=headers[CORRELATION_ID],
         )
         started = time.perf_counter()
+        deadline = time.monotonic() + self.deadline
+        deadline_token = _call_deadline.set(deadline)
+        response: httpx.Response | None = None
         try:
             check_url(url)
-            response = (self._http or shared_http_client()).request(
-                method.upper(),
-                url,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=self.timeout,
+            http = self._http or shared_http_client()
+            request = http.build_request(
+                method.upper(), url, json=json, params=params, headers=headers, timeout=self.timeout
             )
+            response = http.send(request, stream=True)
+            try:
+                content = self._read(response, deadline)
+            finally:
+                response.close()
+        except ResponseTooLargeError as exc:
+            # Dropped whole: a truncated page or envelope must never pass for the answer.
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            record.http_status = response.status_code if response is not None else None
+            record.error = f"too large: {exc}"[:255]
+            record_exchange(record)
+            raise OcpiResponseTooLargeError(f"{method} {url}: {exc}", limit=exc.limit) from exc
+        except DeadlineExceededError as exc:
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            record.http_status = response.status_code if response is not None else None
+            record.error = f"deadline: {exc}"
+            record_exchange(record)
+            raise OcpiDeadlineError(f"{method} {url}: {exc}") from exc
+        except BoundedReadError as exc:
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            record.http_status = response.status_code if response is not None else None
+            record.error = f"transport: {exc}"[:255]
+            record_exchange(record)
+            raise OcpiTransportError(f"{method} {url} failed: {exc}") from exc
         except UnresolvableHostError as exc:
             # A resolver hiccup must not fail a delivery for good (CDRs retry for days).
             record.error = f"transport: {exc}"[:255]
@@ -282,6 +420,14 @@ class OcpiClient:
             raise
         except httpx.TimeoutException as exc:
             record.duration_ms = (time.perf_counter() - started) * 1000
+            record.http_status = response.status_code if response is not None else None
+            if time.monotonic() >= deadline - _DEADLINE_SLACK_S:
+                # A socket operation cut short by DeadlineStream (trickled headers or body).
+                record.error = f"deadline: no complete answer within {self.deadline:g}s"
+                record_exchange(record)
+                raise OcpiDeadlineError(
+                    f"{method} {url}: no complete answer within {self.deadline:g}s"
+                ) from exc
             record.error = f"timeout: {type(exc).__name__}"
             record_exchange(record)
             raise OcpiTransportError(f"{method} {url} timed out", timeout=True) from exc
@@ -290,8 +436,10 @@ class OcpiClient:
             record.error = f"transport: {type(exc).__name__}: {exc}"[:255]
             record_exchange(record)
             raise OcpiTransportError(f"{method} {url} failed: {type(exc).__name__}") from exc
+        finally:
+            _call_deadline.reset(deadline_token)
         record.duration_ms = (time.perf_counter() - started) * 1000
-        result = self._parse(response, headers, self.token)
+        result = self._parse(response, content, headers, self.token)
         record.http_status = result.http_status
         record.ocpi_status = result.ocpi_status
         record.status_message = result.message
@@ -317,11 +465,36 @@ class OcpiClient:
     def delete(self, url: str, **kwargs: Any) -> OcpiResult:
         return self.request("DELETE", url, **kwargs)
 
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        """The body, decoded, within the byte cap and the deadline (`read_bounded`).
+
+        `iter_raw` gives the bytes as they came off the wire: httpx's own decoders would
+        inflate a whole network chunk at once, a gzip bomb's worth, before anything counts.
+        """
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise ResponseTooLargeError(self.max_response_bytes)  # known before reading it
+        if response.is_stream_consumed:
+            # An injected transport's in-memory answer (tests): httpx has decoded it already.
+            chunks, encoding = iter([response.content]), ""
+        else:
+            chunks, encoding = response.iter_raw(), response.headers.get("Content-Encoding", "")
+        return read_bounded(
+            chunks,
+            content_encoding=encoding,
+            limit=self.max_response_bytes,
+            deadline=deadline,
+            seconds=self.deadline,
+        )
+
     @staticmethod
-    def _parse(response: httpx.Response, sent: dict[str, str], token: str | None) -> OcpiResult:
+    def _parse(
+        response: httpx.Response, content: bytes, sent: dict[str, str], token: str | None
+    ) -> OcpiResult:
         try:
-            body = response.json()
-        except ValueError:
+            # RecursionError: a deeply nested answer ("[" * 100000) is no envelope either.
+            body = jsonlib.loads(content) if content else None
+        except (ValueError, RecursionError):
             body = None
         envelope = body if is_envelope(body) else None
         message = str(envelope.get("status_message") or "") if envelope else ""

@@ -39,7 +39,13 @@ from hub.models import (
     Role,
 )
 from hub.ocpi.authentication import OcpiCaller
-from hub.ocpi.client import OcpiClient, OcpiResult, OcpiTransportError, UrlNotAllowedError
+from hub.ocpi.client import (
+    OcpiClient,
+    OcpiResponseTooLargeError,
+    OcpiResult,
+    OcpiTransportError,
+    UrlNotAllowedError,
+)
 from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
 from hub.ocpi.exceptions import (
     ConnectionProblemError,
@@ -60,6 +66,7 @@ from hub.ocpi.routing import (
 )
 from hub.ocpi.status import OcpiStatus
 from hub.selectors import may_route, platform_roles_of
+from hub.services.receiver_slots import forward_slot
 
 logger = logging.getLogger(__name__)
 
@@ -377,30 +384,44 @@ def _send(
     correlation_id: str,
     timeout: float | None = None,
 ) -> OcpiResult:
-    """One call to the receiver with its token; transport failures become 4002/4003."""
+    """One call to the receiver with its token; transport failures become 4002/4003, an answer
+    past the byte cap 4000.
+
+    `timeout` bounds the whole call (it is the client's deadline: a receiver trickling its
+    answer gets 4002 as one that sends nothing does), and the call holds one of the receiver's
+    forward slots (`forward_slot`: 4003 at once when they are all taken, nothing sent).
+    """
     if timeout is None:
         timeout = settings.OCPI_FORWARD_TIMEOUT_S
-    client = OcpiClient.for_platform(hop.receiver, timeout=timeout)
+    client = OcpiClient.for_platform(hop.receiver, timeout=timeout, deadline=timeout)
     try:
-        return client.request(
-            method,
-            url,
-            json=body,
-            correlation_id=correlation_id,
-            from_party=hop.from_party,
-            to_party=hop.to_party,
-            module=hop.module,
-            require_success=False,
-        )
+        with forward_slot(hop.receiver, str(hop.to_party)):
+            return client.request(
+                method,
+                url,
+                json=body,
+                correlation_id=correlation_id,
+                from_party=hop.from_party,
+                to_party=hop.to_party,
+                module=hop.module,
+                require_success=False,
+            )
     except UrlNotAllowedError as exc:
         # The reason names the receiver's host and addresses: logged, not told to the caller.
         logger.warning("Forward to %s refused by the URL policy: %s", hop.to_party, exc)
         raise ConnectionProblemError(
             f"The hub's URL policy refuses {hop.to_party}'s {hop.module} URL"
         ) from exc
+    except OcpiResponseTooLargeError as exc:
+        # Nothing of it is relayed: a cut envelope or page would read as the whole answer.
+        raise HubError(
+            f"{hop.to_party}'s answer exceeded {exc.limit} bytes; the hub relays none of it"
+        ) from exc
     except OcpiTransportError as exc:
         if exc.timeout:
-            raise ForwardTimeoutError(f"{hop.to_party} did not answer within {timeout:g}s") from exc
+            raise ForwardTimeoutError(
+                f"{hop.to_party} did not answer within {client.deadline:g}s"
+            ) from exc
         raise ConnectionProblemError(f"{hop.to_party} could not be reached") from exc
 
 

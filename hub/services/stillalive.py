@@ -58,7 +58,9 @@ def platform_probe(*, platform_id: int) -> str:
     if platform is None or not platform.registered or platform.status not in PROBED_STATUSES:
         return "skipped"
     started = timezone.now()
-    client = OcpiClient.for_platform(platform, timeout=settings.OCPI_STILL_ALIVE_TIMEOUT_S)
+    # The timeout bounds the whole probe: a partner trickling its versions is not alive.
+    timeout = settings.OCPI_STILL_ALIVE_TIMEOUT_S
+    client = OcpiClient.for_platform(platform, timeout=timeout, deadline=timeout)
     try:
         client.get(platform.versions_url, module="versions")
         alive, reason = True, ""

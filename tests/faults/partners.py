@@ -9,10 +9,12 @@ full state, and the table would count that artefact of the simulator as duplicat
 import copy
 from typing import Any
 
-from tests.partners.simulated import SimulatedPartner
+from tests.partners.hostile import HostilePartner
 
 
-class TreeReceiver(SimulatedPartner):
+# A HostilePartner (a SimulatedPartner that can also answer gzip bombs and slow drips when a
+# scenario asks: tests/faults/test_hostile_reads.py); otherwise it behaves as the plain one.
+class TreeReceiver(HostilePartner):
     def _functional(self, record: Any, version: str, module: str, rest: list[str]) -> Any:
         if (
             module == "locations"

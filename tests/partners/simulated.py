@@ -359,7 +359,7 @@ class _PartnerServer(ThreadingHTTPServer):
         self.partner = partner
         self._conn_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
-        super().__init__(("127.0.0.1", partner._port_hint), _PartnerHandler)
+        super().__init__(("127.0.0.1", partner._port_hint), partner.handler_class)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls getfqdn(), a possibly slow DNS lookup; not needed here.
@@ -463,6 +463,10 @@ class SimulatedPartner:
     All public state is read under a lock and returned as snapshots: the server threads write
     while the test thread reads.
     """
+
+    #: The HTTP handler of the partner's server (a subclass may answer at the socket level:
+    #: tests.partners.hostile).
+    handler_class: type[BaseHTTPRequestHandler] = _PartnerHandler
 
     def __init__(
         self,
