@@ -30,6 +30,7 @@ from django.conf import settings
 from hub.models import ExchangeDirection, TokenEncoding
 from hub.ocpi.envelope import is_envelope
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
+from hub.ocpi.parsers import loads_bounded
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, PartyRef, outbound_headers
 from hub.ocpi.tokens import encode_token, redact_token
 from hub.ocpi.urlpolicy import (
@@ -320,7 +321,8 @@ class OcpiClient:
     @staticmethod
     def _parse(response: httpx.Response, sent: dict[str, str], token: str | None) -> OcpiResult:
         try:
-            body = response.json()
+            # Bounded nesting: a partner's `[[[[...` must not crash a forward or a worker.
+            body = loads_bounded(response.content)
         except ValueError:
             body = None
         envelope = body if is_envelope(body) else None

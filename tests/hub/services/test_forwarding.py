@@ -113,7 +113,7 @@ def forward(caller: OcpiCaller, **kwargs: Any) -> ForwardedResponse:
         "module": "locations",
         "interface_role": "SENDER",
         "method": "GET",
-        "path": "",
+        "segments": (),
         "query": None,
         "body": None,
         "gateway": "emsp",
@@ -219,7 +219,7 @@ def test_url_policy_refusal_is_4003(
 def test_forwarded_request_headers(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     # when
-    forward(caller, path="/NL/CPO/LOC1", context=context(request_id="req-in-1"))
+    forward(caller, segments=("NL", "CPO", "LOC1"), context=context(request_id="req-in-1"))
     # then: new request id, same correlation id, FROM/TO as received, the CPO's own token
     (sent,) = cpo.received
     assert sent.path == "/ocpi/2.2.1/locations/NL/CPO/LOC1"
@@ -279,7 +279,7 @@ def test_body_query_and_method_unchanged(caller: OcpiCaller, cpo: SimulatedPartn
         interface_role="RECEIVER",
         module="tokens",
         method="PUT",
-        path="/DE/MSP/TOK 1",
+        segments=("DE", "MSP", "TOK 1"),
         query={"type": "RFID", "tag": ["a", "b"]},
         body=body,
     )
