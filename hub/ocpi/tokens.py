@@ -74,7 +74,8 @@ def redact_token(text: str, token: str | None) -> str:
     were sent in error messages, and the hub must neither store nor relay them."""
     if not token or not text:
         return text
-    for form in token_forms(token):
+    # Longest first: base64 of the token is a prefix of base64 of the token plus newline.
+    for form in sorted(token_forms(token), key=len, reverse=True):
         text = text.replace(form, "***")
     return text
 

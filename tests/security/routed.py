@@ -114,10 +114,16 @@ class Roaming:
             forms.append(base64.b64encode(token.encode()).decode())
         return [form for form in forms if form]
 
-    def leaked(self, response: Any) -> list[str]:
-        text = response.content.decode("utf-8", "replace") + "".join(
+    @staticmethod
+    def leaked_text(response: Any) -> str:
+        """The answer as a caller reads it: body bytes and every header."""
+        return response.content.decode("utf-8", "replace") + "".join(
             f"{name}: {value}\n" for name, value in response.items()
         )
+
+    def leaked(self, response: Any) -> list[str]:
+        """The forms of the hub's tokens found in the answer (none may be)."""
+        text = self.leaked_text(response)
         return [form[:6] + "..." for form in self.hub_tokens() if form in text]
 
 

@@ -157,11 +157,12 @@ ATTACKS = {
     "backslash": "..%5Ccredentials",
 }
 
+# One test per (pattern, id position), every attack in it: a routed world costs two partner
+# servers and two registrations, too dear per attack.
 CASES = [
-    pytest.param(route, position, attack, id=f"{route.method}-{route.name}-{position}-{name}")
+    pytest.param(route, position, id=f"{route.method}-{route.name}-{position}")
     for route in ROUTES
     for position in route.ids
-    for name, attack in ATTACKS.items()
 ]
 
 
@@ -189,16 +190,17 @@ def assert_refused_untouched(world: Roaming, response: Any, before: list[Any]) -
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(("route", "position", "attack"), CASES)
+@pytest.mark.parametrize(("route", "position"), CASES)
 def test_dot_segment_id_is_refused_and_nothing_is_sent(
-    roaming: Roaming, route: Route, position: int, attack: str
+    roaming: Roaming, route: Route, position: int
 ) -> None:
     before = snapshot()
-    # when
-    response = send(roaming, route, route.path(position, attack))
-    # then: an OCPI refusal (2001 for the id, or 404 for a URL that matches no pattern)
-    assert_refused_untouched(roaming, response, before)
-    assert response.status_code in (200, 400, 404), response.content
+    for name, attack in ATTACKS.items():
+        # when
+        response = send(roaming, route, route.path(position, attack))
+        # then: an OCPI refusal (2001 for the id, or 404 for a URL that matches no pattern)
+        assert response.status_code in (200, 400, 404), (name, response.content)
+        assert_refused_untouched(roaming, response, before)
 
 
 @pytest.mark.parametrize(
