@@ -18,7 +18,7 @@ from hub.ocpi.exceptions import ServerError
 from hub.ocpi.views import OcpiAPIView, RoutedViewMixin
 from tests.cpo_gateway.api.test_cdrs import cdr
 from tests.security.conftest import snapshot
-from tests.security.routed import Roaming, roaming  # noqa: F401 - the fixture
+from tests.security.routed import Roaming
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
