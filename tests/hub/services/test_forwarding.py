@@ -507,3 +507,15 @@ def test_forwarded_response_relays_status_body_and_headers() -> None:
     assert response.status_code == 404
     assert response.data == body
     assert response["X-Total-Count"] == "7"
+
+
+def test_a_url_built_out_of_the_endpoint_is_4001_and_not_sent(
+    caller: OcpiCaller, cpo: SimulatedPartner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backstop after the URL is built: whatever built it (here a join that lets `..`
+    through, as the old quoting did), a URL outside the endpoint is not sent."""
+    cpo_platform(cpo)
+    monkeypatch.setattr(forwarding, "join_segments", lambda segments: "/" + "/".join(segments))
+    with pytest.raises(UnknownReceiverError, match="leaves NL\\*CPO's locations endpoint"):
+        forward(caller, segments=("..", "credentials"))
+    assert cpo.received == []
