@@ -21,6 +21,11 @@ OCPI_ALLOW_PRIVATE_URLS: bool = env.bool("OCPI_ALLOW_PRIVATE_URLS", default=Fals
 OCPI_DEFAULT_LIMIT: int = env.int("OCPI_DEFAULT_LIMIT", default=100)
 OCPI_MAX_LIMIT: int = env.int("OCPI_MAX_LIMIT", default=1000)
 
+# JSON bodies, the hub's own inbound ones and partners' answers, nested deeper than this are
+# refused (HTTP 400 inbound, "no envelope" outbound): OCPI objects nest about 6 levels deep
+# (CDR > charging_periods > dimensions), and unbounded nesting exhausts the parser's stack.
+OCPI_MAX_JSON_DEPTH: int = env.int("OCPI_MAX_JSON_DEPTH", default=64)
+
 # Outbound HTTP: every call has a connect timeout and an inactivity timeout (the longest wait
 # for any one network operation: a read, a write, a pooled connection).
 OCPI_HTTP_TIMEOUT_S: float = env.float("OCPI_HTTP_TIMEOUT_S", default=10.0)

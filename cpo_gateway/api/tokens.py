@@ -21,7 +21,13 @@ from hub.models import Token
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError, OcpiError
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, RoutedViewMixin, check_id_length
+from hub.ocpi.views import (
+    OcpiAPIView,
+    OcpiGenericAPIView,
+    RoutedViewMixin,
+    check_id_length,
+    mark_access_checked,
+)
 from hub.schemas.tokens import (
     AuthorizationInfoSerializer,
     LocationReferencesSerializer,
@@ -48,6 +54,7 @@ def require_cpo_role(request: Request) -> None:
             f"OCPI-from-country-code/OCPI-from-party-id: {from_party} is not a CPO party of "
             "the calling platform"
         )
+    mark_access_checked(request)
 
 
 def _has_body(request: Request) -> bool:
@@ -72,7 +79,7 @@ class TokenSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     def get(self, request: Request) -> Response:
         require_cpo_role(request)
         if self.direct_target(request):
-            return self.forward(request, "")
+            return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([token.data for token in page or []])
 

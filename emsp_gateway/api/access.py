@@ -5,6 +5,7 @@ from rest_framework.request import Request
 
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import OcpiError
+from hub.ocpi.views import mark_access_checked
 
 EMSP_GATEWAY_ROLES = ("EMSP", "NSP", "OTHER", "SCSP")
 
@@ -16,3 +17,4 @@ def require_receiver_role(request: Request) -> None:
             "This interface is for eMSP, NSP, OTHER and SCSP parties",
             http_status=status.HTTP_403_FORBIDDEN,
         )
+    mark_access_checked(request)

@@ -53,6 +53,6 @@ class CdrSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     def get(self, request: Request) -> Response:
         require_receiver_role(request)
         if self.direct_target(request):
-            return self.forward(request, "")
+            return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([cdr.data for cdr in page or []])

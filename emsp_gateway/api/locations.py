@@ -43,7 +43,7 @@ class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     def get(self, request: Request) -> Response:
         require_receiver_role(request)
         if self.direct_target(request):
-            return self.forward(request, "")
+            return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([location.data for location in page or []])
 
@@ -69,7 +69,7 @@ class LocationSenderObjectView(RoutedViewMixin, OcpiAPIView):
             if kwargs.get(name) is not None:
                 check_id_length(name, kwargs[name], 36)
         if self.direct_target(request):
-            return self.forward(request, "".join(f"/{kwargs[n]}" for n in names if kwargs.get(n)))
+            return self.forward(request, tuple(kwargs[n] for n in names if kwargs.get(n)))
         matches = list(
             locations_visible_to(caller_of(request)).filter(
                 location_id=kwargs["location_id"].upper()

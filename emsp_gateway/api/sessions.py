@@ -48,7 +48,7 @@ class SessionSenderListView(RoutedViewMixin, OcpiGenericAPIView):
         if not request.query_params.get("date_from"):
             raise InvalidParametersError("date_from: required for the Sessions list")
         if self.direct_target(request):
-            return self.forward(request, "")
+            return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([session.data for session in page or []])
 

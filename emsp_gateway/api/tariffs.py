@@ -28,6 +28,6 @@ class TariffSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     def get(self, request: Request) -> Response:
         require_receiver_role(request)
         if self.direct_target(request):
-            return self.forward(request, "")
+            return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([tariff.data for tariff in page or []])

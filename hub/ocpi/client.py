@@ -24,7 +24,6 @@ has left, and `read_bounded` checks the clock between chunks as well (an injecte
 has no socket).
 """
 
-import json as jsonlib
 import os
 import socket
 import ssl
@@ -49,6 +48,7 @@ from hub.ocpi.bounded import (
 )
 from hub.ocpi.envelope import is_envelope
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
+from hub.ocpi.parsers import loads_bounded
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, PartyRef, outbound_headers
 from hub.ocpi.tokens import encode_token, redact_token
 from hub.ocpi.urlpolicy import (
@@ -492,9 +492,9 @@ class OcpiClient:
         response: httpx.Response, content: bytes, sent: dict[str, str], token: str | None
     ) -> OcpiResult:
         try:
-            # RecursionError: a deeply nested answer ("[" * 100000) is no envelope either.
-            body = jsonlib.loads(content) if content else None
-        except (ValueError, RecursionError):
+            # Bounded nesting: a partner's `[[[[...` must not crash a forward or a worker.
+            body = loads_bounded(content) if content else None
+        except ValueError:
             body = None
         envelope = body if is_envelope(body) else None
         message = str(envelope.get("status_message") or "") if envelope else ""

@@ -12,22 +12,16 @@ Used by the pull sync and by routed GETs (the hub's proxied next-page URL target
 
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
+from hub.ocpi.urlpaths import is_below
+
 __all__ = ["next_page_url", "usable_link"]
 
 
-def _origin_and_path(url: str) -> tuple[str, str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower(), parts.path
-
-
 def usable_link(link: str, endpoint_url: str) -> bool:
-    """Is `link` on `endpoint_url`'s origin and at or below its path?"""
-    scheme, netloc, path = _origin_and_path(link)
-    e_scheme, e_netloc, e_path = _origin_and_path(endpoint_url)
-    base = e_path.rstrip("/")
-    return (scheme, netloc) == (e_scheme, e_netloc) and (
-        path.rstrip("/") == base or path.startswith(base + "/")
-    )
+    """Is `link` on `endpoint_url`'s origin and at or below its path? Dot segments, raw or
+    percent-encoded, are resolved first (`hub.ocpi.urlpaths.is_below`): a Link of
+    `{endpoint}/../credentials` would take the hub's token out of the endpoint."""
+    return is_below(link, endpoint_url)
 
 
 def _offset_page(current_url: str, endpoint_url: str, received: int) -> str:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import secrets
+from typing import Any
 
 # 2.2.1 Credentials.token is string(64) of printable, non-whitespace ASCII.
 TOKEN_MAX_LENGTH = 64
@@ -73,6 +74,25 @@ def redact_token(text: str, token: str | None) -> str:
     were sent in error messages, and the hub must neither store nor relay them."""
     if not token or not text:
         return text
-    for form in token_forms(token):
+    # Longest first: base64 of the token is a prefix of base64 of the token plus newline.
+    for form in sorted(token_forms(token), key=len, reverse=True):
         text = text.replace(form, "***")
     return text
+
+
+def redact_token_in(value: Any, token: str | None) -> Any:
+    """`value` (a decoded JSON document: dicts, lists, strings, numbers) with every form of
+    `token` redacted in every string, keys included. A receiver's answer is relayed to another
+    party: the token the hub uses at that receiver must not travel with it, wherever the
+    receiver put it (`data.token` of its credentials, a message, an id)."""
+    if not token:
+        return value
+    if isinstance(value, str):
+        return redact_token(value, token)
+    if isinstance(value, dict):
+        return {
+            redact_token_in(key, token): redact_token_in(item, token) for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_token_in(item, token) for item in value]
+    return value

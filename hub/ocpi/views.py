@@ -4,6 +4,7 @@ They envelope success data, parse the routing headers once into `request.ocpi`, 
 FROM header names one of the caller's own parties, and map PUT results to 200/201.
 """
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.http import HttpRequest
@@ -14,9 +15,13 @@ from rest_framework.views import APIView
 
 from hub.ocpi.authentication import OcpiCaller, caller_of
 from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
-from hub.ocpi.exceptions import InvalidParametersError, NotFoundError
+from hub.ocpi.exceptions import InvalidParametersError, NotFoundError, ServerError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef, context_of, parse_routing_headers
 from hub.ocpi.status import OcpiStatus
+from hub.ocpi.urlpaths import check_path_segment
+
+# Set on the Django request by `mark_access_checked`, read by `RoutedViewMixin.forward`.
+_ACCESS_CHECKED = "ocpi_access_checked"
 
 
 class OcpiResponse(Response):
@@ -116,17 +121,24 @@ class RoutedViewMixin:
             return None
         return context.to_party
 
-    def forward(self, request: Request, path: str) -> Response:
-        """Forward the request unchanged to the TO party and relay its answer."""
+    def forward(self, request: Request, segments: Sequence[str] = ()) -> Response:
+        """Forward the request unchanged to the TO party and relay its answer; `segments` are
+        the URL's ids below the module (checked and encoded by `forward_request`).
+
+        Fails closed (500, nothing sent) unless the view checked who the caller may speak for
+        first (`mark_access_checked`): a forward before the owner check let a CPO read another
+        CPO's objects from an eMSP with the hub's token."""
         from hub.services.forwarding import forward_request, forwarded_response
 
+        if not getattr(request._request, _ACCESS_CHECKED, False):
+            raise ServerError(f"{type(self).__name__} forwards before its access check")
         result = forward_request(
             caller=caller_of(request),
             context=context_of(request),
             module=self.ocpi_module,
             interface_role=self.forward_interface,
             method=request.method or "GET",
-            path=path,
+            segments=segments,
             query=request.query_params,
             body=request.data if request.method in ("POST", "PUT", "PATCH") else None,
             gateway=self.gateway,
@@ -134,13 +146,22 @@ class RoutedViewMixin:
         return forwarded_response(result)
 
 
+def mark_access_checked(request: Request) -> None:
+    """Record that the view checked whom the caller speaks for (its URL party, or its role):
+    `RoutedViewMixin.forward` refuses to forward a request without it."""
+    setattr(request._request, _ACCESS_CHECKED, True)
+
+
 def check_id_length(name: str, value: str, max_length: int) -> str:
-    """URL ids are CiStrings with the same limits as in the body (2001 when over)."""
+    """URL ids are CiStrings with the same limits as in the body (2001 when over), and plain
+    path segments: `.`, `..` and slashes, also percent-encoded, are refused (404 + 2001,
+    `hub.ocpi.urlpaths`) so that no id, forwarded or stored and pushed later, walks out of
+    the receiver's endpoint."""
     if not value or len(value) > max_length or not all(0x20 < ord(ch) < 0x7F for ch in value):
         raise InvalidParametersError(
             f"{name}: must be 1 to {max_length} printable ASCII characters"
         )
-    return value
+    return check_path_segment(name, value)
 
 
 def owner_party(
@@ -175,6 +196,15 @@ class ClientOwnedObjectMixin:
 
     owner_roles: ClassVar[tuple[str, ...]] = ()
     id_kwargs: ClassVar[tuple[str, ...]] = ()
+    kwargs: dict[str, Any]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The owner check runs for every method before any handler, so no handler can forward
+        # (or read the hub's copy) first: a CPO's GET with TO = an eMSP once reached the
+        # eMSP with another CPO's URL party.
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self.owned_party(request, self.kwargs)
+        mark_access_checked(request)
 
     def owned_party(self, request: Request, kwargs: dict[str, Any]) -> PartyRef:
         party = owner_party(request, kwargs["country_code"], kwargs["party_id"], self.owner_roles)
@@ -183,9 +213,10 @@ class ClientOwnedObjectMixin:
                 check_id_length(name, kwargs[name], 36)
         return party
 
-    def object_path(self, kwargs: dict[str, Any]) -> str:
+    def object_path(self, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """The URL's segments below the module: the party, then each id present."""
         names = ("country_code", "party_id", *self.id_kwargs)
-        return "".join(f"/{kwargs[n]}" for n in names if kwargs.get(n) is not None)
+        return tuple(str(kwargs[n]) for n in names if kwargs.get(n) is not None)
 
 
 def check_body_identity(

@@ -42,7 +42,7 @@ which proxies the URL the same way but keeps no state beyond the mapping):
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -224,7 +224,7 @@ def async_request_forward(
     caller: OcpiCaller,
     context: OcpiRequestContext,
     method: str,
-    path: str,
+    segments: Sequence[str],
     query: Mapping[str, str] | None,
     body: Any,
     gateway: str,
@@ -248,7 +248,7 @@ def async_request_forward(
             module=MODULE_OF[AsyncKind(row.kind)],
             interface_role="RECEIVER",
             method=method,
-            path=path,
+            segments=segments,
             query=query,
             body=body,
             gateway=gateway,

@@ -227,7 +227,7 @@ def command_send(
         caller=caller,
         context=context,
         method="POST",
-        path=f"/{command}",
+        segments=(command,),
         query=None,
         body={**body, "response_url": hub_url},
         gateway="emsp",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.conf import settings
@@ -65,6 +65,8 @@ from hub.ocpi.routing import (
     PartyRef,
 )
 from hub.ocpi.status import OcpiStatus
+from hub.ocpi.tokens import redact_token, redact_token_in
+from hub.ocpi.urlpaths import is_below, join_segments
 from hub.selectors import may_route, platform_roles_of
 from hub.services.receiver_slots import forward_slot
 
@@ -87,8 +89,6 @@ _PAGINATION_HEADERS = ("X-Total-Count", "X-Limit")
 # several relation types ("next last").
 _LINK_VALUE_RE = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^<]*)")
 _REL_RE = re.compile(r'\brel\s*=\s*(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s;,]+))', re.IGNORECASE)
-# RFC 3986 pchar plus "/": ids are printable ASCII, so "?", "#", "%" and spaces get encoded.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # Who calls a party of a given role, to pick the caller's FROM party when the header is absent
 # (2.2.1 transport_and_format, Broadcast Push: "OTHER is seen as an eMSP type of role").
 _CPO_CLIENT_ROLES = (Role.EMSP, Role.NSP, Role.OTHER, Role.SCSP, Role.NAP)
@@ -127,7 +127,7 @@ def forward_request(
     module: str,
     interface_role: str,
     method: str,
-    path: str,
+    segments: Sequence[str],
     query: Mapping[str, str | list[str]] | None,
     body: Any,
     gateway: str,
@@ -138,8 +138,11 @@ def forward_request(
     """Forward a request to `context.to_party`'s (`module`, `interface_role`) endpoint and relay
     the answer (2.2.1 transport_and_format, Message Routing, "direct" via a Hub).
 
-    `path` is the decoded part below the endpoint URL (e.g. "/NL/CPO/LOC1", "" for a list);
-    `query` and `body` are sent as received. Raises 4001 (unknown receiver, not allowed, or no
+    `segments` are the decoded path segments below the endpoint URL (e.g. ("NL", "CPO",
+    "LOC1"), () for a list): each is refused (2001) if it is or decodes to a dot segment or holds
+    a slash, and percent-encoded with nothing safe (`hub.ocpi.urlpaths`); the URL built must
+    still lie below the receiver's endpoint URL, else 4001 and nothing is sent. `query` and
+    `body` are sent as received. Raises 4001 (unknown receiver, not allowed, or no
     such endpoint), 4003 (not connected, unreachable), 4002 (timeout) and 4000 (no envelope).
     `timeout` replaces `OCPI_FORWARD_TIMEOUT_S` (e.g. a real-time authorization waits less);
     `unknown_object` is raised when the receiver answers HTTP 404 without an envelope where the
@@ -160,7 +163,8 @@ def forward_request(
         to_party, roles, module, interface_role, endpoint_fallback
     )
     hop = _Hop(caller.platform, receiver, from_party, to_party, module, gateway)
-    url = _target_url(endpoint_url, path, query)
+    url = _target_url(endpoint_url, segments, query)
+    _check_below(url, endpoint_url, hop)
     result = _send(hop, method, url, body, context.correlation_id, timeout)
     return _relay(result, hop, unknown_object, page=(url, endpoint_url))
 
@@ -360,11 +364,14 @@ def _receiver_endpoint(
     return connected[endpoint.platform_id], endpoint.url
 
 
-def _target_url(endpoint_url: str, path: str, query: Mapping[str, str | list[str]] | None) -> str:
-    """`endpoint_url` + `path` (percent-encoded) + the query, every value of a repeated key kept."""
+def _target_url(
+    endpoint_url: str, segments: Sequence[str], query: Mapping[str, str | list[str]] | None
+) -> str:
+    """`endpoint_url` + the segments (each checked and percent-encoded, `join_segments`) + the
+    query, every value of a repeated key kept."""
     url = endpoint_url
-    if path.strip("/"):
-        url = f"{endpoint_url.rstrip('/')}/{quote(path.lstrip('/'), safe=_PATH_SAFE)}"
+    if segments:
+        url = f"{endpoint_url.rstrip('/')}{join_segments(segments)}"
     pairs: list[tuple[str, str]] = []
     lists = getattr(query, "lists", None)  # a QueryDict keeps every value of a key
     items = lists() if callable(lists) else (query or {}).items()
@@ -374,6 +381,19 @@ def _target_url(endpoint_url: str, path: str, query: Mapping[str, str | list[str
     if not pairs:
         return url
     return f"{url}{'&' if '?' in url else '?'}{urlencode(pairs)}"
+
+
+def _check_below(url: str, endpoint_url: str, hop: _Hop) -> None:
+    """The last check before the hub sends its token: the URL, as it will go out, is still
+    below the endpoint the receiver published (else 4001: for this path there is no
+    receiver). `join_segments` already refuses escaping ids; this holds whatever built `url`."""
+    if not is_below(url, endpoint_url):
+        logger.warning(
+            "Forward to %s refused: %s is not below its %s endpoint", hop.to_party, url, hop.module
+        )
+        raise UnknownReceiverError(
+            f"The request's path leaves {hop.to_party}'s {hop.module} endpoint; nothing was sent"
+        )
 
 
 def _send(
@@ -456,6 +476,11 @@ def _relay(
     # Keys outside the envelope (e.g. a signature) are dropped so the body stays an envelope.
     body = {key: value for key, value in result.body.items() if key in ENVELOPE_KEYS}
     headers = _relay_headers(result, hop, page)
+    # The hub's token at the receiver must not reach the caller in any part of the answer: a
+    # receiver (or a path that reached its credentials module) may echo it anywhere.
+    token = hop.receiver.outbound_token
+    body = redact_token_in(body, token)
+    headers = {name: redact_token(value, token) for name, value in headers.items()}
     return ForwardedResponse(http_status=status, body=body, headers=headers)
 
 

@@ -364,7 +364,7 @@ def charging_preferences_set(
         module=MODULE,
         interface_role=InterfaceRole.SENDER,
         method="PUT",
-        path=f"/{path_id}/charging_preferences",
+        segments=(path_id, "charging_preferences"),
         query=None,
         body=body,
         gateway="emsp",

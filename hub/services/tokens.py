@@ -203,7 +203,7 @@ def token_authorize(
         module=MODULE,
         interface_role="SENDER",
         method="POST",
-        path=f"/{uid}/authorize",
+        segments=(uid, "authorize"),
         query={"type": token_type},
         body=location,
         gateway=gateway,

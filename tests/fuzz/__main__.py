@@ -93,6 +93,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
             "errors_logged",
             "recorded_routing_failures",
             "forwarded_refusals_recorded",
+            "escaped",
         )
     }
     passed = (
@@ -101,6 +102,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
         and totals["state_changes"] == 0
         and totals["id_echo"] == 0
         and totals["errors_logged"] == 0
+        and totals["escaped"] == 0
         and totals["requests"] >= args.min_requests
     )
     return {

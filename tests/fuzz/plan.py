@@ -24,12 +24,37 @@ class Run:
     label: str
     path_parameters: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    # Sent instead of the generated body (nesting bombs).
+    raw_body: bytes | None = None
 
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 
 #: Examples per run kind; `--scale` multiplies them all.
-EXAMPLES = {"positive": 40, "negative": 34, "known": 16, "routed": 8, "other": 6, "stranger": 4}
+EXAMPLES = {
+    "positive": 40,
+    "negative": 34,
+    "known": 16,
+    "routed": 8,
+    "other": 6,
+    "stranger": 4,
+    "dot-segment": 1,
+    "nesting-bomb": 1,
+}
+
+#: Ids that walk out of a routed endpoint if the hub let them (issue 10 defect 1): every one
+#: must be refused and nothing forwarded. schemathesis keeps percent escapes as written, so the
+#: hub's views see them decoded once (`%2E%2E` as `..`, `%252E` as `%2E`). Raw `.`/`..` are left
+#: to tests/security: the HTTP client would resolve them before sending, and so would a plain
+#: `%2F` (another, legitimate URL: `a%2Fb` is just `a/b`).
+DOT_SEGMENT_IDS = ("%2E%2E", "%2e.", "%2E", "%252E%252E", "a%252Fb", "..%5C")
+#: Bodies nested past any parser's comfort (issue 10 defect 4): 400 + envelope, never 5xx.
+NESTING_BOMBS = (
+    b"[" * 200_000,
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+)
+_ID_PARAMETERS = ("country_code", "party_id", "command")
 
 
 def _owners(path: str) -> tuple[str, ...]:
@@ -81,6 +106,19 @@ def runs_for(operation: Any, world: World, scale: float) -> list[Run]:
         if routed:
             to_other = {**own_headers, **_routing(other.party, "to")}
             runs.append(Run(owner, POSITIVE, n("routed"), "routed", mine, to_other))
+            # Every path parameter in turn replaced by each dot-segment id, routed to the other
+            # party: refused (the runner also counts any forward as `escaped`).
+            for name in sorted(params):
+                for bad in DOT_SEGMENT_IDS:
+                    aimed = {**mine, name: bad}
+                    runs.append(
+                        Run(owner, POSITIVE, n("dot-segment"), "dot-segment", aimed, to_other)
+                    )
+        if method in ("PUT", "POST", "PATCH"):
+            for bomb in NESTING_BOMBS:
+                runs.append(
+                    Run(owner, POSITIVE, n("nesting-bomb"), "nesting-bomb", mine, own_headers, bomb)
+                )
     # The wrong role: a CPO on /emsp/ and an eMSP on /cpo/ (never on credentials PUT/DELETE).
     wrong = [i for i in ("cpo", "emsp") if i not in owners] if "/credentials" not in path else []
     for identity in wrong:

@@ -64,6 +64,8 @@ class OperationStats:
     errors_logged: int = 0
     recorded_routing_failures: int = 0
     forwarded_refusals_recorded: int = 0
+    # A dot-segment id that was forwarded to a partner (it must be refused before).
+    escaped: int = 0
     unsatisfiable_runs: list[str] = field(default_factory=list)
     by_run: Counter[str] = field(default_factory=Counter)
     http_status: Counter[int] = field(default_factory=Counter)
@@ -88,6 +90,7 @@ class OperationStats:
             "errors_logged": self.errors_logged,
             "recorded_routing_failures": self.recorded_routing_failures,
             "forwarded_refusals_recorded": self.forwarded_refusals_recorded,
+            "escaped": self.escaped,
             "unsatisfiable_runs": self.unsatisfiable_runs,
             "by_run": dict(self.by_run),
             "http_status": {str(k): v for k, v in sorted(self.http_status.items())},
@@ -161,12 +164,16 @@ class Fuzzer:
         identity = self.identities[run.identity]
         if run.label in AIMED:
             _aim(case, run)
+        if run.label == "dot-segment":
+            # The aimed id, verbatim: schemathesis would percent-encode it once more.
+            case.path_parameters = {**(case.path_parameters or {}), **run.path_parameters}
         headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
         headers["Authorization"] = identity.authorization
         case.headers = headers
         self.errors.messages.clear()
         try:
-            response = case.call()
+            # requests sends `data` in place of the generated JSON body.
+            response = case.call(data=run.raw_body) if run.raw_body is not None else case.call()
         except (ValueError, TypeError, UnicodeError) as exc:
             # Requests no HTTP client could send (e.g. a header with a line break): not sent.
             stats.unsendable += 1
@@ -212,6 +219,9 @@ class Fuzzer:
         outbound = state.outbound_exchanges()
         forwarded = outbound > self.outbound
         self.outbound = outbound
+        if run.label == "dot-segment" and forwarded:
+            stats.escaped += 1
+            stats.sample("escaped", request)
         if refused and changed == [state.RECORDED_FAILURES] and ocpi_status in ROUTING_FAILURES:
             stats.recorded_routing_failures += 1
         elif refused and forwarded and changed and set(changed) <= state.ASYNC_TABLES:

@@ -77,7 +77,7 @@ def first_hop(net: Net, correlation_id: str, **query: str) -> ForwardedResponse:
         module="locations",
         interface_role="SENDER",
         method="GET",
-        path="",
+        segments=(),
         query=query,
         body=None,
         gateway="emsp",

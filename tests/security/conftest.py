@@ -41,6 +41,7 @@ from tests.factories import PlatformEndpointFactory, registered_party
 from tests.fixtures import load_ocpi_fixture
 from tests.integration.test_location_broadcast import location, tariff
 from tests.security.resolver import FakeResolver
+from tests.security.routed import roaming  # noqa: F401 - the routed world's fixture
 
 # Every row a request could create or change; the exchange log (which records refusals too)
 # and `Platform.last_seen_at` (touched by any authenticated call) are not state.

@@ -113,7 +113,7 @@ def forward(caller: OcpiCaller, **kwargs: Any) -> ForwardedResponse:
         "module": "locations",
         "interface_role": "SENDER",
         "method": "GET",
-        "path": "",
+        "segments": (),
         "query": None,
         "body": None,
         "gateway": "emsp",
@@ -219,7 +219,7 @@ def test_url_policy_refusal_is_4003(
 def test_forwarded_request_headers(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     # when
-    forward(caller, path="/NL/CPO/LOC1", context=context(request_id="req-in-1"))
+    forward(caller, segments=("NL", "CPO", "LOC1"), context=context(request_id="req-in-1"))
     # then: new request id, same correlation id, FROM/TO as received, the CPO's own token
     (sent,) = cpo.received
     assert sent.path == "/ocpi/2.2.1/locations/NL/CPO/LOC1"
@@ -279,7 +279,7 @@ def test_body_query_and_method_unchanged(caller: OcpiCaller, cpo: SimulatedPartn
         interface_role="RECEIVER",
         module="tokens",
         method="PUT",
-        path="/DE/MSP/TOK 1",
+        segments=("DE", "MSP", "TOK 1"),
         query={"type": "RFID", "tag": ["a", "b"]},
         body=body,
     )
@@ -507,3 +507,15 @@ def test_forwarded_response_relays_status_body_and_headers() -> None:
     assert response.status_code == 404
     assert response.data == body
     assert response["X-Total-Count"] == "7"
+
+
+def test_a_url_built_out_of_the_endpoint_is_4001_and_not_sent(
+    caller: OcpiCaller, cpo: SimulatedPartner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backstop after the URL is built: whatever built it (here a join that lets `..`
+    through, as the old quoting did), a URL outside the endpoint is not sent."""
+    cpo_platform(cpo)
+    monkeypatch.setattr(forwarding, "join_segments", lambda segments: "/" + "/".join(segments))
+    with pytest.raises(UnknownReceiverError, match="leaves NL\\*CPO's locations endpoint"):
+        forward(caller, segments=("..", "credentials"))
+    assert cpo.received == []
