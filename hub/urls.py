@@ -5,6 +5,7 @@ exchange middleware strips one (and doubled slashes) before routing."""
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hub.api.credentials import CredentialsView
@@ -40,7 +41,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     # Anything else under /ocpi/ still gets an envelope (even with DEBUG on).
-    re_path(r"^ocpi/", ocpi_not_found, name="ocpi-not-found"),
+    # csrf_exempt: OCPI authenticates by token, never by cookie, and without it a PUT or POST
+    # to a path matching no route got Django's HTML CSRF 403 instead of an OCPI envelope.
+    re_path(r"^ocpi/", csrf_exempt(ocpi_not_found), name="ocpi-not-found"),
 ]
 
 handler400 = "hub.ocpi.handlers.bad_request"
