@@ -52,6 +52,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from hub.admin_forms import BusinessDetailsForm, ConnectForm, InviteForm
+from hub.admin_paging import LargeTableAdmin
 from hub.models import (
     AsyncKind,
     AsyncRequest,
@@ -856,9 +857,10 @@ class OcpiStatusFilter(StatusClassFilter):
 
 
 @admin.register(OcpiExchange)
-class OcpiExchangeAdmin(admin.ModelAdmin):
+class OcpiExchangeAdmin(LargeTableAdmin):
     """The OCPI exchange log: read-only evidence of every call, kept fast on millions of rows
-    (select_related, no full count, fixed filter choices, indexed id lookups first)."""
+    (select_related, estimated counts, fixed filter choices, indexed id lookups first, a date
+    range on the indexed `created_at` instead of a date hierarchy)."""
 
     list_display = (
         "created_at",
@@ -875,6 +877,7 @@ class OcpiExchangeAdmin(admin.ModelAdmin):
         "correlation_link",
     )
     list_filter = (
+        ("created_at", admin.DateFieldListFilter),
         "direction",
         ModuleFilter,
         HttpStatusFilter,
@@ -882,8 +885,6 @@ class OcpiExchangeAdmin(admin.ModelAdmin):
         PlatformFilter,
     )
     list_select_related = ("platform",)
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     list_per_page = 100
     search_fields = (
         "=correlation_id",
@@ -1224,8 +1225,9 @@ class ObjectTreeFilter(admin.SimpleListFilter):
         return queryset.filter(Q(object_key=key) | Q(object_key__startswith=key + "/"))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Data the hub holds for others or records itself: viewable, never edited here."""
+class ReadOnlyAdmin(LargeTableAdmin):
+    """Data the hub holds for others or records itself: viewable, never edited here. These
+    tables grow with traffic, so their changelists never count them whole."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -1567,10 +1569,24 @@ RESENDABLE = frozenset(
 BULK_ACTION_LIMIT = 500
 
 
+# Attempts shown on a delivery's page, newest first: a poison delivery retried for days has
+# thousands, and an inline has no pagination.
+INLINE_ATTEMPTS_LIMIT = 50
+
+
+class _RecentAttemptsFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset()[:INLINE_ATTEMPTS_LIMIT]
+        return self._recent
+
+
 class PushAttemptInline(ReadOnlyInline):
-    """Every try and how the receiver answered: the "why" of a delivery."""
+    """The latest tries and how the receiver answered: the "why" of a delivery."""
 
     model = PushAttempt
+    formset = _RecentAttemptsFormSet
+    verbose_name_plural = f"push attempts (the latest {INLINE_ATTEMPTS_LIMIT})"
     fields = (
         "started_at",
         "method",
@@ -1589,11 +1605,12 @@ class PushAttemptInline(ReadOnlyInline):
 
 
 @admin.register(PushDelivery)
-class PushDeliveryAdmin(admin.ModelAdmin):
+class PushDeliveryAdmin(LargeTableAdmin):
     """The outbox: one row per (receiver, object), each try below it. Read-only; "Resend now"
     and "Cancel" go through the outbox services (which keep the one-pending-row rule and
     enqueue after commit). Built for millions of rows: one joined query per page, fixed filter
-    choices, no full count, newest first by primary key."""
+    choices, estimated counts, newest first by primary key, a date range on the indexed
+    `created_at` instead of a date hierarchy."""
 
     list_display = (
         "created_at",
@@ -1609,6 +1626,7 @@ class PushDeliveryAdmin(admin.ModelAdmin):
         "delivered_at",
     )
     list_filter = (
+        ("created_at", admin.DateFieldListFilter),
         "status",
         OutboxModuleFilter,
         ReceiverFilter,
@@ -1616,8 +1634,6 @@ class PushDeliveryAdmin(admin.ModelAdmin):
         ObjectTreeFilter,
     )
     list_select_related = ("receiver",)
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     list_per_page = 100
     # The primary key follows creation and is indexed; created_at is not.
     ordering = ("-pk",)
@@ -2366,10 +2382,16 @@ class SessionAdmin(OcpiObjectAdmin):
         "owner_link",
         "deliveries_link",
     )
-    list_filter = (SessionStatusFilter, SessionCpoFilter, SessionEmspFilter, OwnerFilter)
+    list_filter = (
+        # the `session_start` index; a date hierarchy would list years with a DISTINCT scan
+        ("start_date_time", admin.DateFieldListFilter),
+        SessionStatusFilter,
+        SessionCpoFilter,
+        SessionEmspFilter,
+        OwnerFilter,
+    )
     # The `session_page` index, newest first.
     ordering = ("-last_updated", "-pk")
-    date_hierarchy = "start_date_time"
     list_per_page = 100
     search_help_text = (
         "Exact (any case): a session id, a location id, or the uid or contract id of the "
@@ -2533,14 +2555,14 @@ class AsyncRequestAdmin(ReadOnlyAdmin):
         "time_to_result",
     )
     list_filter = (
+        # the `async_created` index; a date hierarchy would list years with a DISTINCT scan
+        ("created_at", admin.DateFieldListFilter),
         "kind",
         AsyncOperationFilter,
         "state",
         RequesterPartyFilter,
         ReceiverPartyFilter,
     )
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     list_per_page = 100
     ordering = ("-created_at",)
     search_help_text = (
@@ -2977,6 +2999,9 @@ class CdrAdmin(OcpiObjectAdmin):
         "received_at",
     )
     list_filter = (
+        # `last_updated` leads the `cdr_page` index (end_date_time is indexed only after the
+        # CPO party, `cdr_period`); a date hierarchy would list years with a DISTINCT scan.
+        ("last_updated", admin.DateFieldListFilter),
         CdrCpoFilter,
         CdrEmspFilter,
         "price_check",
@@ -2988,7 +3013,6 @@ class CdrAdmin(OcpiObjectAdmin):
     )
     # The `cdr_page` index, newest first.
     ordering = ("-last_updated", "-pk")
-    date_hierarchy = "end_date_time"
     list_per_page = 100
     search_help_text = (
         "Exact (any case): a CDR id, a session id or a token uid; or a party (NL*ABC, CPO or eMSP)."
