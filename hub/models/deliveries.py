@@ -70,6 +70,10 @@ class PushDelivery(models.Model):
             models.Index(fields=["created_at"], name="delivery_created"),
         ]
         verbose_name_plural = "push deliveries"
+        permissions: ClassVar = [
+            ("resend_pushdelivery", "Can resend a delivery"),
+            ("cancel_pushdelivery", "Can cancel a pending delivery"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.module} {self.object_key} → {self.receiver_id} ({self.status})"
