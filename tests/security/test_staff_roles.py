@@ -269,3 +269,15 @@ class TestDeliveriesUnchangedForViewers:
         delivery = make_delivery(emsp)
         post_action(client_for("viewer"), "pushdelivery", "cancel_action", delivery)
         assert PushDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
+
+
+def test_groups_command_restores_the_roles() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    Group.objects.get(name="operator").permissions.clear()
+    out = StringIO()
+    call_command("hub_staff_groups", stdout=out)
+    assert "operator:" in out.getvalue()
+    assert Group.objects.get(name="operator").permissions.filter(codename="export_cdr").exists()
