@@ -101,7 +101,6 @@ class LargeTableAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    date_hierarchy = None
 
 
 __all__ = [
