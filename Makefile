@@ -9,19 +9,28 @@ PYTEST_WORKERS ?= 2
 
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# The lock files (pip-compile --generate-hashes from pyproject.toml; `make lock` rewrites
+# them): every install takes exactly these versions and files, hash-checked.
+LOCK_RUN := requirements.txt
+LOCK_DEV := requirements-dev.txt
+PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: install install-dev run web worker beat test interop fuzz faults lint fmt typecheck migrations-check schema ci clean
+.PHONY: install install-dev run web worker beat test interop fuzz faults lint fmt typecheck migrations-check schema ci clean lock audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+# The locked requirements first (hash-checked), then the project itself without resolving
+# anything more (--no-deps): nothing unlocked gets in through the project's own metadata.
+$(STAMP_RUN): $(LOCK_RUN) pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_RUN)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(STAMP_DEV): $(LOCK_DEV) pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)
@@ -79,5 +88,19 @@ schema: $(STAMP_DEV)
 
 ci: lint migrations-check schema test
 
-clean:
-	rm -rf $(VENV) .venv-extrawest .run db.sqlite3*
+## Rewrite the lock files from pyproject.toml, keeping current pins where they still fit
+## (LOCK_ARGS=--upgrade, or --upgrade-package NAME, moves them on). The dev lock is
+## constrained by the run lock, so both install the same runtime versions.
+lock: $(STAMP_DEV)
+	$(VENV)/bin/pip-compile $(PIP_COMPILE_FLAGS) $(LOCK_ARGS) --output-file $(LOCK_RUN) pyproject.toml
+	$(VENV)/bin/pip-compile $(PIP_COMPILE_FLAGS) $(LOCK_ARGS) --extra dev --constraint $(LOCK_RUN) \
+		--output-file $(LOCK_DEV) pyproject.toml
+
+## Known vulnerabilities in the locked versions (pip-audit against PyPI's advisory data; needs
+## the network). Audits the lock files, not the venv, so it says what the image and CI install.
+## --strict (the default) also fails when a package could not be audited (advisory service
+## unreachable); AUDIT_STRICT= fails on vulnerabilities only and lists what was skipped.
+AUDIT_STRICT ?= --strict
+audit: $(STAMP_DEV)
+	$(VENV)/bin/pip-audit --progress-spinner off --disable-pip --require-hashes $(AUDIT_STRICT) -r $(LOCK_RUN)
+	$(VENV)/bin/pip-audit --progress-spinner off --disable-pip --require-hashes $(AUDIT_STRICT) -r $(LOCK_DEV)

@@ -9,7 +9,6 @@ its masked form), and a hub-issued Token A is rendered once, directly into the r
 issued it, never stored in the session or a message cookie.
 """
 
-import csv
 import json
 import re
 import uuid
@@ -52,6 +51,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from hub.admin_forms import BusinessDetailsForm, ConnectForm, InviteForm
+from hub.admin_paging import LargeTableAdmin
 from hub.models import (
     AsyncKind,
     AsyncRequest,
@@ -76,6 +76,7 @@ from hub.models import (
     ReconciliationReport,
     Role,
     Session,
+    StaffExport,
     SyncState,
     Tariff,
     Token,
@@ -102,6 +103,7 @@ from hub.services.registry import (
     platform_suspend,
     platform_unregister,
 )
+from hub.services.staff import SafeCsvWriter, export_record
 
 # Badge colours per connection status: green flows, amber waits, red is stopped.
 STATUS_COLOURS: dict[str, str] = {
@@ -210,6 +212,8 @@ class PlatformOperation:
     consequence: str
     method: str
     applies_to: Callable[[Platform], bool]
+    # The `has_<permission>_permission` of PlatformAdmin that allows it (staff roles).
+    permission: str
 
 
 OPERATIONS: dict[str, PlatformOperation] = {
@@ -225,6 +229,7 @@ OPERATIONS: dict[str, PlatformOperation] = {
             ),
             method="run_invite",
             applies_to=lambda p: not p.registered,
+            permission="add",
         ),
         PlatformOperation(
             slug="rotate",
@@ -235,6 +240,7 @@ OPERATIONS: dict[str, PlatformOperation] = {
             ),
             method="run_rotate",
             applies_to=lambda p: p.registered,
+            permission="rotate",
         ),
         PlatformOperation(
             slug="suspend",
@@ -245,6 +251,7 @@ OPERATIONS: dict[str, PlatformOperation] = {
             ),
             method="run_suspend",
             applies_to=lambda p: p.status != ConnectionStatus.SUSPENDED,
+            permission="suspend",
         ),
         PlatformOperation(
             slug="reactivate",
@@ -252,6 +259,7 @@ OPERATIONS: dict[str, PlatformOperation] = {
             consequence=("Lifts the suspension: CONNECTED when registered, PLANNED otherwise."),
             method="run_reactivate",
             applies_to=lambda p: p.status == ConnectionStatus.SUSPENDED,
+            permission="suspend",
         ),
         PlatformOperation(
             slug="unregister",
@@ -264,6 +272,7 @@ OPERATIONS: dict[str, PlatformOperation] = {
             ),
             method="run_unregister",
             applies_to=lambda p: p.registered,
+            permission="unregister",
         ),
     )
 }
@@ -376,6 +385,23 @@ class PlatformAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
+    # Each registry operation has its own permission (hub.services.staff roles): operators
+    # suspend and reactivate; only administrators rotate, unregister or issue Token A.
+    def _has_platform_perm(self, request: HttpRequest, codename: str) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        return self._has_platform_perm(request, "rotate_platform")
+
+    def has_suspend_permission(self, request: HttpRequest) -> bool:
+        return self._has_platform_perm(request, "suspend_platform")
+
+    def has_unregister_permission(self, request: HttpRequest) -> bool:
+        return self._has_platform_perm(request, "unregister_platform")
+
+    def may_run(self, request: HttpRequest, op: PlatformOperation) -> bool:
+        return bool(getattr(self, f"has_{op.permission}_permission")(request))
+
     # -- URLs and views ---------------------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
@@ -408,14 +434,14 @@ class PlatformAdmin(admin.ModelAdmin):
         """Offer the operations that make sense for this platform's state as buttons."""
         extra_context = dict(extra_context or {})
         platform = self.get_object(request, unquote(object_id))
-        if platform is not None and self.has_change_permission(request, platform):
+        if platform is not None:
             extra_context["platform_operations"] = [
                 {
                     "label": op.label,
                     "url": reverse("admin:hub_platform_operation", args=[platform.pk, op.slug]),
                 }
                 for op in OPERATIONS.values()
-                if op.applies_to(platform)
+                if op.applies_to(platform) and self.may_run(request, op)
             ]
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -502,7 +528,7 @@ class PlatformAdmin(admin.ModelAdmin):
         if platform is None:
             messages.warning(request, f"No platform with id {object_id!r}; deleted perhaps?")
             return redirect("admin:hub_platform_changelist")
-        if not self.has_change_permission(request, platform):
+        if not self.may_run(request, op):
             raise PermissionDenied
         if request.method == "POST":
             response = getattr(self, op.method)(request, [platform])
@@ -621,25 +647,27 @@ class PlatformAdmin(admin.ModelAdmin):
 
     # -- changelist actions -----------------------------------------------------------------
 
-    @admin.action(description="Invite / issue new Token A", permissions=["change"])
+    @admin.action(description="Invite / issue new Token A", permissions=["add"])
     def invite_action(
         self, request: HttpRequest, queryset: QuerySet[Platform]
     ) -> HttpResponse | None:
         return self.run_invite(request, list(queryset))
 
-    @admin.action(description="Rotate credentials (hub PUTs new ones)", permissions=["change"])
+    @admin.action(description="Rotate credentials (hub PUTs new ones)", permissions=["rotate"])
     def rotate_action(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
         self.run_rotate(request, list(queryset))
 
-    @admin.action(description="Suspend (stop all traffic)", permissions=["change"])
+    @admin.action(description="Suspend (stop all traffic)", permissions=["suspend"])
     def suspend_action(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
         self.run_suspend(request, list(queryset))
 
-    @admin.action(description="Reactivate", permissions=["change"])
+    @admin.action(description="Reactivate", permissions=["suspend"])
     def reactivate_action(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
         self.run_reactivate(request, list(queryset))
 
-    @admin.action(description="Unregister (tell the partner, then forget)…", permissions=["change"])
+    @admin.action(
+        description="Unregister (tell the partner, then forget)…", permissions=["unregister"]
+    )
     def unregister_action(
         self, request: HttpRequest, queryset: QuerySet[Platform]
     ) -> HttpResponse | None:
@@ -872,9 +900,10 @@ class OcpiStatusFilter(StatusClassFilter):
 
 
 @admin.register(OcpiExchange)
-class OcpiExchangeAdmin(admin.ModelAdmin):
+class OcpiExchangeAdmin(LargeTableAdmin):
     """The OCPI exchange log: read-only evidence of every call, kept fast on millions of rows
-    (select_related, no full count, fixed filter choices, indexed id lookups first)."""
+    (select_related, estimated counts, fixed filter choices, indexed id lookups first, a date
+    range on the indexed `created_at` instead of a date hierarchy)."""
 
     list_display = (
         "created_at",
@@ -891,6 +920,7 @@ class OcpiExchangeAdmin(admin.ModelAdmin):
         "correlation_link",
     )
     list_filter = (
+        ("created_at", admin.DateFieldListFilter),
         "direction",
         ModuleFilter,
         HttpStatusFilter,
@@ -898,8 +928,6 @@ class OcpiExchangeAdmin(admin.ModelAdmin):
         PlatformFilter,
     )
     list_select_related = ("platform",)
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     list_per_page = 100
     search_fields = (
         "=correlation_id",
@@ -1241,8 +1269,9 @@ class ObjectTreeFilter(admin.SimpleListFilter):
         return queryset.filter(Q(object_key=key) | Q(object_key__startswith=key + "/"))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Data the hub holds for others or records itself: viewable, never edited here."""
+class ReadOnlyAdmin(LargeTableAdmin):
+    """Data the hub holds for others or records itself: viewable, never edited here. These
+    tables grow with traffic, so their changelists never count them whole."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -1584,10 +1613,24 @@ RESENDABLE = frozenset(
 BULK_ACTION_LIMIT = 500
 
 
+# Attempts shown on a delivery's page, newest first: a poison delivery retried for days has
+# thousands, and an inline has no pagination.
+INLINE_ATTEMPTS_LIMIT = 50
+
+
+class _RecentAttemptsFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset()[:INLINE_ATTEMPTS_LIMIT]
+        return self._recent
+
+
 class PushAttemptInline(ReadOnlyInline):
-    """Every try and how the receiver answered: the "why" of a delivery."""
+    """The latest tries and how the receiver answered: the "why" of a delivery."""
 
     model = PushAttempt
+    formset = _RecentAttemptsFormSet
+    verbose_name_plural = f"push attempts (the latest {INLINE_ATTEMPTS_LIMIT})"
     fields = (
         "started_at",
         "method",
@@ -1606,11 +1649,12 @@ class PushAttemptInline(ReadOnlyInline):
 
 
 @admin.register(PushDelivery)
-class PushDeliveryAdmin(admin.ModelAdmin):
+class PushDeliveryAdmin(LargeTableAdmin):
     """The outbox: one row per (receiver, object), each try below it. Read-only; "Resend now"
     and "Cancel" go through the outbox services (which keep the one-pending-row rule and
     enqueue after commit). Built for millions of rows: one joined query per page, fixed filter
-    choices, no full count, newest first by primary key."""
+    choices, estimated counts, newest first by primary key, a date range on the indexed
+    `created_at` instead of a date hierarchy."""
 
     list_display = (
         "created_at",
@@ -1626,6 +1670,7 @@ class PushDeliveryAdmin(admin.ModelAdmin):
         "delivered_at",
     )
     list_filter = (
+        ("created_at", admin.DateFieldListFilter),
         "status",
         OutboxModuleFilter,
         ReceiverFilter,
@@ -1633,8 +1678,6 @@ class PushDeliveryAdmin(admin.ModelAdmin):
         ObjectTreeFilter,
     )
     list_select_related = ("receiver",)
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     list_per_page = 100
     # The primary key follows creation and is indexed; created_at is not.
     ordering = ("-pk",)
@@ -1700,9 +1743,13 @@ class PushDeliveryAdmin(admin.ModelAdmin):
         """Deliveries and their attempts are the evidence of what each receiver got."""
         return False
 
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        """Resend and cancel are changes to the outbox, allowed to its change permission."""
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        """Resend and cancel have their own permissions (operators hold them), since no
+        staff role is given the outbox's change permission (there is no edit form)."""
+        return request.user.has_perm("hub.resend_pushdelivery")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hub.cancel_pushdelivery")
 
     # -- list -------------------------------------------------------------------------------
 
@@ -1790,7 +1837,7 @@ class PushDeliveryAdmin(admin.ModelAdmin):
             return None
         return deliveries
 
-    @admin.action(description="Resend now", permissions=["operate"])
+    @admin.action(description="Resend now", permissions=["resend"])
     def resend_action(self, request: HttpRequest, queryset: QuerySet[PushDelivery]) -> None:
         deliveries = self._selected(request, queryset)
         if deliveries is None:
@@ -1831,7 +1878,7 @@ class PushDeliveryAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Cancel (pending only)", permissions=["operate"])
+    @admin.action(description="Cancel (pending only)", permissions=["cancel"])
     def cancel_action(self, request: HttpRequest, queryset: QuerySet[PushDelivery]) -> None:
         deliveries = self._selected(request, queryset)
         if deliveries is None:
@@ -2408,6 +2455,8 @@ class SessionAdmin(OcpiObjectAdmin):
         "deliveries_link",
     )
     list_filter = (
+        # the `session_start` index; a date hierarchy would list years with a DISTINCT scan
+        ("start_date_time", admin.DateFieldListFilter),
         SessionStatusFilter,
         SessionCpoFilter,
         SessionEmspFilter,
@@ -2416,7 +2465,6 @@ class SessionAdmin(OcpiObjectAdmin):
     )
     # The `session_page` index, newest first.
     ordering = ("-last_updated", "-pk")
-    date_hierarchy = "start_date_time"
     list_per_page = 100
     search_help_text = (
         "Exact (any case): a session id, a location id, or the uid or contract id of the "
@@ -2593,14 +2641,14 @@ class AsyncRequestAdmin(ReadOnlyAdmin):
         "time_to_result",
     )
     list_filter = (
+        # the `async_created` index; a date hierarchy would list years with a DISTINCT scan
+        ("created_at", admin.DateFieldListFilter),
         "kind",
         AsyncOperationFilter,
         "state",
         RequesterPartyFilter,
         ReceiverPartyFilter,
     )
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     list_per_page = 100
     ordering = ("-created_at",)
     search_help_text = (
@@ -2896,6 +2944,16 @@ CDR_CSV_COLUMNS = (
 )
 
 
+def _export_detail(request: HttpRequest) -> str:
+    """What an export selected, for its log entry: the changelist filters and whether all
+    matching rows or a ticked selection were exported."""
+    selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+    across = request.POST.get("select_across") == "1"
+    scope = "all matching" if across else f"{len(selected)} ticked"
+    filters = request.GET.urlencode()
+    return f"{scope}; filters: {filters or 'none'}"
+
+
 def _cdr_object_key(cdr: Cdr) -> str:
     """`CC/PID/ID` as the CDR service keys its delivery (the columns are upper-cased)."""
     return f"{cdr.country_code}/{cdr.party_id}/{cdr.cdr_id}".upper()
@@ -3038,6 +3096,9 @@ class CdrAdmin(OcpiObjectAdmin):
         "received_at",
     )
     list_filter = (
+        # `last_updated` leads the `cdr_page` index (end_date_time is indexed only after the
+        # CPO party, `cdr_period`); a date hierarchy would list years with a DISTINCT scan.
+        ("last_updated", admin.DateFieldListFilter),
         CdrCpoFilter,
         CdrEmspFilter,
         "price_check",
@@ -3050,7 +3111,6 @@ class CdrAdmin(OcpiObjectAdmin):
     )
     # The `cdr_page` index, newest first.
     ordering = ("-last_updated", "-pk")
-    date_hierarchy = "end_date_time"
     list_per_page = 100
     search_help_text = (
         "Exact (any case): a CDR id, a session id or a token uid; or a party (NL*ABC, CPO or eMSP)."
@@ -3128,9 +3188,13 @@ class CdrAdmin(OcpiObjectAdmin):
         checkbox = forms.CheckboxInput(attrs, lambda value: False)
         return checkbox.render(ACTION_CHECKBOX_NAME, str(cdr.pk))
 
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        """Resending changes the outbox: allowed to whoever may change deliveries."""
-        return request.user.has_perm("hub.change_pushdelivery")
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        """Resending changes the outbox: allowed to whoever may resend deliveries."""
+        return request.user.has_perm("hub.resend_pushdelivery")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """CDRs name other companies' drivers and money: exporting them is its own right."""
+        return request.user.has_perm("hub.export_cdr")
 
     def object_key(self, cdr: Cdr) -> str:
         return _cdr_object_key(cdr)
@@ -3259,12 +3323,14 @@ class CdrAdmin(OcpiObjectAdmin):
 
     # -- actions ----------------------------------------------------------------------------
 
-    @admin.action(description="Export selected as CSV")
+    @admin.action(description="Export selected as CSV", permissions=["export"])
     def export_csv_action(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> HttpResponse:
+        """Partner data in a file staff open in spreadsheets: formula-safe cells
+        (`SafeCsvWriter`), and the export is logged (`StaffExport`: who, how many rows)."""
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="cdrs-{stamp}.csv"'
-        writer = csv.writer(response, lineterminator="\n")
+        writer = SafeCsvWriter(response, lineterminator="\n")
         writer.writerow(CDR_CSV_COLUMNS)
         rows = queryset.order_by("pk")
         for cdr in rows.iterator(chunk_size=2000):
@@ -3294,9 +3360,15 @@ class CdrAdmin(OcpiObjectAdmin):
                     cdr.delivery_state or "",  # type: ignore[attr-defined]
                 )
             )
+        export_record(
+            request=request,
+            what="cdrs",
+            rows=writer.rows - 1,
+            detail=_export_detail(request),
+        )
         return response
 
-    @admin.action(description="Resend dead-lettered delivery", permissions=["operate"])
+    @admin.action(description="Resend dead-lettered delivery", permissions=["resend"])
     def resend_dead_action(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
         cdrs = list(queryset[: BULK_ACTION_LIMIT + 1])
         if len(cdrs) > BULK_ACTION_LIMIT:
@@ -3420,12 +3492,22 @@ class ReconciliationFindingInline(ReadOnlyInline):
         return _cdr_change_link(finding.cdr_id, finding.cdr_key)
 
 
-def _findings_csv_response(reports: Sequence[ReconciliationReport]) -> HttpResponse:
-    """One CSV of the reports' findings (`reconciliation_findings_csv`, one header row)."""
+def _findings_csv_response(
+    request: HttpRequest, reports: Sequence[ReconciliationReport]
+) -> HttpResponse:
+    """One CSV of the reports' findings (`reconciliation_findings_csv`, one header row,
+    formula-safe cells), logged as a staff export."""
     parts = [reconciliation_findings_csv(report) for report in reports]
     body = parts[0] if parts else ""
     for part in parts[1:]:
         body += part.split("\n", 1)[1] if "\n" in part else ""
+    rows = sum(max(part.count("\n") - 1, 0) for part in parts)
+    export_record(
+        request=request,
+        what="reconciliation findings",
+        rows=rows,
+        detail="reports " + ", ".join(f"#{report.pk}" for report in reports),
+    )
     if len(reports) == 1:
         report = reports[0]
         name = (
@@ -3498,9 +3580,9 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
         report = self.get_object(request, unquote(object_id))
         if report is None:
             raise Http404("No such reconciliation report.")
-        if not self.has_view_permission(request, report):
+        if not self.has_export_permission(request):
             raise PermissionDenied
-        return _findings_csv_response([report])
+        return _findings_csv_response(request, [report])
 
     def render_change_form(
         self,
@@ -3511,14 +3593,18 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
         form_url: str = "",
         obj: ReconciliationReport | None = None,
     ) -> HttpResponse:
-        if obj is not None:
+        if obj is not None and self.has_export_permission(request):
             context["findings_csv_url"] = reverse(
                 "admin:hub_reconciliationreport_findings_csv", args=[obj.pk]
             )
+        if obj is not None:
             context["findings_url"] = _changelist_url("reconciliationfinding", report=str(obj.pk))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    @admin.action(description="Download findings CSV")
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hub.export_reconciliationreport")
+
+    @admin.action(description="Download findings CSV", permissions=["export"])
     def findings_csv_action(
         self, request: HttpRequest, queryset: QuerySet[ReconciliationReport]
     ) -> HttpResponse | None:
@@ -3530,7 +3616,7 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
                 messages.ERROR,
             )
             return None
-        return _findings_csv_response(reports)
+        return _findings_csv_response(request, reports)
 
     # -- columns ----------------------------------------------------------------------------
 
@@ -3724,6 +3810,19 @@ class PartyAuditEntryAdmin(ReadOnlyAdmin):
         return f"{entry.country_code}*{entry.party_id} {entry.role}"
 
 
+@admin.register(StaffExport)
+class StaffExportAdmin(ReadOnlyAdmin):
+    """Who exported what (CSV downloads of CDRs and reconciliation findings). Written by the
+    exports only; visible to whoever holds its view permission (administrators)."""
+
+    list_display = ("created_at", "username", "what", "rows", "remote_addr", "detail")
+    list_filter = (("created_at", admin.DateFieldListFilter), "what")
+    search_fields = ("=username",)
+    ordering = ("-pk",)
+    fields = ("created_at", "username", "user", "what", "rows", "remote_addr", "detail")
+    readonly_fields = fields
+
+
 __all__ = [
     "OPERATIONS",
     "AsyncRequestAdmin",
@@ -3740,6 +3839,7 @@ __all__ = [
     "ReconciliationFindingAdmin",
     "ReconciliationReportAdmin",
     "SessionAdmin",
+    "StaffExportAdmin",
     "SyncStateAdmin",
     "TariffAdmin",
     "TokenAdmin",

@@ -1,5 +1,7 @@
 """Settings shared by every environment; integration settings are imported at the end."""
 
+from datetime import timedelta
+
 from settings.env import BASE_DIR, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me")
@@ -16,6 +18,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "hub.apps.HubConfig",
     "cpo_gateway.apps.CpoGatewayConfig",
     "emsp_gateway.apps.EmspGatewayConfig",
@@ -30,6 +33,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hub.urls"
@@ -69,6 +74,33 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Staff login (the admin is the only password login; partners authenticate with OCPI tokens,
+# which never reach these backends). Axes first: it refuses a locked-out username+address
+# before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "hub.auth.StaffLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The operator says a proxy in front of gunicorn terminates TLS and sets X-Forwarded-Proto
+# and X-Forwarded-For (settings/production.py, docker-compose.yml `proxy`); only then are
+# those headers believed.
+HUB_BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+# django-axes: after AXES_FAILURE_LIMIT failed logins for one username from one address, that
+# pair is locked out for the cool-off (a success resets the count). Per pair, so an attacker
+# guessing from one address cannot lock a colleague out from everywhere.
+AXES_FAILURE_LIMIT = env.int("HUB_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("HUB_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "hub.auth.staff_client_ip"
+# No start-up banner on every manage.py command; lockouts are still logged as warnings.
+AXES_VERBOSE = False
+# Admin sessions: a working day at most, and gone with the browser unless the operator opts
+# out (the hub has no other sessions: partners use tokens).
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("DJANGO_SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_COOKIE_HTTPONLY = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

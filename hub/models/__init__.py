@@ -29,6 +29,7 @@ from hub.models.parties import (
 )
 from hub.models.proxies import ProxiedUrl, ProxiedUrlKind
 from hub.models.sessions import Session
+from hub.models.staff import StaffExport
 from hub.models.sync import SyncState
 from hub.models.tariffs import Tariff
 from hub.models.tokens import Token, TokenOwner, TokenSource
@@ -43,6 +44,7 @@ __all__ = [
     "AsyncRequest",
     "AsyncState",
     "Session",
+    "StaffExport",
     "Token",
     "TokenOwner",
     "TokenSource",

@@ -77,6 +77,7 @@ class Cdr(models.Model):
             models.Index(fields=["country_code", "party_id", "end_date_time"], name="cdr_period"),
         ]
         verbose_name = "CDR"
+        permissions: ClassVar = [("export_cdr", "Can export CDRs as CSV")]
 
     def __str__(self) -> str:
         return f"{self.country_code}*{self.party_id} {self.data.get('id', self.cdr_id)}"
@@ -106,6 +107,9 @@ class ReconciliationReport(models.Model):
             models.Index(
                 fields=["cpo_country_code", "cpo_party_id", "period_start"], name="recon_cpo"
             ),
+        ]
+        permissions: ClassVar = [
+            ("export_reconciliationreport", "Can export reconciliation findings as CSV")
         ]
 
     def __str__(self) -> str:

@@ -83,6 +83,10 @@ class PushDelivery(models.Model):
             models.Index(fields=["receiver", "status"], name="delivery_receiver_status"),
         ]
         verbose_name_plural = "push deliveries"
+        permissions: ClassVar = [
+            ("resend_pushdelivery", "Can resend a delivery"),
+            ("cancel_pushdelivery", "Can cancel a pending delivery"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.module} {self.object_key} → {self.receiver_id} ({self.status})"

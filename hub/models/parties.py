@@ -121,6 +121,12 @@ class Platform(models.Model):
 
     class Meta:
         ordering: ClassVar = ["name", "pk"]
+        # The registry operations staff roles are given one by one (hub.services.staff).
+        permissions: ClassVar = [
+            ("rotate_platform", "Can rotate a platform's credentials"),
+            ("suspend_platform", "Can suspend and reactivate a platform"),
+            ("unregister_platform", "Can unregister a platform"),
+        ]
 
     def __str__(self) -> str:
         roles = ", ".join(str(role) for role in self.roles.all()) if self.pk else ""

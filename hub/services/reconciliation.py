@@ -35,7 +35,6 @@ CDRs, and `cost` per currency: the net of all CDRs (credits are negative), excl 
 as Decimal strings (incl_vat sums the CDRs that report it; `incl_vat_missing` counts the rest).
 """
 
-import csv
 import io
 import logging
 from collections import defaultdict
@@ -69,6 +68,7 @@ from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.exceptions import OcpiError
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
+from hub.services.staff import SafeCsvWriter
 from hub.services.sync import next_link
 
 logger = logging.getLogger(__name__)
@@ -824,7 +824,8 @@ def reconciliation_findings_csv(report: ReconciliationReport) -> str:
     import json
 
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # Partner data (CDR ids, messages quoting them) is opened in spreadsheets: no formulas.
+    writer = SafeCsvWriter(out, lineterminator="\n")
     writer.writerow(
         ("cpo", "emsp", "period_start", "period_end", *CSV_COLUMNS),
     )
