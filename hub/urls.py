@@ -5,6 +5,7 @@ exchange middleware strips one (and doubled slashes) before routing."""
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hub.api.credentials import CredentialsView
@@ -39,8 +40,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
-    # Anything else under /ocpi/ still gets an envelope (even with DEBUG on).
-    re_path(r"^ocpi/", ocpi_not_found, name="ocpi-not-found"),
+    # Anything else under /ocpi/ still gets an envelope (even with DEBUG on). CSRF-exempt like
+    # every OCPI view (token auth, no cookies): otherwise a PUT/POST/PATCH/DELETE to an unknown
+    # OCPI URL, e.g. one whose `..%2F..` a server decoded, got Django's HTML 403 (CSRF), not 404.
+    re_path(r"^ocpi/", csrf_exempt(ocpi_not_found), name="ocpi-not-found"),
 ]
 
 handler400 = "hub.ocpi.handlers.bad_request"
