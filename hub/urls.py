@@ -40,9 +40,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
-    # Anything else under /ocpi/ still gets an envelope (even with DEBUG on).
-    # csrf_exempt: OCPI authenticates by token, never by cookie, and without it a PUT or POST
-    # to a path matching no route got Django's HTML CSRF 403 instead of an OCPI envelope.
+    # Anything else under /ocpi/ still gets an envelope (even with DEBUG on). CSRF-exempt like
+    # every OCPI view (token auth, no cookies): otherwise a PUT/POST/PATCH/DELETE to an unknown
+    # OCPI URL, e.g. one whose `..%2F..` a server decoded, got Django's HTML 403 (CSRF), not 404.
     re_path(r"^ocpi/", csrf_exempt(ocpi_not_found), name="ocpi-not-found"),
 ]
 

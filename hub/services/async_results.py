@@ -87,6 +87,7 @@ __all__ = [
     "build_async_result_push",
     "hub_answer",
     "only_party",
+    "session_of_another_owner",
     "sessions_of_token_owners",
 ]
 
@@ -143,6 +144,19 @@ def sessions_of_token_owners(session_id: str, token_owners: set[PartyRef]) -> li
         .filter(owner_filter)
         .order_by("-last_updated")[:10]
     )
+
+
+def session_of_another_owner(session_id: str, cpo: PartyRef, token_owners: set[PartyRef]) -> bool:
+    """Does the hub hold `cpo`'s session `session_id` for a `cdr_token` of none of
+    `token_owners`? Then a request on it with TO = that CPO is about another eMSP's driver: it is
+    answered as for an unknown session, nothing is sent (as `charging_preferences_set` does), so
+    that one eMSP can neither stop nor reshape another's charging, nor learn that it exists."""
+    session = Session.objects.filter(
+        session_id=session_id.upper(), country_code=cpo.country_code, party_id=cpo.party_id
+    ).first()
+    if session is None:
+        return False
+    return PartyRef(session.token_country_code, session.token_party_id) not in token_owners
 
 
 def _receiver_platform(party: PartyRef, module: str) -> Platform | None:

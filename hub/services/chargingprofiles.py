@@ -46,6 +46,7 @@ from hub.services.async_results import (
     async_request_open,
     hub_answer,
     only_party,
+    session_of_another_owner,
     sessions_of_token_owners,
 )
 from hub.services.forwarding import ForwardedResponse, forward_request
@@ -77,6 +78,18 @@ def _hub_result_url(request_id: UUID) -> str:
     return f"{settings.OCPI_BASE_URL}{path}"
 
 
+def _unknown_session(session_id: str, at: PartyRef | None = None) -> ForwardedResponse:
+    # With TO given the session is another eMSP's: say only that none of the caller's is there.
+    text = (
+        f"The hub knows no session {session_id} of yours at {at}; nothing was sent"
+        if at is not None
+        else f"The hub knows no session {session_id} of yours; name the CPO with "
+        "OCPI-to-country-code/OCPI-to-party-id to send the request anyway"
+    )
+    # ChargingProfileResponse has no message field: the envelope's status_message says it.
+    return hub_answer({"result": "UNKNOWN_SESSION", "timeout": 0}, message=text)
+
+
 def charging_profile_request(
     *,
     caller: OcpiCaller,
@@ -91,17 +104,14 @@ def charging_profile_request(
     `response_url`, and return the CPO's ChargingProfileResponse for relaying."""
     requester = context.from_party
     target = context.to_party if context.to_party is not None and not context.to_hub else None
+    owners = {requester} if requester is not None else caller.parties()
+    if target is not None and session_of_another_owner(session_id, target, owners):
+        return _unknown_session(session_id, at=target)
     if target is None:
-        owners = {requester} if requester is not None else caller.parties()
         sessions = sessions_of_token_owners(session_id, owners)
         cpos = sorted({PartyRef(s.country_code, s.party_id) for s in sessions})
         if not cpos:
-            text = (
-                f"The hub knows no session {session_id} of yours; name the CPO with "
-                "OCPI-to-country-code/OCPI-to-party-id to send the request anyway"
-            )
-            # ChargingProfileResponse has no message field: the envelope's status_message says it.
-            return hub_answer({"result": "UNKNOWN_SESSION", "timeout": 0}, message=text)
+            return _unknown_session(session_id)
         if len(cpos) > 1:
             raise InvalidParametersError(
                 f"session_id: {session_id} is a session at several CPOs "

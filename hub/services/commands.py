@@ -46,6 +46,7 @@ from hub.services.async_results import (
     async_request_open,
     hub_answer,
     only_party,
+    session_of_another_owner,
     sessions_of_token_owners,
 )
 from hub.services.forwarding import ForwardedResponse
@@ -166,9 +167,12 @@ def _reservation_target(
     )
 
 
-def _unknown_session(session_id: str) -> ForwardedResponse:
+def _unknown_session(session_id: str, at: PartyRef | None = None) -> ForwardedResponse:
+    # With TO given the session is another eMSP's: say only that none of the caller's is there.
     text = (
-        f"The hub knows no session {session_id} of yours; name the CPO with "
+        f"The hub knows no session {session_id} of yours at {at}; nothing was sent"
+        if at is not None
+        else f"The hub knows no session {session_id} of yours; name the CPO with "
         "OCPI-to-country-code/OCPI-to-party-id to send the command anyway"
     )
     return hub_answer(
@@ -186,6 +190,14 @@ def command_send(
     if command in _TOKEN_COMMANDS and isinstance(token, dict):
         requester = _token_owner(caller, context, token)
     target = _direct_target(context)
+    if (
+        target is not None
+        and command == "STOP_SESSION"
+        and session_of_another_owner(
+            str(body["session_id"]), target, {requester} if requester else caller.parties()
+        )
+    ):
+        return _unknown_session(str(body["session_id"]), at=target)
     if target is None:
         if command in _LOCATION_COMMANDS:
             target = _location_owner(str(body["location_id"]))

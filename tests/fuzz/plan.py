@@ -46,8 +46,8 @@ EXAMPLES = {
 #: must be refused and nothing forwarded. schemathesis keeps percent escapes as written, so the
 #: hub's views see them decoded once (`%2E%2E` as `..`, `%252E` as `%2E`). Raw `.`/`..` are left
 #: to tests/security: the HTTP client would resolve them before sending, and so would a plain
-#: `%2F` (another, legitimate URL: `a%2Fb` is just `a/b`).
-#: `..%2F..` decodes to a path outside every OCPI route: the /ocpi/ catch-all answers it.
+#: `%2F` (another, legitimate URL: `a%2Fb` is just `a/b`). `..%2F..` reaches the hub as two
+#: extra `..` segments: no route matches, and the answer must still be 404 + envelope.
 DOT_SEGMENT_IDS = ("%2E%2E", "%2e.", "%2E", "%252E%252E", "a%252Fb", "..%5C", "..%2F..")
 #: Bodies nested past any parser's comfort (issue 10 defect 4): 400 + envelope, never 5xx.
 NESTING_BOMBS = (
