@@ -279,15 +279,3 @@ def test_a_path_whose_dot_segments_leave_every_route_gets_an_envelope(
     response = roaming.call(roaming.cp1, "PUT", path, to=roaming.ms1, json={})
     assert response.status_code in (404, 405), response.content
     assert_refused_untouched(roaming, response, before)
-
-
-@pytest.mark.django_db
-def test_a_put_to_no_route_is_an_envelope_not_a_csrf_page() -> None:
-    # The test client skips CSRF unless told: a partner's real PUT does not.
-    from django.test import Client
-
-    response = Client(enforce_csrf_checks=True).put(
-        "/ocpi/2.2.1/cpo/tariffs/..%2F../CP1/X", data="{}", content_type="application/json"
-    )
-    assert response.status_code == 404, response.content
-    assert response.json()["status_code"] == 2000
