@@ -49,7 +49,8 @@ def token_owner_learn(*, owner: PartyRef, uid: str, token_type: str, source: str
     key = {"uid": uid.upper(), "type": token_type}
     if source in AUTHORITATIVE_SOURCES:
         TokenOwner.objects.update_or_create(
-            **key,
+            uid=key["uid"],
+            type=token_type,
             country_code=owner.country_code,
             party_id=owner.party_id,
             defaults={"source": source},
