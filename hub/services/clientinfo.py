@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hub.models import (
@@ -113,7 +114,12 @@ def _postpone(deliveries: list[PushDelivery], delay_s: float) -> None:
     and hand them to the broker with that countdown; the sweeper is the safety net."""
     due = timezone.now() + timedelta(seconds=delay_s)
     ids = [delivery.pk for delivery in deliveries]
-    PushDelivery.objects.filter(pk__in=ids).update(next_attempt_at=due)
+    # The retry window starts when the delivery is due: the outbox gives up at claim once
+    # `expires_at` passed, and a window shorter than the delay would end a delivery never
+    # tried (and mark a healthy partner OFFLINE for it).
+    PushDelivery.objects.filter(pk__in=ids).update(
+        next_attempt_at=due, expires_at=F("expires_at") + timedelta(seconds=delay_s)
+    )
 
     def send() -> None:
         from hub.tasks import deliver_push_task
