@@ -128,16 +128,12 @@ def _dispatch(delivery_id: int, module: str, countdown: float = 0.0) -> None:
         logger.exception("Could not enqueue delivery %s; the sweeper will", delivery_id)
 
 
-def _enqueue_after_commit(deliveries: list[tuple[int, str]]) -> None:
-    """Hand (delivery id, module) pairs to the broker once the transaction commits."""
-    if not deliveries:
-        return
-
-    def send() -> None:
-        for delivery_id, module in deliveries:
-            _dispatch(delivery_id, module)
-
-    transaction.on_commit(send)
+def _hand_out_after_commit(receiver_ids: Iterable[int]) -> None:
+    """Once the transaction commits, hand each receiver's waiting deliveries to the broker
+    within its free slots (`_hand_out`): a receiver with a backlog gets no more tasks than it
+    may run, so its backlog never sits in the shared queue ahead of other receivers."""
+    for receiver_id in sorted(set(receiver_ids)):
+        transaction.on_commit(functools.partial(_hand_out, receiver_id))
 
 
 def _receiver_held(platform: Platform) -> bool:
@@ -162,7 +158,9 @@ def push_enqueue(
     window = retry_window_s if retry_window_s is not None else settings.OCPI_PUSH_RETRY_WINDOW_S
     fields = sorted(set(patch_fields))
     deliveries: list[PushDelivery] = []
-    to_enqueue: list[tuple[int, str]] = []
+    # Receivers with a new or folded-into PENDING delivery: a fold holds the row locked until
+    # the commit, so a hand-out meanwhile skips it; the one after the commit does not.
+    to_hand_out: set[int] = set()
     for receiver in receivers:
         delivery = _fold_into_pending(receiver, module, object_key, operation, fields)
         if delivery is None:
@@ -191,11 +189,10 @@ def push_enqueue(
                 delivery = _fold_into_pending(receiver, module, object_key, operation, fields)
                 if delivery is None:
                     raise
-            else:
-                if not held:
-                    to_enqueue.append((delivery.pk, module))
+        if delivery.status == DeliveryStatus.PENDING:
+            to_hand_out.add(receiver.platform.pk)
         deliveries.append(delivery)
-    _enqueue_after_commit(to_enqueue)
+    _hand_out_after_commit(to_hand_out)
     return deliveries
 
 
@@ -276,8 +273,10 @@ def _claim(delivery_id: int) -> PushDelivery | str:
     absent receiver is dropped); the window and the attempt limit (given up); the ordering
     rules (the same object tree in flight; an older delivery released from a hold); the
     receiver's circuit breaker and in-flight cap. A delivery that must wait is left PENDING
-    and due, without a task: whatever frees its turn hands it out (`_kick_receiver`), and the
-    sweeper is the safety net.
+    and due, without a task: whatever frees its turn hands it out (`_hand_out`), and the
+    sweeper is the safety net. A delivery handed out with a slot reserved for it (PENDING with
+    a live `locked_until`) takes that slot; any other (a retry's or a waker's countdown task)
+    needs a free one.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -306,7 +305,11 @@ def _claim(delivery_id: int) -> PushDelivery | str:
         if _group_busy(delivery, group, now):
             delivery.next_attempt_at = now + timedelta(seconds=_ORDERING_WAIT_S)
             delivery.enqueued_at = now
-            delivery.save(update_fields=["next_attempt_at", "enqueued_at", "updated_at"])
+            if _reserved(delivery, now):  # keeps its slot while it waits for its turn
+                delivery.locked_until = now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S)
+            delivery.save(
+                update_fields=["next_attempt_at", "enqueued_at", "locked_until", "updated_at"]
+            )
             transaction.on_commit(lambda: _schedule(delivery.pk, _ORDERING_WAIT_S))
             return "waiting"
         if _older_release_open(delivery):
@@ -390,10 +393,15 @@ def _older_release_open(delivery: PushDelivery) -> bool:
 
 
 def _wait(delivery: PushDelivery) -> str:
-    """Leave a due delivery PENDING without a task (its turn comes from a kick or the sweeper,
-    which skips it until OCPI_PUSH_REQUEUE_AFTER_S has passed)."""
+    """Leave a due delivery PENDING without a task and without a slot (its turn comes from a
+    hand-out or the sweeper). A slot it had reserved goes to the next waiting delivery that
+    may be sent (`_hand_out` finds none while the circuit is open or the receiver full)."""
+    released = delivery.locked_until is not None
     delivery.enqueued_at = timezone.now()
-    delivery.save(update_fields=["enqueued_at", "updated_at"])
+    delivery.locked_until = None
+    delivery.save(update_fields=["enqueued_at", "locked_until", "updated_at"])
+    if released:
+        _hand_out_after_commit([delivery.receiver_id])
     return "waiting"
 
 
@@ -411,9 +419,23 @@ def _appoint_waker(delivery: PushDelivery, retry_at: datetime, now: datetime) ->
     transaction.on_commit(functools.partial(_dispatch, delivery.pk, delivery.module, countdown))
 
 
-def _in_flight(receiver_id: int, now: datetime) -> int:
+def _reserved(delivery: PushDelivery, now: datetime) -> bool:
+    """A PENDING delivery handed out with a slot kept for it until `locked_until`."""
+    return (
+        delivery.status == DeliveryStatus.PENDING
+        and delivery.locked_until is not None
+        and delivery.locked_until > now
+    )
+
+
+def _slots_taken(receiver_id: int, now: datetime) -> int:
+    """The receiver's slots in use: deliveries in flight (live lease) and deliveries handed
+    out whose task has not claimed them yet (live reservation). A lost task's reservation
+    runs out after OCPI_PUSH_LEASE_S, so a slot is never lost for good."""
     return PushDelivery.objects.filter(
-        receiver_id=receiver_id, status=DeliveryStatus.IN_FLIGHT, locked_until__gt=now
+        receiver_id=receiver_id,
+        status__in=(DeliveryStatus.IN_FLIGHT, DeliveryStatus.PENDING),
+        locked_until__gt=now,
     ).count()
 
 
@@ -437,8 +459,10 @@ def _circuit_admits(circuit: ReceiverCircuit, delivery: PushDelivery, now: datet
     only once the cool-down has passed, as the half-open probe. HALF_OPEN: only if the probe's
     lease ran out (its worker died): this delivery takes over as the probe."""
     if circuit.state == CircuitState.CLOSED:
+        if _reserved(delivery, now):  # its slot was counted when it was handed out
+            return True
         limit = settings.OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER
-        return _in_flight(delivery.receiver_id, now) < limit
+        return _slots_taken(delivery.receiver_id, now) < limit
     if circuit.retry_at is not None and now < circuit.retry_at:
         return False
     circuit.state = CircuitState.HALF_OPEN
@@ -501,50 +525,64 @@ def _circuit_record(delivery: PushDelivery, outcome: str, error: str = "") -> No
         logger.info("Receiver %s: circuit closed", delivery.receiver_id)
 
 
-def _free_slots(receiver_id: int, now: datetime) -> int:
-    """How many more deliveries to this receiver may be handed out now."""
-    circuit = ReceiverCircuit.objects.filter(receiver_id=receiver_id).first()
-    if circuit is None or circuit.state == CircuitState.CLOSED:
-        limit = settings.OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER
-        return max(0, limit - _in_flight(receiver_id, now))
-    # OPEN or HALF_OPEN: one probe once retry_at has passed, else nothing
-    return 1 if circuit.retry_at is None or circuit.retry_at <= now else 0
+def _free_slots(circuit: ReceiverCircuit, now: datetime) -> int:
+    """How many more deliveries to this receiver may be handed out now (call with `circuit`
+    locked: that lock serialises every hand-out and claim of the receiver)."""
+    taken = _slots_taken(circuit.receiver_id, now)
+    if circuit.state == CircuitState.CLOSED:
+        return max(0, settings.OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER - taken)
+    # OPEN or HALF_OPEN: one probe once retry_at has passed (and none is out), else nothing
+    if circuit.retry_at is None or circuit.retry_at <= now:
+        return max(0, 1 - taken)
+    return 0
 
 
-def _kick_receiver(receiver_id: int) -> None:
-    """Hand out the receiver's waiting deliveries that now have a turn (oldest due first): a
-    delivery to it ended, so a slot is free, or its circuit closed."""
+_older_release_waiting = PushDelivery.objects.filter(
+    receiver_id=OuterRef("receiver_id"),
+    module=OuterRef("module"),
+    status__in=(DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT),
+    held_since__isnull=False,
+    pk__lt=OuterRef("pk"),
+)
+
+
+def _hand_out(receiver_id: int, limit: int | None = None) -> int:
+    """Give the receiver's waiting deliveries (PENDING, due, no task) a task each, oldest due
+    first, as many as it has free slots (and at most `limit`); each one's slot is reserved
+    (`locked_until`) until its task claims it. Returns how many were handed out.
+
+    Runs in its own short transaction with the receiver's circuit row locked, so two workers
+    ending attempts to one receiver at once hand out each free slot once: never more tasks
+    than slots. Waiting rows locked by a claim or a writer are skipped (SKIP LOCKED: a claim
+    holds its row and then waits for the circuit lock held here); that claim or the writer's
+    commit hands out again. A delivery released from a hold whose older sibling has not had
+    its try is not handed out (it would only wait: `_older_release_open`)."""
     now = timezone.now()
-    free = _free_slots(receiver_id, now)
-    if free <= 0:
-        return
-    waiting = list(
-        PushDelivery.objects.filter(
-            receiver_id=receiver_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    with transaction.atomic():
+        circuit = _circuit_for_update(receiver_id)
+        free = _free_slots(circuit, now)
+        if limit is not None:
+            free = min(free, limit)
+        if free <= 0:
+            return 0
+        waiting = list(
+            PushDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                receiver_id=receiver_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+            )
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+            .exclude(Q(held_since__isnull=False) & Exists(_older_release_waiting))
+            .order_by("next_attempt_at", "pk")
+            .only("pk", "module")[:free]
         )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", "module")[:free]
-    )
-    for delivery_id, module in waiting:
-        transaction.on_commit(functools.partial(_dispatch, delivery_id, module))
-
-
-def _kick_next_release(delivery: PushDelivery) -> None:
-    """Hand out the next delivery released from the same hold (release order)."""
-    following = (
-        PushDelivery.objects.filter(
-            receiver_id=delivery.receiver_id,
-            module=delivery.module,
-            status=DeliveryStatus.PENDING,
-            held_since__isnull=False,
-            pk__gt=delivery.pk,
+        if not waiting:
+            return 0
+        PushDelivery.objects.filter(pk__in=[d.pk for d in waiting]).update(
+            locked_until=now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S), enqueued_at=now
         )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if following is not None:
-        transaction.on_commit(functools.partial(_dispatch, following, delivery.module))
+        for delivery in waiting:
+            transaction.on_commit(functools.partial(_dispatch, delivery.pk, delivery.module))
+    return len(waiting)
 
 
 def _schedule(delivery_id: int, countdown: float) -> None:
@@ -581,7 +619,6 @@ def _is_unknown_object(result: OcpiResult) -> bool:
 
 
 def _finish(delivery: PushDelivery, status: str, error: str = "", **fields: Any) -> None:
-    released = delivery.held_since is not None and delivery.status != DeliveryStatus.HELD
     delivery.status = status
     delivery.last_error = error[:500]
     delivery.locked_until = None
@@ -592,9 +629,9 @@ def _finish(delivery: PushDelivery, status: str, error: str = "", **fields: Any)
         setattr(delivery, name, value)
     delivery.save()
     _kick_group(delivery)
-    if released:
-        _kick_next_release(delivery)
-    _kick_receiver(delivery.receiver_id)
+    # Its slot is free (and the next delivery released from a hold may go): the receiver's
+    # next waiting delivery gets it, in its own transaction once this one commits.
+    _hand_out_after_commit([delivery.receiver_id])
 
 
 def _kick_group(delivery: PushDelivery) -> None:
@@ -686,8 +723,18 @@ def _fold_into(sibling: PushDelivery, delivery: PushDelivery, due: datetime) -> 
         sibling.patch_fields = []
     sibling.next_attempt_at = max(sibling.next_attempt_at, due)
     sibling.attempts = max(sibling.attempts, delivery.attempts)
+    # not due before `due`: a task handed out for it would find it not due, so it keeps no
+    # slot (the retry's countdown task, or a hand-out once due, sends it)
+    sibling.locked_until = None
     sibling.save(
-        update_fields=["operation", "patch_fields", "next_attempt_at", "attempts", "updated_at"]
+        update_fields=[
+            "operation",
+            "patch_fields",
+            "next_attempt_at",
+            "attempts",
+            "locked_until",
+            "updated_at",
+        ]
     )
 
 
@@ -740,11 +787,10 @@ def receiver_release(*, platform: Platform) -> int:
             ["expires_at", "status", "held_since", "next_attempt_at", "enqueued_at"],
             batch_size=500,
         )
-        # The oldest of each module goes first; each one's end hands out the next.
-        first: dict[str, int] = {}
-        for delivery in released:
-            first.setdefault(delivery.module, delivery.pk)
-        _enqueue_after_commit([(pk, module) for module, pk in first.items()])
+        # The oldest of each module goes first (within the free slots); each one's end hands
+        # out the next.
+        if released:
+            _hand_out_after_commit([platform.pk])
     return len(released)
 
 
@@ -941,26 +987,18 @@ def delivery_sweep() -> dict[str, int]:
         status=DeliveryStatus.PENDING, locked_until=None, next_attempt_at=now
     )
     ended = _end_expired(now)
-    stale = now - timedelta(seconds=settings.OCPI_PUSH_REQUEUE_AFTER_S)
-    due = PushDelivery.objects.filter(
+    # Waiting: due, and no task out for it (never handed out, or its reservation ran out: the
+    # broker lost the task).
+    waiting = PushDelivery.objects.filter(
         status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).exclude(enqueued_at__gt=stale)
-    receivers = sorted(set(due.order_by().values_list("receiver_id", flat=True).distinct()))
-    handed: list[tuple[int, str]] = []
+    ).filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+    receivers = sorted(set(waiting.order_by().values_list("receiver_id", flat=True).distinct()))
+    handed = 0
     for receiver_id in receivers:
-        free = min(_free_slots(receiver_id, now), _SWEEP_BATCH - len(handed))
-        if free <= 0:
-            continue
-        handed += list(
-            due.filter(receiver_id=receiver_id)
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", "module")[:free]
-        )
-    if handed:
-        PushDelivery.objects.filter(pk__in=[pk for pk, _ in handed]).update(enqueued_at=now)
-        for delivery_id, module in handed:
-            _dispatch(delivery_id, module)
-    return {"released": released, "requeued": len(handed), "ended": ended}
+        if handed >= _SWEEP_BATCH:
+            break
+        handed += _hand_out(receiver_id, limit=_SWEEP_BATCH - handed)
+    return {"released": released, "requeued": handed, "ended": ended}
 
 
 def _end_expired(now: datetime) -> int:
@@ -1005,7 +1043,7 @@ def delivery_resend(*, delivery: PushDelivery) -> PushDelivery:
             if pending.status == DeliveryStatus.PENDING:
                 pending.next_attempt_at = now
                 pending.save(update_fields=["next_attempt_at", "updated_at"])
-                _enqueue_after_commit([(pending.pk, pending.module)])
+                _hand_out_after_commit([pending.receiver_id])
             return pending
         held = _receiver_held(delivery.receiver)
         delivery.status = DeliveryStatus.HELD if held else DeliveryStatus.PENDING
@@ -1016,14 +1054,17 @@ def delivery_resend(*, delivery: PushDelivery) -> PushDelivery:
         delivery.last_error = ""
         # a fresh start: the attempt limit counts from here (the old tries stay recorded)
         delivery.attempts = 0
+        delivery.locked_until = None
         delivery.save()
         if not held:
-            _enqueue_after_commit([(delivery.pk, delivery.module)])
+            _hand_out_after_commit([delivery.receiver_id])
     return delivery
 
 
 def delivery_cancel(*, delivery: PushDelivery) -> None:
-    """Staff: stop a pending (or held) delivery."""
-    PushDelivery.objects.filter(pk=delivery.pk, status__in=OPEN_STATUSES).update(
-        status=DeliveryStatus.CANCELLED, last_error="cancelled by staff", held_since=None
-    )
+    """Staff: stop a pending (or held) delivery (a slot it had reserved goes to the next)."""
+    with transaction.atomic():
+        PushDelivery.objects.filter(pk=delivery.pk, status__in=OPEN_STATUSES).update(
+            status=DeliveryStatus.CANCELLED, last_error="cancelled by staff", held_since=None
+        )
+        _hand_out_after_commit([delivery.receiver_id])
