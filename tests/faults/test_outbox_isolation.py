@@ -111,13 +111,17 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
-    stack_factory: Any,
+    stack_factory: Any, settings: Any
 ) -> None:
-    from hub.tasks import deliver_push_task
+    from django.db import transaction
+
+    from hub.ocpi.routing import PartyRef
+    from hub.services import outbox
     from tests.faults.partners import TreeReceiver
     from tests.integration.hubnet import connect, role
 
     stack = stack_factory(OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER="1")
+    settings.OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER = 1  # this process enqueues the backlog too
     healthy = [stack.ms2]
     for n in range(3, 11):
         partner = stack._exit.enter_context(TreeReceiver(roles=[role("EMSP", "DE", f"M{n:02d}")]))
@@ -126,25 +130,23 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
     hanging, hanging_platform = stack.ms1, stack.ms1_platform
     # without the hanging receiver's backlog
     before = _latencies(stack, healthy, 1)
-    # when: one receiver hangs (far past the HTTP timeout) with BACKLOG deliveries queued
+    # when: one receiver hangs (far past the HTTP timeout) with BACKLOG deliveries queued the
+    # way the hub queues them (`push_enqueue` in a writer's transaction): the outbox hands it
+    # tasks only for its free slots (its cap is 1), the rest wait in the database
     hanging.set_behaviour("/ocpi/2.2.1", delay=30.0)
-    now = timezone.now()
-    backlog = PushDelivery.objects.bulk_create(
-        PushDelivery(
-            receiver=hanging_platform,
-            module="hubclientinfo",
-            object_key=f"ZZ/{_key(n)}/EMSP",
-            operation="PUT",
-            next_attempt_at=now,
-            enqueued_at=now,
-            expires_at=now + timezone.timedelta(hours=1),
-        )
-        for n in range(BACKLOG)
-    )
-    for delivery in backlog:  # the worst case: every task already in the state queue
-        deliver_push_task.delay(delivery.pk)
-    # (the backlog's tasks are claimed and put to wait one by one, ahead of the healthy
-    # deliveries in the same queue: on a loaded 2-core machine that took over 2 minutes)
+    party = hanging_platform.roles.first()
+    to_hanging = outbox.Receiver(hanging_platform, PartyRef(party.country_code, party.party_id))
+    with transaction.atomic():
+        for n in range(BACKLOG):
+            outbox.push_enqueue(
+                module="hubclientinfo",
+                object_key=f"ZZ/{_key(n)}/EMSP",
+                operation="PUT",
+                receivers=[to_hanging],
+            )
+    tasks_for_backlog = PushDelivery.objects.filter(
+        receiver=hanging_platform, locked_until__isnull=False
+    ).count()
     during = _latencies(stack, healthy, 1 + ROUND, timeout=900)
     attempts = PushAttempt.objects.filter(delivery__receiver=hanging_platform).count()
     # then: every healthy delivery arrived (timing is reported, not asserted)
@@ -153,6 +155,7 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
         "with_hanging": _summary(during),
         "hanging_attempts": attempts,
         "hanging_in_flight_cap": 1,
+        "tasks_for_backlog_at_enqueue": tasks_for_backlog,
     }
     hanging.reset_behaviour()
     settle(
