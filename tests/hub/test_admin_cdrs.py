@@ -371,7 +371,8 @@ class TestCdrActions:
         assert dead.last_error == ""
         assert delivered.status == DeliveryStatus.DELIVERED
         assert callbacks
-        delay.assert_called_once_with(dead.pk)
+        # handed out within the receiver's free slots, with any older delivery still waiting
+        assert mock.call(dead.pk) in delay.call_args_list
         assert LogEntry.objects.filter(object_id=str(cdrs["bad"].pk)).exists()
 
 
