@@ -314,13 +314,19 @@ def _claim(delivery_id: int) -> PushDelivery | str:
             return "waiting"
         if _older_release_open(delivery):
             return _wait(delivery)
+        if ReceiverCircuit.objects.filter(
+            receiver_id=delivery.receiver_id,
+            state=CircuitState.OPEN,
+            retry_at__gte=delivery.expires_at,
+        ).exists():
+            # No try can happen in the window: end it now rather than at the cool-down (a state
+            # receiver goes OFFLINE and re-syncs by GET sooner). Read without the circuit's row
+            # lock: giving up updates other deliveries of the receiver, and holding the circuit
+            # meanwhile could deadlock with a claim that holds one of them.
+            return _give_up(delivery, "retry window passed (receiver circuit open)")
         circuit = _circuit_for_update(delivery.receiver_id)
         if not _circuit_admits(circuit, delivery, now):
             if circuit.state == CircuitState.OPEN and circuit.retry_at is not None:
-                if circuit.retry_at >= delivery.expires_at:
-                    # No try can happen in the window: end it now rather than at the
-                    # cool-down (a state receiver goes OFFLINE and re-syncs by GET sooner).
-                    return _give_up(delivery, "retry window passed (receiver circuit open)")
                 _appoint_waker(delivery, circuit.retry_at, now)
             return _wait(delivery)
         delivery.status = DeliveryStatus.IN_FLIGHT
