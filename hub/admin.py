@@ -1,8 +1,9 @@
 """The hub's operations admin: the party registry and the OCPI exchange log.
 
 Every registry write (invitations, registrations, rotation, suspension, unregistration) goes
-through `hub.services.registry`; the admin only collects input, asks for confirmation and
-reports the outcome, so the admin can never bypass the rules the OCPI endpoints obey.
+through `hub.services.registry.credentials`; the admin only collects input, asks for
+confirmation and reports the outcome, so the admin can never bypass the rules the OCPI
+endpoints obey.
 
 Secrets: the partner's `outbound_token` is never put into a form, a page or a log entry (only
 its masked form), and a hub-issued Token A is rendered once, directly into the response that
@@ -88,12 +89,10 @@ from hub.schemas.enums import Status as EvseStatus
 from hub.schemas.enums import TokenType, WhitelistType
 from hub.schemas.hubclientinfo import client_info
 from hub.schemas.sessions import SessionStatus
-from hub.services.async_results import MODULE_OF
 from hub.services.cdr_checks import FINDING_CODES
-from hub.services.outbox import delivery_cancel, delivery_resend
-from hub.services.parties import claim_approve, claim_reject, claim_release, staff_actor
-from hub.services.reconciliation import Kind, ReportStatus, reconciliation_findings_csv
-from hub.services.registry import (
+from hub.services.delivery.outbox import delivery_cancel, delivery_resend
+from hub.services.reconciliation.reconcile import Kind, ReportStatus, reconciliation_findings_csv
+from hub.services.registry.credentials import (
     RegistrationError,
     credentials_rotate,
     hub_versions_url,
@@ -103,6 +102,8 @@ from hub.services.registry import (
     platform_suspend,
     platform_unregister,
 )
+from hub.services.registry.parties import claim_approve, claim_reject, claim_release, staff_actor
+from hub.services.routing.async_results import MODULE_OF
 from hub.services.staff import SafeCsvWriter, export_record
 
 # Badge colours per connection status: green flows, amber waits, red is stopped.
@@ -2084,7 +2085,7 @@ ASYNC_STATE_COLOURS: dict[str, str] = {
 }
 
 # First segment of a request's result deliveries, `{prefix}/{id}/result/{n}`, as
-# `hub.services.async_results` keys them (n = 0 for the first result, 1.. for later ones).
+# `hub.services.routing.async_results` keys them (n = 0 for the first result, 1.. for later ones).
 ASYNC_RESULT_KEY_PREFIX: dict[str, str] = {
     AsyncKind.COMMAND: "command",
     AsyncKind.CHARGING_PROFILE: "chargingprofile",
@@ -2413,7 +2414,7 @@ class TokenOwnerAdmin(ReadOnlyAdmin):
 
 class TokenOwnerMismatchFilter(YesNoFilter):
     """Sessions or CDRs whose cdr_token names another owner than the eMSP that pushed the token
-    itself (`token_owner_finding`, hub.services.token_index)."""
+    itself (`token_owner_finding`, hub.services.routing.token_index)."""
 
     title = "token owner mismatch"
     parameter_name = "token_owner_mismatch"
@@ -3524,8 +3525,9 @@ def _findings_csv_response(
 
 @admin.register(ReconciliationReport)
 class ReconciliationReportAdmin(ReadOnlyAdmin):
-    """One reconciliation run per (CPO, eMSP, period), written by `hub.services.reconciliation`
-    only: totals, counts per finding kind, and the findings (also as CSV)."""
+    """One reconciliation run per (CPO, eMSP, period), written by
+    `hub.services.reconciliation.reconcile` only: totals, counts per finding kind, and the
+    findings (also as CSV)."""
 
     change_form_template = "admin/hub/reconciliationreport/change_form.html"
     list_display = (
@@ -3719,7 +3721,7 @@ class ReconciliationFindingAdmin(ReadOnlyAdmin):
         return _pretty_json(finding.detail)
 
 
-# --- Party claims (who may hold which party; hub.services.parties) ----------------------------
+# --- Party claims (who may hold which party; hub.services.registry.parties) ---------------------
 
 
 @admin.register(PartyClaim)

@@ -1,7 +1,7 @@
 """Forms behind the registry's admin pages (hub/admin.py).
 
-They only validate what staff type; every registry write goes through `hub.services.registry`
-so that the admin can never leave a platform half-registered.
+They only validate what staff type; every registry write goes through
+`hub.services.registry.credentials` so that the admin can never leave a platform half-registered.
 """
 
 from typing import Any
@@ -13,7 +13,7 @@ from hub.models import PlatformRole
 from hub.ocpi.exceptions import validation_message
 from hub.ocpi.tokens import TOKEN_MAX_LENGTH, is_valid_token
 from hub.schemas.common import BusinessDetailsSerializer
-from hub.services.parties import PartyKey, parse_party_spec
+from hub.services.registry.parties import PartyKey, parse_party_spec
 
 
 class PartiesField(forms.CharField):

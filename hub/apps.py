@@ -17,18 +17,18 @@ class HubConfig(AppConfig):
         publish("credentials", "SENDER", "ocpi-credentials")
         publish("hubclientinfo", "SENDER", "ocpi-hubclientinfo")
 
+        from hub.services.delivery.outbox import register_push_builder
         from hub.services.locations import build_location_push
-        from hub.services.outbox import register_push_builder
         from hub.services.tariffs import build_tariff_push
 
         register_push_builder("locations", build_location_push)
         register_push_builder("tariffs", build_tariff_push)
 
-        from hub.services.clientinfo import build_clientinfo_push
+        from hub.services.registry.clientinfo import build_clientinfo_push
 
         register_push_builder("hubclientinfo", build_clientinfo_push)
 
-        from hub.services.async_results import build_async_result_push
+        from hub.services.routing.async_results import build_async_result_push
 
         # Results of commands and charging profiles, relayed to the requester's response_url.
         register_push_builder("commands", build_async_result_push)

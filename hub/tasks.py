@@ -46,7 +46,7 @@ def ping_task() -> str:
 def deliver_push_task(delivery_id: int) -> str:
     """Send one outbox delivery of state (locations, tariffs, tokens, ClientInfo) on
     `ocpi_push` (a no-op unless it is PENDING and due)."""
-    from hub.services.outbox import delivery_send
+    from hub.services.delivery.outbox import delivery_send
 
     return delivery_send(delivery_id=delivery_id)
 
@@ -61,7 +61,7 @@ def deliver_push_task(delivery_id: int) -> str:
 )
 def deliver_money_task(delivery_id: int) -> str:
     """Send one outbox delivery of money (a no-op unless it is PENDING and due)."""
-    from hub.services.outbox import delivery_send
+    from hub.services.delivery.outbox import delivery_send
 
     return delivery_send(delivery_id=delivery_id)
 
@@ -69,7 +69,7 @@ def deliver_money_task(delivery_id: int) -> str:
 @shared_task(name="hub.delivery_sweep", ignore_result=True)
 def delivery_sweep_task() -> dict[str, int]:
     """Re-enqueue due deliveries and release expired claims (beat)."""
-    from hub.services.outbox import delivery_sweep
+    from hub.services.delivery.outbox import delivery_sweep
 
     return delivery_sweep()
 
@@ -77,7 +77,7 @@ def delivery_sweep_task() -> dict[str, int]:
 @shared_task(name="hub.still_alive_check", ignore_result=True)
 def still_alive_check_task() -> dict[str, int]:
     """Probe the platforms silent for OCPI_STILL_ALIVE_AFTER_S, one task each (beat)."""
-    from hub.services.stillalive import still_alive_check
+    from hub.services.registry.stillalive import still_alive_check
 
     return still_alive_check(enqueue=True)
 
@@ -85,7 +85,7 @@ def still_alive_check_task() -> dict[str, int]:
 @shared_task(name="hub.still_alive_probe", ignore_result=True)
 def still_alive_probe_task(platform_id: int) -> str:
     """GET one platform's versions URL and set CONNECTED or OFFLINE."""
-    from hub.services.stillalive import platform_probe
+    from hub.services.registry.stillalive import platform_probe
 
     return platform_probe(platform_id=platform_id)
 
@@ -121,7 +121,7 @@ def pull_sync_party_task(platform_id: int, country_code: str, party_id: str, mod
 @shared_task(name="hub.async_requests_expire", ignore_result=True)
 def async_requests_expire_task() -> dict[str, int]:
     """Time out commands and charging-profile requests whose result is overdue (beat)."""
-    from hub.services.async_results import async_requests_expire
+    from hub.services.routing.async_results import async_requests_expire
 
     return async_requests_expire()
 
@@ -137,6 +137,6 @@ def async_requests_expire_task() -> dict[str, int]:
 def reconcile_cdrs_task() -> list[int]:
     """Reconcile the previous day's CDRs of every CPO (beat, daily; DESIGN §6). A rerun
     replaces that day's reports, so a lost or repeated run is harmless."""
-    from hub.services.reconciliation import reconcile_previous_day
+    from hub.services.reconciliation.reconcile import reconcile_previous_day
 
     return reconcile_previous_day()

@@ -3,7 +3,7 @@ PUT): a CPO sends the ActiveChargingProfile of a session when it changes.
 
 `PUT {chargingprofiles}/{session_id}` with an ActiveChargingProfile; forwarded to the party that
 set a profile on the session through the hub (else the session's token owner; TO overrides)
-and answered as that party answers (`hub.services.chargingprofiles`).
+and answered as that party answers (`hub.services.routing.chargingprofiles`).
 """
 
 from drf_spectacular.utils import extend_schema
@@ -15,8 +15,8 @@ from hub.ocpi.exceptions import OcpiError
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, RoutedViewMixin, check_id_length
 from hub.schemas.chargingprofiles import ActiveChargingProfileSerializer
-from hub.services.chargingprofiles import active_charging_profile_forward
-from hub.services.forwarding import forwarded_response
+from hub.services.routing.chargingprofiles import active_charging_profile_forward
+from hub.services.routing.forwarding import forwarded_response
 
 
 class ActiveChargingProfileSenderView(RoutedViewMixin, OcpiAPIView):

@@ -18,8 +18,8 @@ from hub.ocpi.authentication import caller_of
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
 from hub.schemas.chargingprofiles import ChargingProfileResultSerializer
 from hub.schemas.commands import CommandResultSerializer
-from hub.services.async_results import async_result_receive
-from hub.services.chargingprofiles import charging_profile_result_serializer
+from hub.services.routing.async_results import async_result_receive
+from hub.services.routing.chargingprofiles import charging_profile_result_serializer
 
 
 class CommandResultView(OcpiAPIView):

@@ -35,7 +35,7 @@ from hub.schemas.tokens import (
     token_type_param,
 )
 from hub.selectors import tokens_visible_to
-from hub.services.forwarding import forwarded_response
+from hub.services.routing.forwarding import forwarded_response
 from hub.services.tokens import token_authorize
 
 CPO_GATEWAY_ROLES = ("CPO",)

@@ -22,8 +22,8 @@ from hub.schemas.chargingprofiles import (
     ClearProfileQuerySerializer,
     SetChargingProfileSerializer,
 )
-from hub.services.chargingprofiles import charging_profile_request
-from hub.services.forwarding import forwarded_response
+from hub.services.routing.chargingprofiles import charging_profile_request
+from hub.services.routing.forwarding import forwarded_response
 
 _RESPONSE_URL = OpenApiParameter("response_url", str, required=True)
 

@@ -3,7 +3,7 @@
 `POST {commands}/{command}` with the command object; the hub routes it to a CPO (TO, or the
 owner of the location / session / reservation) with its own `response_url`, and relays the
 CPO's CommandResponse. The CPO's later CommandResult reaches the eMSP's `response_url` through
-the hub (`hub.services.async_results`).
+the hub (`hub.services.routing.async_results`).
 
 An unknown `{command}` is HTTP 404 with OCPI 2001: the URL addresses no resource (2.2.1
 status_codes), and the message lists the CommandType values. A body that is not the command's
@@ -25,8 +25,8 @@ from hub.schemas.commands import (
     CommandResponseSerializer,
     CommandType,
 )
-from hub.services.commands import command_send
-from hub.services.forwarding import forwarded_response
+from hub.services.routing.commands import command_send
+from hub.services.routing.forwarding import forwarded_response
 
 
 class CommandReceiverView(RoutedViewMixin, OcpiAPIView):

@@ -20,7 +20,7 @@ from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, RoutedViewMixin, check_id_length
 from hub.schemas.sessions import ChargingPreferencesSerializer, SessionSerializer
 from hub.selectors import sessions_visible_to
-from hub.services.forwarding import forwarded_response
+from hub.services.routing.forwarding import forwarded_response
 from hub.services.sessions import charging_preferences_set
 
 

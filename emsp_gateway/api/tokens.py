@@ -27,7 +27,7 @@ from hub.ocpi.views import (
     check_body_identity,
 )
 from hub.schemas.tokens import TokenPatchSerializer, TokenSerializer, token_type_param
-from hub.services.token_index import token_owner_learn
+from hub.services.routing.token_index import token_owner_learn
 from hub.services.tokens import token_get, token_write
 
 _SERIALIZERS: dict[str, type[serializers.Serializer]] = {  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
 from hub.schemas.credentials import CredentialsSerializer
-from hub.services.registry import (
+from hub.services.registry.credentials import (
     credentials_register,
     credentials_unregister,
     credentials_update,

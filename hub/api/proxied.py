@@ -1,8 +1,8 @@
 """Proxied URLs: the next page of a forwarded list (or a forwarded Location), through the hub.
 
 2.2.1 transport_and_format, Pagination: a client follows the `Link rel="next"` it was given.
-Behind a hub that link is a hub URL (`hub.services.forwarding.proxy_url`); this view GETs the
-receiver's page with the receiver's token and relays it, rewriting its next link again.
+Behind a hub that link is a hub URL (`hub.services.routing.forwarding.proxy_url`); this view GETs
+the receiver's page with the receiver's token and relays it, rewriting its next link again.
 """
 
 from uuid import UUID
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView
-from hub.services.forwarding import forwarded_response, proxied_url_follow, proxied_url_for
+from hub.services.routing.forwarding import forwarded_response, proxied_url_follow, proxied_url_for
 
 
 class ProxiedPageView(OcpiAPIView):

@@ -49,7 +49,7 @@ class Cdr(models.Model):
     # Validation findings beyond the schema, recorded rather than refused: [{code, message}].
     findings = models.JSONField(default=list, blank=True)
     # The eMSP(s) that pushed this token themselves ("CC*PID, …") when the CPO's cdr_token
-    # names another owner (hub.services.token_index): a column the admin can filter on.
+    # names another owner (hub.services.routing.token_index): a column the admin can filter on.
     token_owner_finding = models.CharField(
         max_length=100,
         blank=True,

@@ -217,7 +217,7 @@ class ClaimState(models.TextChoices):
 
 class PartyClaim(models.Model):
     """A party (country_code, party_id, role) reserved to a platform but not (yet, or no
-    longer) one of its working `PlatformRole`s (hub.services.parties).
+    longer) one of its working `PlatformRole`s (hub.services.registry.parties).
 
     A party is in at most one place: a `PlatformRole` (working) or a `PartyClaim` (reserved),
     of one platform; the keys are upper-case and unique here as there, so nobody else can claim

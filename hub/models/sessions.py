@@ -25,7 +25,8 @@ class Session(models.Model):
     end_date_time = models.DateTimeField(null=True, blank=True)
     last_updated = models.DateTimeField()
     # A finding, not a routing input: the eMSP(s) that pushed this token themselves ("CC*PID,
-    # …") when the CPO's cdr_token names another owner (hub.services.token_index); "" if none.
+    # …") when the CPO's cdr_token names another owner (hub.services.routing.token_index);
+    # "" if none.
     token_owner_finding = models.CharField(
         max_length=100,
         blank=True,

@@ -106,6 +106,6 @@ class CredentialsTokenAuthentication(BaseAuthentication):
             platform.last_seen_at = now
         if platform.status == ConnectionStatus.OFFLINE and platform.registered:
             # A request from an OFFLINE platform proves it is alive (still-alive, DESIGN §5).
-            from hub.services.registry import platform_set_status
+            from hub.services.registry.credentials import platform_set_status
 
             platform_set_status(platform=platform, status=ConnectionStatus.CONNECTED)

@@ -128,7 +128,7 @@ class RoutedViewMixin:
         Fails closed (500, nothing sent) unless the view checked who the caller may speak for
         first (`mark_access_checked`): a forward before the owner check let a CPO read another
         CPO's objects from an eMSP with the hub's token."""
-        from hub.services.forwarding import forward_request, forwarded_response
+        from hub.services.routing.forwarding import forward_request, forwarded_response
 
         if not getattr(request._request, _ACCESS_CHECKED, False):
             raise ServerError(f"{type(self).__name__} forwards before its access check")

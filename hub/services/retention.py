@@ -61,8 +61,8 @@ _FINAL_ASYNC_STATES = (
     AsyncState.TIMED_OUT,
     AsyncState.FAILED,
 )
-# Outbox modules of asynchronous results (hub.services.async_results.MODULE_OF); their object
-# keys are `{prefix}/{request id}/result/{n}`.
+# Outbox modules of asynchronous results (hub.services.routing.async_results.MODULE_OF); their
+# object keys are `{prefix}/{request id}/result/{n}`.
 _ASYNC_RESULT_MODULES = ("commands", "chargingprofiles")
 
 

@@ -63,11 +63,11 @@ from hub.selectors import (
     sessions_visible_to,
 )
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.forwarding import ForwardedResponse, forward_request
+from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
-from hub.services.outbox import PushRequest, Receiver, push_enqueue
-from hub.services.token_index import token_owner_learn
+from hub.services.routing.forwarding import ForwardedResponse, forward_request
+from hub.services.routing.token_index import token_owner_learn
 
 MODULE = "sessions"
 

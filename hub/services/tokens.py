@@ -27,11 +27,11 @@ from hub.ocpi.exceptions import UnknownReceiverError, UnknownTokenError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.selectors import receivers_for
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.forwarding import ForwardedResponse, forward_request
+from hub.services.delivery.outbox import PushRequest, push_enqueue
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
-from hub.services.outbox import PushRequest, push_enqueue
-from hub.services.token_index import token_owner_learn, token_owners_of
+from hub.services.routing.forwarding import ForwardedResponse, forward_request
+from hub.services.routing.token_index import token_owner_learn, token_owners_of
 
 MODULE = "tokens"
 # RFC 3986 pchar without "/": a token uid is printable ASCII and may hold "/", "?" or "#".

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from hub.models import DeliveryStatus, PushAttempt, PushDelivery
-from hub.services.registry import platform_reactivate, platform_suspend
+from hub.services.registry.credentials import platform_reactivate, platform_suspend
 from tests.faults.ledger import CDRS_PATH, accepted, pushed_evses
 from tests.faults.scenario import settle
 from tests.worker import wait_until
@@ -116,7 +116,7 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
     from django.db import transaction
 
     from hub.ocpi.routing import PartyRef
-    from hub.services import outbox
+    from hub.services.delivery import outbox
     from tests.faults.partners import TreeReceiver
     from tests.integration.hubnet import connect, role
 

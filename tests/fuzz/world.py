@@ -99,7 +99,7 @@ def _modules(role: str) -> list[tuple[str, str]]:
 
 
 def _register(partner: SimulatedPartner, name: str) -> str:
-    from hub.services.registry import hub_versions_url, platform_invite
+    from hub.services.registry.credentials import hub_versions_url, platform_invite
 
     _, token_a = platform_invite(name=name)
     partner.register_with(hub_versions_url(), token_a)
@@ -169,7 +169,7 @@ def _seed(world: World) -> None:
 @contextmanager
 def fuzz_world() -> Iterator[World]:
     """Database, partners, registrations and stored objects; all torn down on exit."""
-    from hub.services.registry import platform_invite
+    from hub.services.registry.credentials import platform_invite
 
     with ExitStack() as stack:
         stack.enter_context(database())

@@ -19,7 +19,7 @@ from hub.models import (
     TokenScope,
 )
 from hub.ocpi.tokens import token_digest
-from hub.services.registry import hub_versions_url
+from hub.services.registry.credentials import hub_versions_url
 from tests.factories import (
     PlatformEndpointFactory,
     PlatformFactory,

@@ -25,7 +25,7 @@ from hub.models import (
     TokenOwner,
     TokenSource,
 )
-from hub.services import async_results
+from hub.services.routing import async_results
 from tests.factories import registered_party
 from tests.hub.admin_pages import change, changelist, html, results
 
@@ -159,7 +159,7 @@ def make_request(
     correlation_id: str = "corr-cmd-1",
     **fields: Any,
 ) -> AsyncRequest:
-    """A request as `hub.services.async_results` records it."""
+    """A request as `hub.services.routing.async_results` records it."""
     body = {
         "response_url": "https://emsp.example/ocpi/commands/START_SESSION/42",
         "token": {"uid": "abc123", "type": "RFID", "contract_id": "DE-EMS-C00000001-A"},

@@ -7,7 +7,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from hub.models import Platform
-from hub.services.registry import hub_versions_url, platform_invite
+from hub.services.registry.credentials import hub_versions_url, platform_invite
 from tests.partners.simulated import SimulatedPartner
 
 HUB = ("NL", "HUB")

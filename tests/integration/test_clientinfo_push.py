@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hub.models import ConnectionStatus, Platform
-from hub.services.stillalive import still_alive_check
+from hub.services.registry.stillalive import still_alive_check
 from tests.integration.hubnet import connect, role
 from tests.partners.simulated import ReceivedRequest, SimulatedPartner
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hub.models import AsyncRequest, AsyncState, TokenOwner
-from hub.services.async_results import async_requests_expire
+from hub.services.routing.async_results import async_requests_expire
 from tests.emsp_gateway.api.test_commands import start_session, store_location, store_session
 from tests.integration.hubnet import network
 

@@ -20,7 +20,7 @@ from hub.models import ConnectionStatus, Platform, ProxiedUrl, TokenScope
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.exceptions import ConnectionProblemError, ForwardTimeoutError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
-from hub.services.forwarding import ForwardedResponse, forward_request
+from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from tests.integration.hubnet import connect, role
 from tests.partners.simulated import SimulatedPartner, envelope
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from hub.models import Platform, PlatformToken
-from hub.services.registry import (
+from hub.services.registry.credentials import (
     credentials_rotate,
     hub_versions_url,
     platform_invite,

@@ -19,7 +19,7 @@ import pytest
 
 from hub.models import ConnectionStatus, Location, OcpiExchange, Platform, ProxiedUrl
 from hub.ocpi.routing import PartyRef
-from hub.services.stillalive import platform_probe
+from hub.services.registry.stillalive import platform_probe
 from hub.services.sync import SyncError, sync_module
 from tests.integration.hubnet import connect, role
 from tests.partners.hostile import HostilePartner, drip, drip_headers, endless, gzip_bomb

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from hub.models import ConnectionStatus, Platform
-from hub.services.registry import (
+from hub.services.registry.credentials import (
     credentials_rotate,
     hub_versions_url,
     platform_invite,

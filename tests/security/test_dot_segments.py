@@ -1,5 +1,5 @@
 """Dot segments and slashes in routed ids never leave the receiver's endpoint (issue 10 defect
-1; `hub.ocpi.urlpaths`, `hub.services.forwarding.forward_request`).
+1; `hub.ocpi.urlpaths`, `hub.services.routing.forwarding.forward_request`).
 
 Once, `GET /ocpi/2.2.1/emsp/locations/%2E%2E/credentials` with TO = a CPO made the hub send
 `GET {cpo}/ocpi/2.2.1/credentials` with its own token at that CPO and relay `data.token`. Here

@@ -1,5 +1,5 @@
 """Direct routing does not reach another eMSP's session (issue 10 defect 2;
-`hub.services.async_results.session_of_another_owner`, used by `command_send` and
+`hub.services.routing.async_results.session_of_another_owner`, used by `command_send` and
 `charging_profile_request`).
 
 With TO = a CPO, a STOP_SESSION or a charging-profile GET/SET/CLEAR used to be forwarded

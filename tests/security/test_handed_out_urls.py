@@ -10,7 +10,7 @@ import pytest
 
 from hub.models import AsyncRequest, OcpiExchange, ProxiedUrlKind
 from hub.ocpi.routing import PartyRef
-from hub.services.forwarding import proxy_url
+from hub.services.routing.forwarding import proxy_url
 from tests.emsp_gateway.api.test_chargingprofiles import profile_request, results_url
 from tests.emsp_gateway.api.test_commands import result_url, waiting_command
 from tests.security.conftest import Party, World, assert_refused, snapshot

@@ -1,4 +1,4 @@
-"""Partners do not choose their own parties (issue 10, defect 8; hub.services.parties).
+"""Partners do not choose their own parties (issue 10, defect 8; hub.services.registry.parties).
 
 - An invite (ocpi_invite --party, the admin form, ocpi_connect --party) may name the parties it
   is for: credentials claiming any other are refused (2001, naming the party), nothing changes.
@@ -28,7 +28,7 @@ from hub.models import (
     Platform,
     PlatformRole,
 )
-from hub.services.registry import hub_versions_url, platform_invite
+from hub.services.registry.credentials import hub_versions_url, platform_invite
 from tests.conftest import OcpiTestClient
 from tests.factories import registered_party
 from tests.integration.hubnet import role
@@ -330,7 +330,7 @@ class TestClaimFlows:
     def test_ocpi_connect_without_parties_then_a_rotation_adds_one_pending(
         self, sim: SimulatedPartner
     ) -> None:
-        from hub.services.registry import credentials_rotate
+        from hub.services.registry.credentials import credentials_rotate
 
         call_command("ocpi_connect", versions_url=sim.versions_url, token_a=sim.token_a, name="Sim")
         platform = Platform.objects.get(name="Sim")

@@ -1,5 +1,5 @@
 """A receiver that echoes the hub's token anywhere in its answer never hands it to the caller
-(issue 10 defect 1; `hub.services.forwarding._relay`, `hub.ocpi.tokens.redact_token_in`).
+(issue 10 defect 1; `hub.services.routing.forwarding._relay`, `hub.ocpi.tokens.redact_token_in`).
 
 The hub calls a receiver with *its own* token at that receiver. A receiver's answer is relayed
 to another party: if the receiver (by bug, or because a path reached its credentials module)

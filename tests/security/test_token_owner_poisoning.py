@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from hub.models import Cdr, Session, TokenOwner, TokenSource
 from hub.ocpi.routing import PartyRef
-from hub.services.token_index import token_owner_learn, token_owners_of
+from hub.services.routing.token_index import token_owner_learn, token_owners_of
 from tests.cpo_gateway.api.test_cdrs import cdr
 from tests.cpo_gateway.api.test_sessions import session
 from tests.integration.hubnet import network, routing_headers

@@ -17,9 +17,9 @@ from hub.models import OcpiExchange, Platform, ProxiedUrlKind, PushDelivery
 from hub.ocpi.client import OcpiClient, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef
 from hub.ocpi.urlpolicy import check_url
-from hub.services.forwarding import proxy_url
-from hub.services.outbox import delivery_send
-from hub.services.registry import platform_invite
+from hub.services.delivery.outbox import delivery_send
+from hub.services.registry.credentials import platform_invite
+from hub.services.routing.forwarding import proxy_url
 from tests.conftest import OcpiTestClient
 from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import World, assert_refused

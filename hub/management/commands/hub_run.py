@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from hub.services.registry import hub_versions_url
+from hub.services.registry.credentials import hub_versions_url
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hub.management.commands.ocpi_invite import party_keys
 from hub.ocpi.tokens import is_valid_token
-from hub.services.registry import RegistrationError, platform_connect
+from hub.services.registry.credentials import RegistrationError, platform_connect
 
 
 class Command(BaseCommand):

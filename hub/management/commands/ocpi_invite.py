@@ -2,7 +2,8 @@
 Token A and the hub's versions URL, for a partner-initiated registration (DESIGN §2).
 
 `--party` (repeatable) names the parties the invite is for: the partner's credentials may
-claim those only (hub.services.parties). Without it, its first registration fixes its parties.
+claim those only (hub.services.registry.parties). Without it, its first registration fixes
+its parties.
 """
 
 import json
@@ -12,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hub.models import Platform
 from hub.ocpi.exceptions import OcpiError
-from hub.services.parties import PartyKey, parse_party_spec
-from hub.services.registry import hub_versions_url, platform_invite
+from hub.services.registry.credentials import hub_versions_url, platform_invite
+from hub.services.registry.parties import PartyKey, parse_party_spec
 
 
 def party_keys(specs: list[str] | None) -> list[PartyKey]:

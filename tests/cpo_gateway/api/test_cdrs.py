@@ -13,7 +13,7 @@ from hub.models import Cdr, ConnectionStatus, Platform, PushDelivery, TokenOwner
 from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.routing import PartyRef
 from hub.services.cdrs import build_cdr_push
-from hub.services.token_index import token_owner_learn
+from hub.services.routing.token_index import token_owner_learn
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, registered_party
 from tests.fixtures import load_ocpi_fixture

@@ -11,7 +11,7 @@ import pytest
 from hub.models import ConnectionStatus, Token, TokenSource
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
-from hub.services.token_index import token_owner_learn
+from hub.services.routing.token_index import token_owner_learn
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, PlatformRoleFactory, registered_party
 from tests.fixtures import load_ocpi_fixture

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hub.models import AsyncKind, AsyncRequest, AsyncState, OcpiExchange, Platform, PushDelivery
-from hub.services.async_results import async_requests_expire, build_async_result_push
+from hub.services.routing.async_results import async_requests_expire, build_async_result_push
 from tests.conftest import OcpiTestClient
 from tests.emsp_gateway.api.test_commands import store_session
 from tests.factories import PlatformEndpointFactory, registered_party

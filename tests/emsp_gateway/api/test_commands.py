@@ -24,8 +24,8 @@ from hub.models import (
     Session,
     TokenOwner,
 )
-from hub.services.async_results import async_requests_expire, build_async_result_push
-from hub.services.commands import inferred_commands_endpoint
+from hub.services.routing.async_results import async_requests_expire, build_async_result_push
+from hub.services.routing.commands import inferred_commands_endpoint
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, PlatformRoleFactory, registered_party
 

@@ -26,8 +26,8 @@ from hub.ocpi.exceptions import (
     UnknownReceiverError,
 )
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
-from hub.services import forwarding
-from hub.services.forwarding import (
+from hub.services.routing import forwarding
+from hub.services.routing.forwarding import (
     ForwardedResponse,
     forward_request,
     forwarded_response,

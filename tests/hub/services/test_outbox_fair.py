@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from hub.models import CircuitState, DeliveryStatus, Platform, PushDelivery, ReceiverCircuit
 from hub.ocpi.routing import PartyRef
-from hub.services import outbox
+from hub.services.delivery import outbox
 from tests.factories import registered_party
 
 pytestmark = pytest.mark.django_db

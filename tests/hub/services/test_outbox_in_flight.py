@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from hub.models import DeliveryStatus, Platform, PushDelivery
-from hub.services import outbox
+from hub.services.delivery import outbox
 from tests.factories import registered_party
 
 pytestmark = pytest.mark.django_db

@@ -20,8 +20,12 @@ from hub.models import (
     PushDelivery,
     ReceiverCircuit,
 )
-from hub.services import outbox
-from hub.services.registry import credentials_unregister, platform_reactivate, platform_suspend
+from hub.services.delivery import outbox
+from hub.services.registry.credentials import (
+    credentials_unregister,
+    platform_reactivate,
+    platform_suspend,
+)
 from tests.factories import registered_party
 
 pytestmark = pytest.mark.django_db

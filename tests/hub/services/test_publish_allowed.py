@@ -7,7 +7,7 @@ import pytest
 from hub.models import PushDelivery, TokenSource
 from hub.ocpi.routing import PartyRef
 from hub.services.locations import LocationAddress, location_write
-from hub.services.token_index import token_owner_learn
+from hub.services.routing.token_index import token_owner_learn
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, registered_party
 from tests.integration.test_location_broadcast import location

@@ -25,7 +25,7 @@ from hub.models import (
 )
 from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.routing import PartyRef
-from hub.services.reconciliation import (
+from hub.services.reconciliation.reconcile import (
     Kind,
     ReconciliationError,
     price_tolerance,

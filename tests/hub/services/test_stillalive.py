@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hub.models import ConnectionStatus, Platform, PushDelivery
-from hub.services.stillalive import platform_probe, silent_platforms, still_alive_check
+from hub.services.registry.stillalive import platform_probe, silent_platforms, still_alive_check
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, PlatformFactory, PlatformRoleFactory
 from tests.partners.simulated import SimulatedPartner

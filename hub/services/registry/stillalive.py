@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from hub.models import ConnectionStatus, Platform
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
-from hub.services.registry import platform_set_status
+from hub.services.registry.credentials import platform_set_status
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Receiver side (an eMSP or SCSP asks a CPO): GET the ActiveChargingProfile (`dura
 given, else the CPO of the stored Session whose `cdr_token` belongs to the requester — replaces
 `response_url` with a hub URL and relays the CPO's ChargingProfileResponse; the CPO's result
 (ActiveChargingProfileResult / ChargingProfileResult / ClearProfileResult) posted to the hub URL
-reaches the original URL through the outbox (`hub.services.async_results`).
+reaches the original URL through the outbox (`hub.services.routing.async_results`).
 
 Sender side (the CPO tells the eMSP/SCSP): PUT `{url}/{session_id}` with the ActiveChargingProfile,
 forwarded synchronously to the chargingprofiles SENDER interface of the party that last set a
@@ -41,7 +41,7 @@ from hub.schemas.chargingprofiles import (
     ChargingProfileResultSerializer,
     ClearProfileResultSerializer,
 )
-from hub.services.async_results import (
+from hub.services.routing.async_results import (
     async_request_forward,
     async_request_open,
     hub_answer,
@@ -49,7 +49,7 @@ from hub.services.async_results import (
     session_of_another_owner,
     sessions_of_token_owners,
 )
-from hub.services.forwarding import ForwardedResponse, forward_request
+from hub.services.routing.forwarding import ForwardedResponse, forward_request
 
 __all__ = [
     "OPERATIONS",

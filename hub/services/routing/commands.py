@@ -1,7 +1,7 @@
 """Commands from eMSPs routed to CPOs (2.2.1 mod_commands; DESIGN §3 "response_url").
 
 An eMSP POSTs a command to the hub's commands RECEIVER; the hub decides which CPO it is for,
-proxies its `response_url` (`hub.services.async_results`) and forwards it. Routing:
+proxies its `response_url` (`hub.services.routing.async_results`) and forwards it. Routing:
 
 - TO names a party (not the hub): that party (direct routing); the hub does not second-guess
   the location or session, the CPO answers for them.
@@ -41,7 +41,7 @@ from hub.models import AsyncKind, AsyncRequest, AsyncState, Location, Platform, 
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.exceptions import InvalidParametersError, UnknownLocationError, UnknownReceiverError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
-from hub.services.async_results import (
+from hub.services.routing.async_results import (
     async_request_forward,
     async_request_open,
     hub_answer,
@@ -49,8 +49,8 @@ from hub.services.async_results import (
     session_of_another_owner,
     sessions_of_token_owners,
 )
-from hub.services.forwarding import ForwardedResponse
-from hub.services.token_index import token_owner_learn
+from hub.services.routing.forwarding import ForwardedResponse
+from hub.services.routing.token_index import token_owner_learn
 
 __all__ = ["command_send", "inferred_commands_endpoint"]
 

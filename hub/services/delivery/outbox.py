@@ -747,7 +747,7 @@ def _fold_into(sibling: PushDelivery, delivery: PushDelivery, due: datetime) -> 
 def receiver_went_offline(platform: Platform) -> None:
     """The receiver stayed unreachable past the retry window: OFFLINE, and its pending state
     deliveries are dropped (it re-syncs by GET when it is back)."""
-    from hub.services.registry import platform_set_status
+    from hub.services.registry.credentials import platform_set_status
 
     if platform.status == ConnectionStatus.CONNECTED:
         platform_set_status(platform=platform, status=ConnectionStatus.OFFLINE)

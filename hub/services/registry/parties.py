@@ -43,9 +43,9 @@ from hub.models import (
 from hub.ocpi.exceptions import InvalidParametersError, MethodNotAllowedError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import receivers_for
-from hub.services.clientinfo import ALL_ROLES, clientinfo_key
-from hub.services.clientinfo import MODULE as CLIENTINFO
-from hub.services.outbox import push_enqueue
+from hub.services.delivery.outbox import push_enqueue
+from hub.services.registry.clientinfo import ALL_ROLES, clientinfo_key
+from hub.services.registry.clientinfo import MODULE as CLIENTINFO
 
 PartyKey = tuple[str, str, str]
 """(COUNTRY_CODE, PARTY_ID, ROLE), upper-cased."""

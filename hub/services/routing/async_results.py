@@ -73,8 +73,8 @@ from hub.ocpi.exceptions import (
 from hub.ocpi.routing import OcpiRequestContext, PartyRef, hub_party
 from hub.ocpi.urlpolicy import UrlNotAllowedError, check_url
 from hub.selectors import platform_roles_of
-from hub.services.forwarding import ForwardedResponse, forward_request
-from hub.services.outbox import PushRequest, Receiver, push_enqueue
+from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue
+from hub.services.routing.forwarding import ForwardedResponse, forward_request
 
 logger = logging.getLogger(__name__)
 

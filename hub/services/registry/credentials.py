@@ -36,8 +36,8 @@ from hub.ocpi.exceptions import (
 )
 from hub.ocpi.tokens import generate_token, token_digest
 from hub.schemas.credentials import CredentialsSerializer
-from hub.services.discovery import DiscoveredEndpoint, PartnerDiscovery, discover_partner
-from hub.services.parties import (
+from hub.services.registry.discovery import DiscoveredEndpoint, PartnerDiscovery, discover_partner
+from hub.services.registry.parties import (
     ClaimsPlan,
     PartyKey,
     claims_apply,
@@ -76,10 +76,10 @@ def hub_credentials(token: str) -> dict[str, Any]:
 def platform_set_status(*, platform: Platform, status: str) -> None:
     """Change a platform's connection status (and when it changed: ClientInfo.last_updated),
     and push its roles' ClientInfo to the other parties in the same transaction (2.2.1
-    mod_hub_client_info; `hub.services.clientinfo`)."""
+    mod_hub_client_info; `hub.services.registry.clientinfo`)."""
     if platform.status == status:
         return
-    from hub.services.clientinfo import clientinfo_status_changed
+    from hub.services.registry.clientinfo import clientinfo_status_changed
 
     with transaction.atomic():
         platform.status = status
@@ -108,7 +108,7 @@ def platform_invite(
     """Create a platform (or re-invite an unregistered one) and issue its Token A.
 
     `parties` (country_code, party_id, role) are the parties the invite is for: the partner's
-    credentials may claim those only (`hub.services.parties`); each must be free (2001).
+    credentials may claim those only (`hub.services.registry.parties`); each must be free (2001).
     Only the digest is stored: the returned token is shown once, to be handed to the partner
     over a secure channel with the hub's versions URL.
     """
@@ -191,8 +191,8 @@ def credentials_register(
 ) -> tuple[dict[str, Any], str]:
     """POST credentials from a partner holding Token A (the hub is the Receiver).
 
-    The claimed roles are checked first (`hub.services.parties`: 2001, nothing called, nothing
-    changed). Before answering, the hub GETs the partner's versions and details with the
+    The claimed roles are checked first (`hub.services.registry.parties`: 2001, nothing called,
+    nothing changed). Before answering, the hub GETs the partner's versions and details with the
     partner's token (3001/3002/3003 on failure), then issues its own token; Token A dies.
     Returns the hub's credentials and a message for the partner ("" or the pending parties).
     """
@@ -233,7 +233,7 @@ def credentials_update(
     new token (even when the version did not change) and answer with a new hub token.
 
     Parties it adds wait for staff approval, parties it leaves out stay reserved to it, parties
-    it may not claim are refused before anything is called (`hub.services.parties`)."""
+    it may not claim are refused before anything is called (`hub.services.registry.parties`)."""
     if not platform.registered:
         raise MethodNotAllowedError("Not registered: use POST to register first")
     credentials = _parse_credentials(data)
@@ -265,7 +265,7 @@ def credentials_update(
 
 
 def _forget_registration(platform: Platform) -> None:
-    from hub.services.outbox import receiver_unregistered
+    from hub.services.delivery.outbox import receiver_unregistered
 
     platform.tokens.all().delete()
     platform.outbound_token = ""
@@ -512,7 +512,7 @@ def platform_unregister(*, platform: Platform) -> str | None:
 def platform_suspend(*, platform: Platform) -> None:
     """Stop all traffic with a platform without unregistering it (its calls get 401). Its
     deliveries are held, not cancelled: billing records wait for the reactivation."""
-    from hub.services.outbox import receiver_hold
+    from hub.services.delivery.outbox import receiver_hold
 
     with transaction.atomic():
         platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
@@ -522,7 +522,7 @@ def platform_suspend(*, platform: Platform) -> None:
 def platform_reactivate(*, platform: Platform) -> None:
     """Lift a suspension: CONNECTED when registered, else PLANNED; the held deliveries go out
     in their original order."""
-    from hub.services.outbox import receiver_release
+    from hub.services.delivery.outbox import receiver_release
 
     with transaction.atomic():
         platform_set_status(

@@ -68,7 +68,7 @@ from hub.ocpi.status import OcpiStatus
 from hub.ocpi.tokens import redact_token, redact_token_in
 from hub.ocpi.urlpaths import is_below, join_segments
 from hub.selectors import may_route, platform_roles_of
-from hub.services.receiver_slots import forward_slot
+from hub.services.routing.receiver_slots import forward_slot
 
 logger = logging.getLogger(__name__)
 
