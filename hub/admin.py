@@ -83,6 +83,7 @@ from hub.models import (
     Token,
     TokenOwner,
 )
+from hub.modules import LOGGED_MODULES, OUTBOX_MODULES
 from hub.ocpi.exceptions import OcpiError
 from hub.schemas.commands import CommandType
 from hub.schemas.enums import Status as EvseStatus
@@ -813,20 +814,8 @@ class PlatformEndpointAdmin(admin.ModelAdmin):
 
 # --- The exchange log -----------------------------------------------------------------------
 
-# 2.2.1 ModuleIDs (version_information_endpoint) plus "versions", which the hub logs too. A
-# fixed list, because listing the distinct values would scan the whole log.
-LOGGED_MODULES = (
-    "cdrs",
-    "chargingprofiles",
-    "commands",
-    "credentials",
-    "hubclientinfo",
-    "locations",
-    "sessions",
-    "tariffs",
-    "tokens",
-    "versions",
-)
+# LOGGED_MODULES (the module table, hub.modules): the 2.2.1 ModuleIDs plus "versions", which
+# the hub logs too. A fixed list, because listing the distinct values would scan the whole log.
 
 
 class ModuleFilter(admin.SimpleListFilter):
@@ -1045,17 +1034,8 @@ DELIVERY_STATUS_COLOURS: dict[str, str] = {
     DeliveryStatus.CANCELLED: "#546e7a",
 }
 
-# Modules the hub pushes through the outbox (a fixed list: no DISTINCT over millions of rows).
-OUTBOX_MODULES = (
-    "cdrs",
-    "chargingprofiles",
-    "commands",
-    "hubclientinfo",
-    "locations",
-    "sessions",
-    "tariffs",
-    "tokens",
-)
+# OUTBOX_MODULES (the module table, hub.modules): the modules the hub pushes through the
+# outbox (a fixed list: no DISTINCT over millions of rows).
 
 # How long the top-cities filter choices are reused: a GROUP BY over every location.
 CITY_CHOICES_CACHE_S = 600

@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from hub.modules import MODULES
+
 
 class HubConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -9,39 +11,14 @@ class HubConfig(AppConfig):
     verbose_name = "OCPI hub"
 
     def ready(self) -> None:
+        # Imported here, not at the top: they import models, which need the app registry.
         import hub.ocpi.schema  # noqa: F401 - registers the OpenAPI authentication extension
         from hub.ocpi.registry import publish
-
-        # Configuration modules every caller sees (2.2.1: the hub is SENDER of hubclientinfo;
-        # credentials are published once, as SENDER, whatever the roles).
-        publish("credentials", "SENDER", "ocpi-credentials")
-        publish("hubclientinfo", "SENDER", "ocpi-hubclientinfo")
-
         from hub.services.delivery.outbox import register_push_builder
-        from hub.services.locations import build_location_push
-        from hub.services.tariffs import build_tariff_push
 
-        register_push_builder("locations", build_location_push)
-        register_push_builder("tariffs", build_tariff_push)
-
-        from hub.services.registry.clientinfo import build_clientinfo_push
-
-        register_push_builder("hubclientinfo", build_clientinfo_push)
-
-        from hub.services.routing.async_results import build_async_result_push
-
-        # Results of commands and charging profiles, relayed to the requester's response_url.
-        register_push_builder("commands", build_async_result_push)
-        register_push_builder("chargingprofiles", build_async_result_push)
-
-        from hub.services.sessions import build_session_push
-
-        register_push_builder("sessions", build_session_push)
-
-        from hub.services.cdrs import build_cdr_push
-
-        register_push_builder("cdrs", build_cdr_push)
-
-        from hub.services.tokens import build_token_push
-
-        register_push_builder("tokens", build_token_push)
+        # The version details and the outbox's builders, both from the module table.
+        for module in MODULES.values():
+            for endpoint in module.endpoints:
+                publish(module.id, endpoint.role, endpoint.url, audience=endpoint.audience)
+            if module.push is not None:
+                register_push_builder(module.id, module.push_builder())

@@ -3,11 +3,13 @@
 from rest_framework import status
 from rest_framework.request import Request
 
+from hub.modules import EMSP_GATEWAY_AUDIENCE
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import OcpiError
 from hub.ocpi.views import mark_access_checked
 
-EMSP_GATEWAY_ROLES = ("EMSP", "NSP", "OTHER", "SCSP")
+# The roles the module table publishes the eMSP gateway to.
+EMSP_GATEWAY_ROLES = EMSP_GATEWAY_AUDIENCE
 
 
 def require_receiver_role(request: Request) -> None:

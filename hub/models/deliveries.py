@@ -6,6 +6,8 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import Q
 
+from hub.modules import ModuleID
+
 
 class DeliveryStatus(models.TextChoices):
     """Where a delivery stands."""
@@ -38,7 +40,7 @@ class PushDelivery(models.Model):
     to_party_id = models.CharField(max_length=3, blank=True, default="")
     from_country_code = models.CharField(max_length=2, blank=True, default="")
     from_party_id = models.CharField(max_length=3, blank=True, default="")
-    module = models.CharField(max_length=32)
+    module = models.CharField(max_length=32, choices=ModuleID.choices)
     object_key = models.CharField(max_length=200)
     operation = models.CharField(max_length=6)  # PUT, PATCH, DELETE, POST
     patch_fields = models.JSONField(default=list, blank=True)

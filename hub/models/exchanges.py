@@ -4,6 +4,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.modules import ModuleID
+
 
 class ExchangeDirection(models.TextChoices):
     """Who called whom."""
@@ -19,7 +21,7 @@ class OcpiExchange(models.Model):
     direction = models.CharField(max_length=3, choices=ExchangeDirection.choices)
     method = models.CharField(max_length=8)
     url = models.CharField(max_length=1000)
-    module = models.CharField(max_length=64, blank=True, default="")
+    module = models.CharField(max_length=64, choices=ModuleID.choices, blank=True, default="")
     platform = models.ForeignKey(
         "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

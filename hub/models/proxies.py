@@ -11,6 +11,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.modules import ModuleID
+
 
 class ProxiedUrlKind(models.TextChoices):
     """What a proxied URL stood for in the receiver's response."""
@@ -42,7 +44,7 @@ class ProxiedUrl(models.Model):
     from_party_id = models.CharField(max_length=3, blank=True, default="")
     to_country_code = models.CharField(max_length=2, blank=True, default="")
     to_party_id = models.CharField(max_length=3, blank=True, default="")
-    module = models.CharField(max_length=64)
+    module = models.CharField(max_length=64, choices=ModuleID.choices)
     gateway = models.CharField(max_length=16)
     kind = models.CharField(
         max_length=10, choices=ProxiedUrlKind.choices, default=ProxiedUrlKind.GENERIC

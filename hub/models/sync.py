@@ -5,6 +5,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.modules import ModuleID
+
 
 class SyncState(models.Model):
     """One (platform, party, module) pull: when it last ran, the start of the last successful
@@ -15,7 +17,7 @@ class SyncState(models.Model):
     )
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
-    module = models.CharField(max_length=32)
+    module = models.CharField(max_length=32, choices=ModuleID.choices)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_success_started_at = models.DateTimeField(

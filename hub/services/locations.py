@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from hub.models import DeliveryStatus, Evse, Location, Platform, PushDelivery
+from hub.modules import ModuleID
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
 from hub.ocpi.routing import PartyRef
@@ -22,7 +23,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue
 from hub.services.freshness import supersedes
 
-MODULE = "locations"
+MODULE = ModuleID.LOCATIONS
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,20 @@ def location_write(
         correlation_id=correlation_id,
     )
     return WriteResult(created=not existed_at_level, changed=True)
+
+
+def location_put_pulled(
+    *, owner: Platform, party: PartyRef, object_id: str, data: dict[str, Any], correlation_id: str
+) -> WriteResult:
+    """Store a location the hub pulled from its CPO's SENDER list (`hub.modules` sync): a PUT
+    of the whole location, as if the CPO had pushed it."""
+    return location_write(
+        owner=owner,
+        address=LocationAddress(party, object_id),
+        method="PUT",
+        data=data,
+        correlation_id=correlation_id,
+    )
 
 
 def _exists_at_level(document: dict[str, Any] | None, address: LocationAddress) -> bool:

@@ -11,12 +11,14 @@ GET the sender's list (paginated, `date_from` for changes only) and "the list is
 - Incremental runs send `date_from` = the start of the previous successful run minus
   `OCPI_PULL_SYNC_OVERLAP_S` (the CPO stamps `last_updated` with its own clock); `full` runs
   send none.
-- Each object is validated with the hub's serializers; a CPO may only provide its own objects
-  (country_code/party_id of the party synced, as the TO header named), others are refused.
-  Objects are stored through `location_write(method="PUT")` / `tariff_put`, so stale
-  protection and the broadcast to eMSPs apply exactly as for a push.
-- A full tariffs sync retires (`tariff_delete`) the party's tariffs the CPO no longer lists;
-  locations are never deleted (2.2.1: removal is `status=REMOVED` on the EVSE).
+- Which modules are pulled, and how, is the module table's `sync` (`hub.modules`).
+- Each object is validated with the hub's serializer of its module; a CPO may only provide
+  its own objects (country_code/party_id of the party synced, as the TO header named), others
+  are refused. Objects are stored through the module's `put` (`location_write(method="PUT")`,
+  `tariff_put`), so stale protection and the broadcast to eMSPs apply exactly as for a push.
+- A full sync retires the party's objects the CPO no longer lists where the module says so
+  (tariffs: `tariff_delete`); locations are never deleted (2.2.1: removal is
+  `status=REMOVED` on the EVSE).
 - Progress is a `SyncState` row per (platform, party, module); one run at a time per row.
 
 The periodic task (`hub.pull_sync`) pulls every CONNECTED CPO that publishes the SENDER
@@ -39,29 +41,27 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from hub.models import (
     ConnectionStatus,
     InterfaceRole,
-    Location,
     Platform,
     PlatformRole,
     Role,
     SyncState,
-    Tariff,
 )
+from hub.modules import PULLED_MODULES, PullSync, module_entry
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.exceptions import OcpiError, validation_message
 from hub.ocpi.partner_pages import next_page_url
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
-from hub.services.locations import LocationAddress, location_write
-from hub.services.tariffs import UnknownTariffError, tariff_delete, tariff_put
 
 logger = logging.getLogger(__name__)
 
-MODULES = ("locations", "tariffs")
+MODULES = PULLED_MODULES
 # Reasons kept per run (the counts are exact; the list is for the summary and the state).
 MAX_PROBLEMS = 100
 
@@ -155,13 +155,16 @@ def _total(value: str | None) -> int | None:
 
 
 def _serializer(module: str, data: Any) -> serializers.Serializer:  # type: ignore[type-arg]
-    if module == "locations":
-        from hub.schemas.locations import LocationSerializer
+    serializer_class = module_entry(module).serializer_class()
+    serializer: serializers.Serializer = serializer_class(data=data)  # type: ignore[type-arg]
+    return serializer
 
-        return LocationSerializer(data=data)
-    from hub.schemas.tariffs import TariffSerializer
 
-    return TariffSerializer(data=data)
+def _pull_sync(module: str) -> PullSync:
+    sync = module_entry(module).sync
+    if sync is None:  # sync_module refuses such modules first
+        raise SyncError(f"Cannot pull {module!r}")
+    return sync
 
 
 def _object_party(obj: dict[str, Any]) -> PartyRef | None:
@@ -201,22 +204,13 @@ def _store_one(
         result.problem(f"{name}: {validation_message(serializer.errors)}")
         return
     try:
-        if module == "locations":
-            written = location_write(
-                owner=platform,
-                address=LocationAddress(party, obj["id"]),
-                method="PUT",
-                data=obj,
-                correlation_id=correlation_id,
-            )
-        else:
-            written = tariff_put(
-                owner=platform,
-                party=party,
-                tariff_id=obj["id"],
-                data=obj,
-                correlation_id=correlation_id,
-            )
+        written = import_string(_pull_sync(module).put)(
+            owner=platform,
+            party=party,
+            object_id=obj["id"],
+            data=obj,
+            correlation_id=correlation_id,
+        )
     except OcpiError as exc:
         result.invalid += 1
         result.problem(f"{name}: {exc.message}")
@@ -231,24 +225,16 @@ def _store_one(
         result.unchanged += 1
 
 
-def _retire_missing_tariffs(
+def _retire_unlisted(
     platform: Platform, party: PartyRef, seen: set[str], correlation_id: str, result: SyncResult
 ) -> None:
-    """A full list is the truth: the party's tariffs it no longer lists are retired."""
-    missing = Tariff.objects.filter(
-        country_code=party.country_code, party_id=party.party_id, deleted_at__isnull=True
-    ).exclude(tariff_id__in=seen)
-    for tariff in missing:
-        try:
-            tariff_delete(
-                owner=platform,
-                party=party,
-                tariff_id=str(tariff.data.get("id") or tariff.tariff_id),
-                correlation_id=correlation_id,
-            )
-        except UnknownTariffError:  # retired meanwhile
-            continue
-        result.deleted += 1
+    """A full list is the truth: the party's objects it no longer lists are retired, where
+    the module retires objects at all."""
+    retire = _pull_sync(result.module).retire_unlisted
+    if retire is not None:
+        result.deleted += import_string(retire)(
+            owner=platform, party=party, listed=seen, correlation_id=correlation_id
+        )
 
 
 # ---- one run ------------------------------------------------------------------------------
@@ -404,8 +390,8 @@ def _run(
         url = next_page_url(link, url, endpoint, len(answer.data))
         if url is not None and url in visited:
             raise SyncError(f"the next-page link does not advance: {url}")
-    if result.full and module == "tariffs":
-        _retire_missing_tariffs(platform, party, seen, correlation_id, result)
+    if result.full:
+        _retire_unlisted(platform, party, seen, correlation_id, result)
 
 
 def sync_party(
@@ -424,8 +410,8 @@ def _pushed_since(party: PartyRef, module: str, since: datetime | None) -> bool:
     """Did the party's objects change after `since` (a pull's end)? Then it pushes."""
     if since is None:
         return False
-    model = Location if module == "locations" else Tariff
-    return model.objects.filter(
+    model = module_entry(module).model_class()
+    return model._default_manager.filter(
         country_code=party.country_code, party_id=party.party_id, updated_at__gt=since
     ).exists()
 

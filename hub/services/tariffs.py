@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hub.models import Platform, PushDelivery, Tariff
+from hub.modules import ModuleID
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError
 from hub.ocpi.routing import PartyRef
@@ -20,7 +21,7 @@ from hub.services.delivery.outbox import PushRequest, push_enqueue
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
 
-MODULE = "tariffs"
+MODULE = ModuleID.TARIFFS
 
 
 class UnknownTariffError(NotFoundError):
@@ -102,6 +103,38 @@ def tariff_delete(
     tariff.deleted_at = timezone.now()
     tariff.save(update_fields=["deleted_at", "updated_at"])
     _broadcast(party, tariff_id, "DELETE", owner, correlation_id)
+
+
+def tariff_put_pulled(
+    *, owner: Platform, party: PartyRef, object_id: str, data: dict[str, Any], correlation_id: str
+) -> WriteResult:
+    """Store a tariff the hub pulled from its CPO's SENDER list (`hub.modules` sync)."""
+    return tariff_put(
+        owner=owner, party=party, tariff_id=object_id, data=data, correlation_id=correlation_id
+    )
+
+
+def tariff_retire_unlisted(
+    *, owner: Platform, party: PartyRef, listed: set[str], correlation_id: str
+) -> int:
+    """A full pull's list is the truth: retire the party's live tariffs it does not list (ids
+    upper-cased, as stored) and say how many were retired."""
+    missing = Tariff.objects.filter(
+        country_code=party.country_code, party_id=party.party_id, deleted_at__isnull=True
+    ).exclude(tariff_id__in=listed)
+    retired = 0
+    for tariff in missing:
+        try:
+            tariff_delete(
+                owner=owner,
+                party=party,
+                tariff_id=str(tariff.data.get("id") or tariff.tariff_id),
+                correlation_id=correlation_id,
+            )
+        except UnknownTariffError:  # retired meanwhile
+            continue
+        retired += 1
+    return retired
 
 
 def tariff_get(party: PartyRef, tariff_id: str) -> dict[str, Any]:

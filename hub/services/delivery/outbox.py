@@ -40,14 +40,14 @@ from hub.models import (
     PushDelivery,
     ReceiverCircuit,
 )
+from hub.modules import STATE_MODULES
 from hub.ocpi.client import OcpiClient, OcpiResult, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef, hub_party
 
 logger = logging.getLogger(__name__)
 
-# Modules whose deliveries are state: dropped when the receiver goes OFFLINE (it re-syncs by
-# GET, 2.2.1 transport_and_format "Offline behaviour"). Sessions and CDRs are never dropped.
-STATE_MODULES = frozenset({"locations", "tariffs", "tokens", "hubclientinfo"})
+# STATE_MODULES (hub.modules, the module table): deliveries that are state, dropped when the
+# receiver goes OFFLINE (it re-syncs by GET, 2.2.1 transport_and_format "Offline behaviour").
 # Everything else is money or a message that no GET can replay (sessions, CDRs, command and
 # charging-profile results): its own queue, never cancelled, dead letter when given up.
 
