@@ -15,6 +15,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
@@ -31,7 +32,7 @@ from hub.services.cdrs import cdr_get, cdr_ingest, cdr_location_url
 class CdrReceiverView(RoutedViewMixin, OcpiAPIView):
     """POST a CPO's CDR."""
 
-    ocpi_module = "cdrs"
+    ocpi_module = ModuleID.CDRS
     gateway = "cpo"
     forward_interface = "RECEIVER"
 
@@ -65,7 +66,7 @@ class CdrReceiverView(RoutedViewMixin, OcpiAPIView):
 class CdrReceiverObjectView(OcpiAPIView):
     """GET the hub's copy of one of the caller's CDRs (the URL answered in `Location`)."""
 
-    ocpi_module = "cdrs"
+    ocpi_module = ModuleID.CDRS
     gateway = "cpo"
 
     @extend_schema(responses=CdrSerializer, summary="The hub's copy of a posted CDR")

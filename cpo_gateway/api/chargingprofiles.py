@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import OcpiError
 from hub.ocpi.routing import context_of
@@ -22,7 +23,7 @@ from hub.services.routing.forwarding import forwarded_response
 class ActiveChargingProfileSenderView(RoutedViewMixin, OcpiAPIView):
     """PUT a session's ActiveChargingProfile."""
 
-    ocpi_module = "chargingprofiles"
+    ocpi_module = ModuleID.CHARGING_PROFILES
     gateway = "cpo"
     forward_interface = "SENDER"
 

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
@@ -51,7 +52,7 @@ _OBJECTS = {
 class LocationReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """A CPO's locations, EVSEs and connectors."""
 
-    ocpi_module = "locations"
+    ocpi_module = ModuleID.LOCATIONS
     gateway = "cpo"
     forward_interface = "RECEIVER"
     owner_roles: ClassVar[tuple[str, ...]] = ("CPO",)

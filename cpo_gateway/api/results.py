@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.models import AsyncKind
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
 from hub.schemas.chargingprofiles import ChargingProfileResultSerializer
@@ -25,7 +26,7 @@ from hub.services.routing.chargingprofiles import charging_profile_result_serial
 class CommandResultView(OcpiAPIView):
     """POST the CommandResult of a command the hub forwarded."""
 
-    ocpi_module = "commands"
+    ocpi_module = ModuleID.COMMANDS
     routed = True
 
     @extend_schema(request=CommandResultSerializer, responses=None, summary="A command's result")
@@ -45,7 +46,7 @@ class ChargingProfileResultView(OcpiAPIView):
     """POST the ActiveChargingProfileResult, ChargingProfileResult or ClearProfileResult of a
     charging-profile request the hub forwarded (which one depends on the request)."""
 
-    ocpi_module = "chargingprofiles"
+    ocpi_module = ModuleID.CHARGING_PROFILES
     routed = True
 
     @extend_schema(

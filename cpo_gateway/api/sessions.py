@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
@@ -29,7 +30,7 @@ from hub.services.sessions import session_get, session_write
 class SessionReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """A CPO's sessions."""
 
-    ocpi_module = "sessions"
+    ocpi_module = ModuleID.SESSIONS
     gateway = "cpo"
     forward_interface = "RECEIVER"
     owner_roles = ("CPO",)

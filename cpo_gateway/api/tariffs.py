@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import (
@@ -26,7 +27,7 @@ from hub.services.tariffs import tariff_delete, tariff_get, tariff_put
 class TariffReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """A CPO's tariffs."""
 
-    ocpi_module = "tariffs"
+    ocpi_module = ModuleID.TARIFFS
     gateway = "cpo"
     forward_interface = "RECEIVER"
     owner_roles = ("CPO",)

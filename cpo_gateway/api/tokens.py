@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.models import Token
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError, OcpiError
 from hub.ocpi.routing import context_of
@@ -68,7 +69,7 @@ def _has_body(request: Request) -> bool:
 class TokenSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     """GET all tokens via the hub."""
 
-    ocpi_module = "tokens"
+    ocpi_module = ModuleID.TOKENS
     gateway = "cpo"
     forward_interface = "SENDER"
 
@@ -87,7 +88,7 @@ class TokenSenderListView(RoutedViewMixin, OcpiGenericAPIView):
 class TokenAuthorizeView(RoutedViewMixin, OcpiAPIView):
     """Real-time authorization of a token by its eMSP, through the hub."""
 
-    ocpi_module = "tokens"
+    ocpi_module = ModuleID.TOKENS
     gateway = "cpo"
     forward_interface = "SENDER"
 

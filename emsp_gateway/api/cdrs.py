@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
 from hub.models import Cdr
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiGenericAPIView, RoutedViewMixin
@@ -31,7 +32,7 @@ from hub.selectors import cdrs_visible_to
 class CdrSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     """GET the caller's CDRs via the hub."""
 
-    ocpi_module = "cdrs"
+    ocpi_module = ModuleID.CDRS
     gateway = "emsp"
     forward_interface = "SENDER"
     pagination_date_field = "last_updated"

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, RoutedViewMixin, check_id_length
@@ -31,7 +32,7 @@ _RESPONSE_URL = OpenApiParameter("response_url", str, required=True)
 class ChargingProfileReceiverView(RoutedViewMixin, OcpiAPIView):
     """GET, PUT or DELETE the charging profile of one session."""
 
-    ocpi_module = "chargingprofiles"
+    ocpi_module = ModuleID.CHARGING_PROFILES
     gateway = "emsp"
     forward_interface = "RECEIVER"
 

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import NotFoundError
 from hub.ocpi.routing import context_of
@@ -33,7 +34,7 @@ class CommandReceiverView(RoutedViewMixin, OcpiAPIView):
     """POST a command (START_SESSION, STOP_SESSION, RESERVE_NOW, CANCEL_RESERVATION,
     UNLOCK_CONNECTOR)."""
 
-    ocpi_module = "commands"
+    ocpi_module = ModuleID.COMMANDS
     gateway = "emsp"
     forward_interface = "RECEIVER"
 

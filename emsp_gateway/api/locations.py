@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
 from hub.models import Location
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import PartyRef
@@ -32,7 +33,7 @@ from hub.services.locations import LocationAddress, UnknownObjectError, location
 class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     """GET all locations via the hub."""
 
-    ocpi_module = "locations"
+    ocpi_module = ModuleID.LOCATIONS
     gateway = "emsp"
     forward_interface = "SENDER"
 
@@ -51,7 +52,7 @@ class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
 class LocationSenderObjectView(RoutedViewMixin, OcpiAPIView):
     """GET one location, EVSE or connector by id."""
 
-    ocpi_module = "locations"
+    ocpi_module = ModuleID.LOCATIONS
     gateway = "emsp"
     forward_interface = "SENDER"
     # The OpenAPI schema of each depth (hub.ocpi.schema.OcpiAutoSchema).

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
 from hub.models import Session
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import context_of
@@ -27,7 +28,7 @@ from hub.services.sessions import charging_preferences_set
 class SessionSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     """GET the caller's sessions via the hub."""
 
-    ocpi_module = "sessions"
+    ocpi_module = ModuleID.SESSIONS
     gateway = "emsp"
     forward_interface = "SENDER"
 
@@ -56,7 +57,7 @@ class SessionSenderListView(RoutedViewMixin, OcpiGenericAPIView):
 class ChargingPreferencesView(RoutedViewMixin, OcpiAPIView):
     """PUT the driver's charging preferences for one of the caller's sessions."""
 
-    ocpi_module = "sessions"
+    ocpi_module = ModuleID.SESSIONS
     gateway = "emsp"
     forward_interface = "SENDER"
 

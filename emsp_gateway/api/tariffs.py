@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
 from hub.models import Tariff
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.views import OcpiGenericAPIView, RoutedViewMixin
 from hub.schemas.tariffs import TariffSerializer
@@ -17,7 +18,7 @@ from hub.selectors import tariffs_visible_to
 class TariffSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     """GET all tariffs via the hub."""
 
-    ocpi_module = "tariffs"
+    ocpi_module = ModuleID.TARIFFS
     gateway = "emsp"
     forward_interface = "SENDER"
 

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.models import TokenSource
+from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import PartyRef, context_of
@@ -45,7 +46,7 @@ _TYPE_PARAMETER = OpenApiParameter(
 class TokenReceiverView(ClientOwnedObjectMixin, RoutedViewMixin, OcpiAPIView):
     """An eMSP's tokens."""
 
-    ocpi_module = "tokens"
+    ocpi_module = ModuleID.TOKENS
     gateway = "emsp"
     forward_interface = "RECEIVER"
     owner_roles: ClassVar[tuple[str, ...]] = ("EMSP",)

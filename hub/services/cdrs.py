@@ -39,6 +39,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from hub.models import Cdr, InterfaceRole, Platform, PushDelivery, TokenSource
+from hub.modules import ModuleID
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import InvalidParametersError, NotFoundError
 from hub.ocpi.routing import PartyRef
@@ -48,7 +49,7 @@ from hub.services.delivery.outbox import PushRequest, push_enqueue
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
 from hub.services.sessions import cdr_token_receiver, token_owner_of
 
-MODULE = "cdrs"
+MODULE = ModuleID.CDRS
 _MONEY = Decimal("0.0001")
 
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from hub.models import AsyncRequest, OcpiExchange, ProxiedUrl, PushAttempt, PushDelivery
 from hub.models.commands import AsyncState
 from hub.models.deliveries import DeliveryStatus
+from hub.modules import ModuleID
 
 __all__ = [
     "FINAL_DELIVERY_STATUSES",
@@ -63,7 +64,7 @@ _FINAL_ASYNC_STATES = (
 )
 # Outbox modules of asynchronous results (hub.services.routing.async_results.MODULE_OF); their
 # object keys are `{prefix}/{request id}/result/{n}`.
-_ASYNC_RESULT_MODULES = ("commands", "chargingprofiles")
+_ASYNC_RESULT_MODULES = (ModuleID.COMMANDS, ModuleID.CHARGING_PROFILES)
 
 
 @dataclass

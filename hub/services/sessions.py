@@ -45,6 +45,7 @@ from hub.models import (
     Session,
     TokenSource,
 )
+from hub.modules import ModuleID
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import (
@@ -69,7 +70,7 @@ from hub.services.locations import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from hub.services.routing.token_index import token_owner_learn
 
-MODULE = "sessions"
+MODULE = ModuleID.SESSIONS
 
 # Fields that address the session rather than describe it: never PATCHed on delivery.
 _IDENTITY_FIELDS = frozenset({"country_code", "party_id", "id"})

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from hub.models import Platform, PushDelivery, Token, TokenSource
+from hub.modules import ModuleID
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import UnknownReceiverError, UnknownTokenError
@@ -33,7 +34,7 @@ from hub.services.locations import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
 
-MODULE = "tokens"
+MODULE = ModuleID.TOKENS
 # RFC 3986 pchar without "/": a token uid is printable ASCII and may hold "/", "?" or "#".
 _SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
 

@@ -61,6 +61,7 @@ from hub.models import (
     PushDelivery,
     Session,
 )
+from hub.modules import ModuleID
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.datetimes import DateTimeFormatError, parse_datetime
 from hub.ocpi.envelope import ocpi_envelope
@@ -93,7 +94,10 @@ __all__ = [
 
 # The OCPI module of each kind: the outbox module of its result deliveries, and the module the
 # request is forwarded in.
-MODULE_OF = {AsyncKind.COMMAND: "commands", AsyncKind.CHARGING_PROFILE: "chargingprofiles"}
+MODULE_OF = {
+    AsyncKind.COMMAND: ModuleID.COMMANDS,
+    AsyncKind.CHARGING_PROFILE: ModuleID.CHARGING_PROFILES,
+}
 # First segment of the deliveries' object keys: `{prefix}/{id}/result/{n}` (n = 0 for the first
 # result, 1.. for later ones), so a request's results share an ordering group.
 _KEY_PREFIX = {AsyncKind.COMMAND: "command", AsyncKind.CHARGING_PROFILE: "chargingprofile"}

@@ -33,6 +33,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from hub.models import AsyncKind, AsyncRequest, Session
+from hub.modules import ModuleID
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.exceptions import InvalidParametersError, UnknownReceiverError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
@@ -209,7 +210,7 @@ def active_charging_profile_forward(
     return forward_request(
         caller=caller,
         context=hop_context,
-        module="chargingprofiles",
+        module=ModuleID.CHARGING_PROFILES,
         interface_role="SENDER",
         method="PUT",
         segments=(session_id,),

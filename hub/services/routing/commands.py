@@ -38,6 +38,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from hub.models import AsyncKind, AsyncRequest, AsyncState, Location, Platform, TokenSource
+from hub.modules import ModuleID
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.exceptions import InvalidParametersError, UnknownLocationError, UnknownReceiverError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
@@ -74,7 +75,7 @@ def inferred_commands_endpoint(platform: Platform) -> str | None:
     """A CPO's commands RECEIVER URL derived from its locations SENDER URL, for CPOs that serve
     the interface without listing it (extrawest-ocpi); None when the URL does not end in
     `/locations` (nothing sensible to derive)."""
-    endpoint = platform.endpoints.filter(identifier="locations", role="SENDER").first()
+    endpoint = platform.endpoints.filter(identifier=ModuleID.LOCATIONS, role="SENDER").first()
     if endpoint is None or not _LOCATIONS_TAIL.search(endpoint.url):
         return None
     return _LOCATIONS_TAIL.sub(r"/commands\1", endpoint.url)
