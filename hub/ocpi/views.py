@@ -74,7 +74,7 @@ class OcpiViewMixin:
             return
         if not caller.registered:
             return
-        if context.from_party not in caller.parties():
+        if context.from_party not in caller.identity.parties():
             raise InvalidParametersError(
                 f"OCPI-from-country-code/OCPI-from-party-id: {context.from_party} is not a "
                 "party of the calling platform"

@@ -32,15 +32,13 @@ from hub.models import (
     PlatformRole,
     PushDelivery,
     Role,
-    TokenEncoding,
-    TokenScope,
 )
-from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
 from hub.schemas.hubclientinfo import client_info
 from hub.selectors import client_infos_visible_to, may_route, receivers_for
-from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue, receiver_endpoint
+from hub.services.delivery.outbox import push_enqueue, receiver_endpoint
+from hub.services.delivery.types import PushRequest, Receiver
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +92,8 @@ def clientinfo_send_directory(*, platform: Platform, delay_s: float = 0.0) -> li
         return []
     to_party = _party(own_roles[0])
     receiver = Receiver(platform, to_party)
-    caller = OcpiCaller(platform=platform, scope=TokenScope.ACCESS, token_form=TokenEncoding.BASE64)
     deliveries: list[PushDelivery] = []
-    for role in client_infos_visible_to(caller).order_by("pk"):
+    for role in client_infos_visible_to(platform).order_by("pk"):
         if may_route(_party(role), to_party, MODULE):
             deliveries += push_enqueue(
                 module=MODULE,

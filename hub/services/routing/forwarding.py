@@ -38,7 +38,7 @@ from hub.models import (
     ProxiedUrlKind,
     Role,
 )
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.client import (
     OcpiClient,
     OcpiResponseTooLargeError,
@@ -122,7 +122,7 @@ class _Hop:
 
 def forward_request(
     *,
-    caller: OcpiCaller,
+    caller: Caller,
     context: OcpiRequestContext,
     module: str,
     interface_role: str,
@@ -219,7 +219,7 @@ def proxy_url(
     return f"{settings.OCPI_BASE_URL}{path}"
 
 
-def proxied_url_for(*, caller: OcpiCaller, page_id: UUID, gateway: str, module: str) -> ProxiedUrl:
+def proxied_url_for(*, caller: Caller, page_id: UUID, gateway: str, module: str) -> ProxiedUrl:
     """The unexpired proxied URL `page_id` handed to `caller` under this gateway and module.
 
     Anything else — another platform's URL, an expired one, a wrong path — is 404 with the same
@@ -282,7 +282,7 @@ def _party(country_code: str, party_id: str) -> PartyRef | None:
     return PartyRef.of(country_code, party_id) if country_code and party_id else None
 
 
-def _default_from_party(caller: OcpiCaller, to_roles: Sequence[PlatformRole]) -> PartyRef | None:
+def _default_from_party(caller: Caller, to_roles: Sequence[PlatformRole]) -> PartyRef | None:
     """The FROM party when the caller sent none: its only party, else its only party of a role
     that talks to the receiver's roles; None when that is still ambiguous (the receiver then
     gets no FROM rather than a guessed one)."""
