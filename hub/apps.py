@@ -17,6 +17,17 @@ class HubConfig(AppConfig):
         publish("credentials", "SENDER", "ocpi-credentials")
         publish("hubclientinfo", "SENDER", "ocpi-hubclientinfo")
 
+        from hub.ocpi.signals import platform_seen
+        from hub.services.registry.clientinfo import on_platform_status_changed
+        from hub.services.registry.status import on_platform_seen, platform_status_changed
+
+        # The wire tells, the registry listens: a request from an OFFLINE platform makes it
+        # CONNECTED; every status change pushes HubClientInfo (in the change's transaction).
+        platform_seen.connect(on_platform_seen, dispatch_uid="hub.registry.platform_seen")
+        platform_status_changed.connect(
+            on_platform_status_changed, dispatch_uid="hub.clientinfo.platform_status_changed"
+        )
+
         from hub.services.delivery.outbox import register_push_builder
         from hub.services.locations import build_location_push
         from hub.services.tariffs import build_tariff_push

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from hub.models import ConnectionStatus, Platform, PlatformToken, TokenScope
 from hub.ocpi.caller import Caller
 from hub.ocpi.exceptions import NotAuthenticatedError
+from hub.ocpi.signals import platform_seen
 from hub.ocpi.tokens import header_token_candidates, token_digest
 
 # Writing last_seen_at on every request would cost a write per call; a minute is precise
@@ -103,8 +104,5 @@ class CredentialsTokenAuthentication(BaseAuthentication):
         if platform.last_seen_at is None or now - platform.last_seen_at > _LAST_SEEN_RESOLUTION:
             Platform.objects.filter(pk=platform.pk).update(last_seen_at=now)
             platform.last_seen_at = now
-        if platform.status == ConnectionStatus.OFFLINE and platform.registered:
-            # A request from an OFFLINE platform proves it is alive (still-alive, DESIGN §5).
-            from hub.services.registry.credentials import platform_set_status
-
-            platform_set_status(platform=platform, status=ConnectionStatus.CONNECTED)
+        # The registry decides what being seen means (an OFFLINE platform is CONNECTED again).
+        platform_seen.send(sender=CredentialsTokenAuthentication, platform=platform)

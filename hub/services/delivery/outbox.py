@@ -42,6 +42,7 @@ from hub.models import (
 from hub.ocpi.client import OcpiClient, OcpiResult, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef, hub_party
 from hub.services.delivery.types import PushRequest, Receiver
+from hub.services.registry.status import platform_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -723,8 +724,6 @@ def _fold_into(sibling: PushDelivery, delivery: PushDelivery, due: datetime) -> 
 def receiver_went_offline(platform: Platform) -> None:
     """The receiver stayed unreachable past the retry window: OFFLINE, and its pending state
     deliveries are dropped (it re-syncs by GET when it is back)."""
-    from hub.services.registry.credentials import platform_set_status
-
     if platform.status == ConnectionStatus.CONNECTED:
         platform_set_status(platform=platform, status=ConnectionStatus.OFFLINE)
     PushDelivery.objects.filter(

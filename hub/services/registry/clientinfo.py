@@ -20,6 +20,7 @@ and PUTs every new or changed one to the connected parties' RECEIVER endpoint,
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -58,9 +59,14 @@ def _party(role: PlatformRole) -> PartyRef:
     return PartyRef.of(role.country_code, role.party_id)
 
 
+def on_platform_status_changed(sender: Any, *, platform: Platform, **kwargs: Any) -> None:
+    """`hub.services.registry.status.platform_status_changed` (connected in `hub.apps`)."""
+    clientinfo_status_changed(platform=platform)
+
+
 def clientinfo_status_changed(*, platform: Platform) -> list[PushDelivery]:
-    """Announce `platform`'s new status (called by `platform_set_status`, inside its
-    transaction); a platform that became CONNECTED is also sent the directory."""
+    """Announce `platform`'s new status (on `platform_status_changed`, inside the transaction
+    of the change); a platform that became CONNECTED is also sent the directory."""
     deliveries: list[PushDelivery] = []
     for role in platform.roles.all():
         deliveries += push_enqueue(

@@ -45,6 +45,7 @@ from hub.services.registry.parties import (
     lock_registry,
     parties_invite,
 )
+from hub.services.registry.status import platform_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -71,23 +72,6 @@ def hub_credentials(token: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def platform_set_status(*, platform: Platform, status: str) -> None:
-    """Change a platform's connection status (and when it changed: ClientInfo.last_updated),
-    and push its roles' ClientInfo to the other parties in the same transaction (2.2.1
-    mod_hub_client_info; `hub.services.registry.clientinfo`)."""
-    if platform.status == status:
-        return
-    from hub.services.registry.clientinfo import clientinfo_status_changed
-
-    with transaction.atomic():
-        platform.status = status
-        platform.status_changed_at = timezone.now()
-        Platform.objects.filter(pk=platform.pk).update(
-            status=status, status_changed_at=platform.status_changed_at
-        )
-        clientinfo_status_changed(platform=platform)
 
 
 def _issue_token(platform: Platform, scope: str) -> str:

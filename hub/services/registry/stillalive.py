@@ -6,7 +6,7 @@ A registered platform (CONNECTED or OFFLINE) is *silent* when the hub has had no
 authenticated request from it (`last_seen_at`) and has not probed it (`last_probe_at`) for
 `OCPI_STILL_ALIVE_AFTER_S`. Recording every probe, whatever its result, means a platform is
 probed at most once per interval, an OFFLINE one included (that is how its return is noticed,
-besides its own next request: see `CredentialsTokenAuthentication._touch`). The result goes
+besides its own next request: see `hub.services.registry.status.on_platform_seen`). The result goes
 through `platform_set_status`, which pushes the ClientInfo change to the others.
 """
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from hub.models import ConnectionStatus, Platform
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
-from hub.services.registry.credentials import platform_set_status
+from hub.services.registry.status import platform_set_status
 
 logger = logging.getLogger(__name__)
 
