@@ -12,15 +12,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import RoutedViewMixin
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import (
-    ClientOwnedObjectMixin,
-    OcpiAPIView,
-    OcpiResponse,
-    RoutedViewMixin,
-    check_body_identity,
-)
+from hub.ocpi.views import ClientOwnedObjectMixin, OcpiAPIView, OcpiResponse, check_body_identity
 from hub.schemas.locations import (
     ConnectorPatchSerializer,
     ConnectorSerializer,

@@ -27,7 +27,6 @@ from uuid import UUID
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.response import Response
 
 from hub.models import (
     ConnectionStatus,
@@ -46,7 +45,7 @@ from hub.ocpi.client import (
     OcpiTransportError,
     UrlNotAllowedError,
 )
-from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
+from hub.ocpi.envelope import ENVELOPE_KEYS
 from hub.ocpi.exceptions import (
     ConnectionProblemError,
     ForwardTimeoutError,
@@ -64,7 +63,6 @@ from hub.ocpi.routing import (
     OcpiRequestContext,
     PartyRef,
 )
-from hub.ocpi.status import OcpiStatus
 from hub.ocpi.tokens import redact_token, redact_token_in
 from hub.ocpi.urlpaths import is_below, join_segments
 from hub.selectors import may_route, platform_roles_of
@@ -75,7 +73,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ForwardedResponse",
     "forward_request",
-    "forwarded_response",
     "proxied_url_follow",
     "proxied_url_for",
     "proxied_urls_delete_expired",
@@ -167,19 +164,6 @@ def forward_request(
     _check_below(url, endpoint_url, hop)
     result = _send(hop, method, url, body, context.correlation_id, timeout)
     return _relay(result, hop, unknown_object, page=(url, endpoint_url))
-
-
-def forwarded_response(result: ForwardedResponse) -> Response:
-    """The DRF response relaying a forwarded answer: status, envelope and headers.
-
-    The envelope passes `OcpiAPIView.finalize_response` untouched; the middleware then echoes
-    the caller's own X-Request-ID/X-Correlation-ID (2.2.1 transport_and_format, Unique message
-    IDs: the hub's answer echoes the origin's request id, not the receiver's).
-    """
-    body = result.body
-    if body is None:
-        body = ocpi_envelope(status=OcpiStatus.HUB_ERROR, message="The receiver sent no answer")
-    return Response(body, status=result.http_status, headers=result.headers)
 
 
 def proxy_url(

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from hub.api.routed import forwarded_response
 from hub.models import ConnectionStatus, Platform, ProxiedUrl
 from hub.ocpi.caller import Caller
 from hub.ocpi.client import OcpiClient
@@ -30,7 +31,6 @@ from hub.services.routing import forwarding
 from hub.services.routing.forwarding import (
     ForwardedResponse,
     forward_request,
-    forwarded_response,
     proxied_url_for,
     proxied_urls_delete_expired,
     proxy_url,
