@@ -9,7 +9,10 @@ class HubConfig(AppConfig):
     verbose_name = "OCPI hub"
 
     def ready(self) -> None:
+        # Every import below is inside ready() on purpose: these modules import models, which
+        # exist only once the app registry is ready.
         import hub.ocpi.schema  # noqa: F401 - registers the OpenAPI authentication extension
+        import hub.tasks  # noqa: F401 - registers the tasks services enqueue by name (web too)
         from hub.ocpi.registry import publish
 
         # Configuration modules every caller sees (2.2.1: the hub is SENDER of hubclientinfo;

@@ -41,6 +41,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
+from hub.celery import task_named
 from hub.models import (
     ConnectionStatus,
     InterfaceRole,
@@ -56,6 +57,8 @@ from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.exceptions import OcpiError, validation_message
 from hub.ocpi.partner_pages import next_page_url
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
+from hub.schemas.locations import LocationSerializer
+from hub.schemas.tariffs import TariffSerializer
 from hub.services.locations import LocationAddress, location_write
 from hub.services.tariffs import UnknownTariffError, tariff_delete, tariff_put
 
@@ -156,11 +159,7 @@ def _total(value: str | None) -> int | None:
 
 def _serializer(module: str, data: Any) -> serializers.Serializer:  # type: ignore[type-arg]
     if module == "locations":
-        from hub.schemas.locations import LocationSerializer
-
         return LocationSerializer(data=data)
-    from hub.schemas.tariffs import TariffSerializer
-
     return TariffSerializer(data=data)
 
 
@@ -507,12 +506,9 @@ def pull_sync(*, enqueue: bool = False) -> list[str]:
     """Run (or, with `enqueue`, hand to workers) every due incremental pull."""
     due = pull_sync_due()
     if enqueue:
-        from hub.tasks import pull_sync_party_task
-
+        pull_party = task_named("hub.pull_sync_party")
         for item in due:
-            pull_sync_party_task.delay(
-                item.platform_id, item.country_code, item.party_id, item.module
-            )
+            pull_party.delay(item.platform_id, item.country_code, item.party_id, item.module)
         return [f"{item.country_code}*{item.party_id} {item.module}: enqueued" for item in due]
     return [
         f"{item.country_code}*{item.party_id} {item.module}: "

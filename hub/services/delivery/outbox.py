@@ -30,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from hub.celery import task_named
 from hub.models import (
     CircuitState,
     ConnectionStatus,
@@ -89,9 +90,7 @@ def is_money(module: str) -> bool:
 def delivery_task(module: str) -> Any:
     """The Celery task that sends deliveries of `module`: state on `ocpi_push`, money on
     `ocpi_money` (CELERY_TASK_ROUTES)."""
-    from hub.tasks import deliver_money_task, deliver_push_task
-
-    return deliver_money_task if is_money(module) else deliver_push_task
+    return task_named("hub.deliver_money" if is_money(module) else "hub.deliver_push")
 
 
 def _dispatch(delivery_id: int, module: str, countdown: float = 0.0) -> None:

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hub.celery import task_named
 from hub.models import (
     ConnectionStatus,
     Platform,
@@ -125,8 +126,7 @@ def _postpone(deliveries: list[PushDelivery], delay_s: float) -> None:
     )
 
     def send() -> None:
-        from hub.tasks import deliver_push_task
-
+        deliver_push_task = task_named("hub.deliver_push")
         for delivery_id in ids:
             try:
                 deliver_push_task.apply_async((delivery_id,), countdown=delay_s)

@@ -36,6 +36,7 @@ from hub.ocpi.exceptions import (
 )
 from hub.ocpi.tokens import generate_token, token_digest
 from hub.schemas.credentials import CredentialsSerializer
+from hub.services.delivery.outbox import receiver_hold, receiver_release, receiver_unregistered
 from hub.services.registry.discovery import DiscoveredEndpoint, PartnerDiscovery, discover_partner
 from hub.services.registry.parties import (
     ClaimsPlan,
@@ -249,8 +250,6 @@ def credentials_update(
 
 
 def _forget_registration(platform: Platform) -> None:
-    from hub.services.delivery.outbox import receiver_unregistered
-
     platform.tokens.all().delete()
     platform.outbound_token = ""
     platform.registered = False
@@ -496,8 +495,6 @@ def platform_unregister(*, platform: Platform) -> str | None:
 def platform_suspend(*, platform: Platform) -> None:
     """Stop all traffic with a platform without unregistering it (its calls get 401). Its
     deliveries are held, not cancelled: billing records wait for the reactivation."""
-    from hub.services.delivery.outbox import receiver_hold
-
     with transaction.atomic():
         platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
         receiver_hold(platform=platform)
@@ -506,8 +503,6 @@ def platform_suspend(*, platform: Platform) -> None:
 def platform_reactivate(*, platform: Platform) -> None:
     """Lift a suspension: CONNECTED when registered, else PLANNED; the held deliveries go out
     in their original order."""
-    from hub.services.delivery.outbox import receiver_release
-
     with transaction.atomic():
         platform_set_status(
             platform=platform,

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from hub.celery import task_named
 from hub.models import ConnectionStatus, Platform
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.services.registry.status import platform_set_status
@@ -91,10 +92,9 @@ def still_alive_check(*, enqueue: bool = False) -> dict[str, int]:
     delays the others). Returns counts by outcome."""
     claimed = still_alive_claim()
     if enqueue:
-        from hub.tasks import still_alive_probe_task
-
+        probe = task_named("hub.still_alive_probe")
         for platform_id in claimed:
-            still_alive_probe_task.delay(platform_id)
+            probe.delay(platform_id)
         return {"due": len(claimed), "enqueued": len(claimed)}
     outcomes = Counter(platform_probe(platform_id=platform_id) for platform_id in claimed)
     return {"due": len(claimed), **outcomes}
