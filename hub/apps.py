@@ -11,10 +11,15 @@ class HubConfig(AppConfig):
     verbose_name = "OCPI hub"
 
     def ready(self) -> None:
-        # Imported here, not at the top: they import models, which need the app registry.
+        # Every import below is inside ready() on purpose: these modules import models, which
+        # exist only once the app registry is ready.
         import hub.ocpi.schema  # noqa: F401 - registers the OpenAPI authentication extension
+        import hub.tasks  # noqa: F401 - registers the tasks services enqueue by name (web too)
         from hub.ocpi.registry import publish
+        from hub.ocpi.signals import platform_seen
         from hub.services.delivery.outbox import register_push_builder
+        from hub.services.registry.clientinfo import on_platform_status_changed
+        from hub.services.registry.status import on_platform_seen, platform_status_changed
 
         # The version details and the outbox's builders, both from the module table.
         for module in MODULES.values():
@@ -22,3 +27,10 @@ class HubConfig(AppConfig):
                 publish(module.id, endpoint.role, endpoint.url, audience=endpoint.audience)
             if module.push is not None:
                 register_push_builder(module.id, module.push_builder())
+
+        # The wire tells, the registry listens: a request from an OFFLINE platform makes it
+        # CONNECTED; every status change pushes HubClientInfo (in the change's transaction).
+        platform_seen.connect(on_platform_seen, dispatch_uid="hub.registry.platform_seen")
+        platform_status_changed.connect(
+            on_platform_status_changed, dispatch_uid="hub.clientinfo.platform_status_changed"
+        )

@@ -9,6 +9,7 @@ from hub.models import (
     ConnectionStatus,
     InterfaceRole,
     Location,
+    Platform,
     PlatformRole,
     Tariff,
     Token,
@@ -16,17 +17,17 @@ from hub.models import (
 )
 from hub.models.cdrs import Cdr
 from hub.models.sessions import Session
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.routing import PartyRef
-from hub.services.delivery.outbox import Receiver
+from hub.services.delivery.types import Receiver
 
 
-def client_infos_visible_to(caller: OcpiCaller) -> QuerySet[PlatformRole]:
-    """The parties whose ClientInfo a caller may list: every party connected through the hub
-    except the caller's own (in open roaming mode, the hub's whole directory)."""
+def client_infos_visible_to(platform: Platform) -> QuerySet[PlatformRole]:
+    """The parties whose ClientInfo `platform` may list: every party connected through the hub
+    except its own (in open roaming mode, the hub's whole directory)."""
     return (
         PlatformRole.objects.select_related("platform")
-        .exclude(platform=caller.platform)
+        .exclude(platform=platform)
         .exclude(platform__registered=False, platform__status="PLANNED")
     )
 
@@ -111,7 +112,7 @@ def publish_allowed_parties(document: dict[str, Any]) -> set[PartyRef]:
     return parties
 
 
-def locations_visible_to(caller: OcpiCaller) -> QuerySet[Location]:
+def locations_visible_to(caller: Caller) -> QuerySet[Location]:
     """The stored locations a caller may read through the hub: published ones, and unpublished
     ones whose `publish_allowed_to` names a token of the caller's (2.2.1: private locations
     SHALL NOT be published; restricted ones only to the listed drivers' eMSPs)."""
@@ -128,19 +129,19 @@ def locations_visible_to(caller: OcpiCaller) -> QuerySet[Location]:
     return Location.objects.filter(Q(publish=True) | Q(pk__in=allowed))
 
 
-def tariffs_visible_to(caller: OcpiCaller) -> QuerySet[Tariff]:
+def tariffs_visible_to(caller: Caller) -> QuerySet[Tariff]:
     """The stored tariffs a caller may read through the hub (not deleted)."""
     return Tariff.objects.filter(deleted_at__isnull=True)
 
 
-def tokens_visible_to(caller: OcpiCaller) -> QuerySet[Token]:
+def tokens_visible_to(caller: Caller) -> QuerySet[Token]:
     """The stored eMSP tokens a CPO may read through the hub (2.2.1 mod_tokens Sender GET, via
     the hub). In open roaming mode every eMSP's tokens, invalidated ones included (a CPO must
     learn that a token became `valid=false`)."""
     return Token.objects.all()
 
 
-def sessions_visible_to(caller: OcpiCaller, party: PartyRef | None = None) -> QuerySet[Session]:
+def sessions_visible_to(caller: Caller, party: PartyRef | None = None) -> QuerySet[Session]:
     """The stored sessions a caller may read through the hub: those whose `cdr_token` belongs
     to one of its eMSP-type parties (only `party`'s when given, e.g. the FROM party). Sessions
     are personal data of one eMSP's driver: never shown to another eMSP (2.2.1 mod_sessions)."""
@@ -155,7 +156,7 @@ def sessions_visible_to(caller: OcpiCaller, party: PartyRef | None = None) -> Qu
     return Session.objects.filter(owned)
 
 
-def cdrs_visible_to(caller: OcpiCaller, party: PartyRef | None = None) -> QuerySet[Cdr]:
+def cdrs_visible_to(caller: Caller, party: PartyRef | None = None) -> QuerySet[Cdr]:
     """The stored CDRs a caller may read through the hub (2.2.1 mod_cdrs Sender GET): those
     whose `cdr_token` belongs to one of its eMSP-type parties (only `party`'s when given, e.g.
     the FROM party). A CDR is one eMSP's bill for one driver: never shown to anyone else."""

@@ -1,4 +1,7 @@
-"""Celery tasks: thin, explicit stable names, ids only as arguments (STYLE §3.4)."""
+"""Celery tasks: thin, explicit stable names, ids only as arguments (STYLE §3.4).
+
+A task is an entry point (like a view): it imports the services at the top. The services never
+import this module back; they enqueue by the stable name (`hub.celery.task_named`)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -6,6 +9,13 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+
+from hub.services.delivery.outbox import delivery_send, delivery_sweep
+from hub.services.reconciliation.reconcile import reconcile_previous_day
+from hub.services.registry.stillalive import platform_probe, still_alive_check
+from hub.services.retention import prune_all, prune_exchange_log
+from hub.services.routing.async_results import async_requests_expire
+from hub.services.sync import pull_sync, pull_sync_run
 
 
 def enqueue_on_commit(task: Any, *ids: int | str) -> None:
@@ -17,8 +27,6 @@ def enqueue_on_commit(task: Any, *ids: int | str) -> None:
 @shared_task(name="hub.exchange_log_prune", ignore_result=True)
 def exchange_log_prune_task() -> int:
     """Delete exchange-log entries older than the retention period, in batches (beat)."""
-    from hub.services.retention import prune_exchange_log
-
     return prune_exchange_log().deleted
 
 
@@ -26,8 +34,6 @@ def exchange_log_prune_task() -> int:
 def retention_prune_task() -> dict[str, dict[str, int | bool]]:
     """Prune final deliveries and their attempts, finished async requests and expired proxied
     URLs, in batches (beat)."""
-    from hub.services.retention import prune_all
-
     return prune_all()
 
 
@@ -46,8 +52,6 @@ def ping_task() -> str:
 def deliver_push_task(delivery_id: int) -> str:
     """Send one outbox delivery of state (locations, tariffs, tokens, ClientInfo) on
     `ocpi_push` (a no-op unless it is PENDING and due)."""
-    from hub.services.delivery.outbox import delivery_send
-
     return delivery_send(delivery_id=delivery_id)
 
 
@@ -61,40 +65,30 @@ def deliver_push_task(delivery_id: int) -> str:
 )
 def deliver_money_task(delivery_id: int) -> str:
     """Send one outbox delivery of money (a no-op unless it is PENDING and due)."""
-    from hub.services.delivery.outbox import delivery_send
-
     return delivery_send(delivery_id=delivery_id)
 
 
 @shared_task(name="hub.delivery_sweep", ignore_result=True)
 def delivery_sweep_task() -> dict[str, int]:
     """Re-enqueue due deliveries and release expired claims (beat)."""
-    from hub.services.delivery.outbox import delivery_sweep
-
     return delivery_sweep()
 
 
 @shared_task(name="hub.still_alive_check", ignore_result=True)
 def still_alive_check_task() -> dict[str, int]:
     """Probe the platforms silent for OCPI_STILL_ALIVE_AFTER_S, one task each (beat)."""
-    from hub.services.registry.stillalive import still_alive_check
-
     return still_alive_check(enqueue=True)
 
 
 @shared_task(name="hub.still_alive_probe", ignore_result=True)
 def still_alive_probe_task(platform_id: int) -> str:
     """GET one platform's versions URL and set CONNECTED or OFFLINE."""
-    from hub.services.registry.stillalive import platform_probe
-
     return platform_probe(platform_id=platform_id)
 
 
 @shared_task(name="hub.pull_sync", ignore_result=True)
 def pull_sync_task() -> list[str]:
     """Hand every due incremental pull of a CPO's locations/tariffs to a worker (beat)."""
-    from hub.services.sync import pull_sync
-
     return pull_sync(enqueue=True)
 
 
@@ -111,8 +105,6 @@ def pull_sync_task() -> list[str]:
 )
 def pull_sync_party_task(platform_id: int, country_code: str, party_id: str, module: str) -> str:
     """One incremental pull of one CPO party's locations or tariffs."""
-    from hub.services.sync import pull_sync_run
-
     return pull_sync_run(
         platform_id=platform_id, country_code=country_code, party_id=party_id, module=module
     )
@@ -121,8 +113,6 @@ def pull_sync_party_task(platform_id: int, country_code: str, party_id: str, mod
 @shared_task(name="hub.async_requests_expire", ignore_result=True)
 def async_requests_expire_task() -> dict[str, int]:
     """Time out commands and charging-profile requests whose result is overdue (beat)."""
-    from hub.services.routing.async_results import async_requests_expire
-
     return async_requests_expire()
 
 
@@ -137,6 +127,4 @@ def async_requests_expire_task() -> dict[str, int]:
 def reconcile_cdrs_task() -> list[int]:
     """Reconcile the previous day's CDRs of every CPO (beat, daily; DESIGN §6). A rerun
     replaces that day's reports, so a lost or repeated run is harmless."""
-    from hub.services.reconciliation.reconcile import reconcile_previous_day
-
     return reconcile_previous_day()

@@ -15,16 +15,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import RoutedViewMixin
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import (
-    OcpiAPIView,
-    OcpiResponse,
-    RoutedViewMixin,
-    check_id_length,
-    owner_party,
-)
+from hub.ocpi.views import OcpiAPIView, OcpiResponse, check_id_length, owner_party
 from hub.schemas.cdrs import CDR_ID_MAX, CdrSerializer
 from hub.services.cdrs import cdr_get, cdr_ingest, cdr_location_url
 

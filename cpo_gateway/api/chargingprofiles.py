@@ -10,14 +10,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import RoutedViewMixin, forwarded_response
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import OcpiError
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import OcpiAPIView, RoutedViewMixin, check_id_length
+from hub.ocpi.views import OcpiAPIView, check_id_length
 from hub.schemas.chargingprofiles import ActiveChargingProfileSerializer
 from hub.services.routing.chargingprofiles import active_charging_profile_forward
-from hub.services.routing.forwarding import forwarded_response
 
 
 class ActiveChargingProfileSenderView(RoutedViewMixin, OcpiAPIView):

@@ -12,16 +12,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import RoutedViewMixin
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import (
-    ClientOwnedObjectMixin,
-    OcpiAPIView,
-    OcpiResponse,
-    RoutedViewMixin,
-    check_body_identity,
-)
+from hub.ocpi.views import ClientOwnedObjectMixin, OcpiAPIView, OcpiResponse, check_body_identity
 from hub.schemas.locations import (
     ConnectorPatchSerializer,
     ConnectorSerializer,

@@ -17,18 +17,13 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import RoutedViewMixin, forwarded_response
 from hub.models import Token
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError, OcpiError
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import (
-    OcpiAPIView,
-    OcpiGenericAPIView,
-    RoutedViewMixin,
-    check_id_length,
-    mark_access_checked,
-)
+from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, check_id_length, mark_access_checked
 from hub.schemas.tokens import (
     AuthorizationInfoSerializer,
     LocationReferencesSerializer,
@@ -36,7 +31,6 @@ from hub.schemas.tokens import (
     token_type_param,
 )
 from hub.selectors import tokens_visible_to
-from hub.services.routing.forwarding import forwarded_response
 from hub.services.tokens import token_authorize
 
 CPO_GATEWAY_ROLES = ("CPO",)

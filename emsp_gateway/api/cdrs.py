@@ -20,11 +20,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.api.routed import RoutedViewMixin
 from hub.models import Cdr
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import OcpiGenericAPIView, RoutedViewMixin
+from hub.ocpi.views import OcpiGenericAPIView
 from hub.schemas.cdrs import CdrSerializer
 from hub.selectors import cdrs_visible_to
 

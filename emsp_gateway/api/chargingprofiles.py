@@ -13,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.api.routed import RoutedViewMixin, forwarded_response
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import OcpiAPIView, RoutedViewMixin, check_id_length
+from hub.ocpi.views import OcpiAPIView, check_id_length
 from hub.schemas.chargingprofiles import (
     ActiveChargingProfileQuerySerializer,
     ChargingProfileResponseSerializer,
@@ -24,7 +25,6 @@ from hub.schemas.chargingprofiles import (
     SetChargingProfileSerializer,
 )
 from hub.services.routing.chargingprofiles import charging_profile_request
-from hub.services.routing.forwarding import forwarded_response
 
 _RESPONSE_URL = OpenApiParameter("response_url", str, required=True)
 

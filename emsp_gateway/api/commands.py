@@ -15,19 +15,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.api.routed import RoutedViewMixin, forwarded_response
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import NotFoundError
 from hub.ocpi.routing import context_of
 from hub.ocpi.status import OcpiStatus
-from hub.ocpi.views import OcpiAPIView, RoutedViewMixin
+from hub.ocpi.views import OcpiAPIView
 from hub.schemas.commands import (
     COMMAND_SERIALIZERS,
     CommandResponseSerializer,
     CommandType,
 )
 from hub.services.routing.commands import command_send
-from hub.services.routing.forwarding import forwarded_response
 
 
 class CommandReceiverView(RoutedViewMixin, OcpiAPIView):

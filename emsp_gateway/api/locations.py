@@ -13,18 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.api.routed import RoutedViewMixin
 from hub.models import Location
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import PartyRef
-from hub.ocpi.views import (
-    OcpiAPIView,
-    OcpiGenericAPIView,
-    OcpiResponse,
-    RoutedViewMixin,
-    check_id_length,
-)
+from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, OcpiResponse, check_id_length
 from hub.schemas.locations import ConnectorSerializer, EvseSerializer, LocationSerializer
 from hub.selectors import locations_visible_to
 from hub.services.locations import LocationAddress, UnknownObjectError, location_object

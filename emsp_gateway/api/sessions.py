@@ -13,15 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.api.routed import RoutedViewMixin, forwarded_response
 from hub.models import Session
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import context_of
-from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, RoutedViewMixin, check_id_length
+from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, check_id_length
 from hub.schemas.sessions import ChargingPreferencesSerializer, SessionSerializer
 from hub.selectors import sessions_visible_to
-from hub.services.routing.forwarding import forwarded_response
 from hub.services.sessions import charging_preferences_set
 
 

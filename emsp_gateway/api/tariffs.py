@@ -7,10 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emsp_gateway.api.access import require_receiver_role
+from hub.api.routed import RoutedViewMixin
 from hub.models import Tariff
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
-from hub.ocpi.views import OcpiGenericAPIView, RoutedViewMixin
+from hub.ocpi.views import OcpiGenericAPIView
 from hub.schemas.tariffs import TariffSerializer
 from hub.selectors import tariffs_visible_to
 

@@ -15,18 +15,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import RoutedViewMixin
 from hub.models import TokenSource
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import PartyRef, context_of
-from hub.ocpi.views import (
-    ClientOwnedObjectMixin,
-    OcpiAPIView,
-    OcpiResponse,
-    RoutedViewMixin,
-    check_body_identity,
-)
+from hub.ocpi.views import ClientOwnedObjectMixin, OcpiAPIView, OcpiResponse, check_body_identity
 from hub.schemas.tokens import TokenPatchSerializer, TokenSerializer, token_type_param
 from hub.services.routing.token_index import token_owner_learn
 from hub.services.tokens import token_get, token_write

@@ -7,7 +7,7 @@ updates and rotates (405 when not registered); DELETE unregisters (405 when not 
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
-from hub.ocpi.authentication import caller_of
+from hub.ocpi.authentication import ocpi_caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
 from hub.schemas.credentials import CredentialsSerializer
@@ -29,16 +29,16 @@ class CredentialsView(OcpiAPIView):
     def get(self, request: Request) -> OcpiResponse:
         # The token in the hub's credentials is the one this client must use: the one it
         # presented (the hub keeps only digests of the tokens it issued).
-        return OcpiResponse(hub_credentials(caller_of(request).presented_token))
+        return OcpiResponse(hub_credentials(ocpi_caller_of(request).presented_token))
 
     @extend_schema(
         request=CredentialsSerializer, responses=CredentialsSerializer, summary="Register (Token A)"
     )
     def post(self, request: Request) -> OcpiResponse:
         data, message = credentials_register(
-            platform=caller_of(request).platform,
+            platform=ocpi_caller_of(request).platform,
             data=request.data,
-            token_form=caller_of(request).token_form,
+            token_form=ocpi_caller_of(request).token_form,
             correlation_id=context_of(request).correlation_id,
         )
         return OcpiResponse(data, message=message or None)
@@ -50,9 +50,9 @@ class CredentialsView(OcpiAPIView):
     )
     def put(self, request: Request) -> OcpiResponse:
         data, message = credentials_update(
-            platform=caller_of(request).platform,
+            platform=ocpi_caller_of(request).platform,
             data=request.data,
-            token_form=caller_of(request).token_form,
+            token_form=ocpi_caller_of(request).token_form,
             correlation_id=context_of(request).correlation_id,
         )
         # Parties waiting for staff approval are named in status_message; the rest succeeded.
@@ -60,5 +60,5 @@ class CredentialsView(OcpiAPIView):
 
     @extend_schema(request=None, responses=None, summary="Unregister")
     def delete(self, request: Request) -> OcpiResponse:
-        credentials_unregister(platform=caller_of(request).platform)
+        credentials_unregister(platform=ocpi_caller_of(request).platform)
         return OcpiResponse()

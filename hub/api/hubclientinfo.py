@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.models import PlatformRole
-from hub.ocpi.authentication import caller_of
+from hub.ocpi.authentication import ocpi_caller_of
 from hub.ocpi.views import OcpiGenericAPIView
 from hub.schemas.hubclientinfo import ClientInfoSerializer, client_info
 from hub.selectors import client_infos_visible_to
@@ -20,7 +20,7 @@ class HubClientInfoSenderListView(OcpiGenericAPIView):
     pagination_date_field = "platform__status_changed_at"
 
     def get_queryset(self) -> QuerySet[PlatformRole]:
-        return client_infos_visible_to(caller_of(self.request))
+        return client_infos_visible_to(ocpi_caller_of(self.request).platform)
 
     @extend_schema(responses=ClientInfoSerializer(many=True), summary="ClientInfo list")
     def get(self, request: Request) -> Response:

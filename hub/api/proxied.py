@@ -12,10 +12,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api.routed import forwarded_response
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView
-from hub.services.routing.forwarding import forwarded_response, proxied_url_follow, proxied_url_for
+from hub.services.routing.forwarding import proxied_url_follow, proxied_url_for
 
 
 class ProxiedPageView(OcpiAPIView):

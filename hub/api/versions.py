@@ -5,7 +5,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
-from hub.ocpi.authentication import caller_of
+from hub.ocpi.authentication import ocpi_caller_of
 from hub.ocpi.registry import endpoints_for
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
 from hub.schemas.versions import VersionDetailsSerializer, VersionSerializer
@@ -30,6 +30,6 @@ class VersionDetailsView(OcpiAPIView):
 
     @extend_schema(responses=VersionDetailsSerializer, summary="Version 2.2.1 details")
     def get(self, request: Request) -> OcpiResponse:
-        caller = caller_of(request)
-        roles = {role.role for role in caller.roles} if caller.registered else None
+        caller = ocpi_caller_of(request)
+        roles = {role.role for role in caller.identity.roles} if caller.registered else None
         return OcpiResponse({"version": "2.2.1", "endpoints": endpoints_for(roles)})

@@ -10,6 +10,8 @@ def create_staff_groups(apps, schema_editor):
     """The viewer, operator and administrator groups (hub.services.staff). Permissions are
     normally created after all migrations ran (post_migrate); create them now so that the
     groups can be given them in this migration."""
+    # Imported when the migration runs, not when it is loaded: a migration module must not
+    # pull app code in at import time (makemigrations/the loader read every migration).
     from hub.services.staff import staff_groups_sync
 
     for app_config in apps.get_app_configs():

@@ -11,9 +11,10 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from hub.models import ConnectionStatus, Platform, PlatformRole, PlatformToken, TokenScope
+from hub.models import ConnectionStatus, Platform, PlatformToken, TokenScope
+from hub.ocpi.caller import Caller
 from hub.ocpi.exceptions import NotAuthenticatedError
-from hub.ocpi.routing import PartyRef
+from hub.ocpi.signals import platform_seen
 from hub.ocpi.tokens import header_token_candidates, token_digest
 
 # Writing last_seen_at on every request would cost a write per call; a minute is precise
@@ -23,14 +24,15 @@ _LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 @dataclass
 class OcpiCaller:
-    """The authenticated platform behind a request (`request.user`)."""
+    """The authenticated token behind a request (`request.user`): its platform, scope and
+    form. The domain sees only its `identity` (`caller_of`)."""
 
     platform: Platform
     scope: str
     token_form: str
     # Kept in memory for the length of the request only (GET credentials echoes it).
     presented_token: str = field(default="", repr=False)
-    _roles: list[PlatformRole] | None = field(default=None, repr=False)
+    _identity: Caller | None = field(default=None, repr=False)
 
     is_authenticated = True
 
@@ -39,26 +41,24 @@ class OcpiCaller:
         return self.scope == TokenScope.ACCESS
 
     @property
-    def roles(self) -> list[PlatformRole]:
-        if self._roles is None:
-            self._roles = list(self.platform.roles.all())
-        return self._roles
-
-    def parties(self, *roles: str) -> set[PartyRef]:
-        """The caller's party addresses, optionally only those with one of `roles`."""
-        return {
-            PartyRef.of(r.country_code, r.party_id)
-            for r in self.roles
-            if not roles or r.role in roles
-        }
+    def identity(self) -> Caller:
+        """The platform and its roles, read on first use and kept for the request."""
+        if self._identity is None:
+            self._identity = Caller.of(self.platform)
+        return self._identity
 
 
-def caller_of(request: Request) -> OcpiCaller:
-    """The authenticated platform of a request (views run after authentication)."""
+def ocpi_caller_of(request: Request) -> OcpiCaller:
+    """The authenticated token of a request (views run after authentication)."""
     caller = request.user
     if not isinstance(caller, OcpiCaller):
         raise NotAuthenticatedError()
     return caller
+
+
+def caller_of(request: Request) -> Caller:
+    """Who an authenticated request speaks for: what selectors and services are given."""
+    return ocpi_caller_of(request).identity
 
 
 class CredentialsTokenAuthentication(BaseAuthentication):
@@ -104,8 +104,5 @@ class CredentialsTokenAuthentication(BaseAuthentication):
         if platform.last_seen_at is None or now - platform.last_seen_at > _LAST_SEEN_RESOLUTION:
             Platform.objects.filter(pk=platform.pk).update(last_seen_at=now)
             platform.last_seen_at = now
-        if platform.status == ConnectionStatus.OFFLINE and platform.registered:
-            # A request from an OFFLINE platform proves it is alive (still-alive, DESIGN §5).
-            from hub.services.registry.credentials import platform_set_status
-
-            platform_set_status(platform=platform, status=ConnectionStatus.CONNECTED)
+        # The registry decides what being seen means (an OFFLINE platform is CONNECTED again).
+        platform_seen.send(sender=CredentialsTokenAuthentication, platform=platform)

@@ -32,13 +32,13 @@ import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpcore
 import httpx
 from django.conf import settings
 
-from hub.models import ExchangeDirection, TokenEncoding
+from hub.models import ExchangeDirection, Platform, TokenEncoding
 from hub.ocpi.bounded import (
     ACCEPT_ENCODING,
     BoundedReadError,
@@ -58,9 +58,6 @@ from hub.ocpi.urlpolicy import (
     check_url,
     resolve,
 )
-
-if TYPE_CHECKING:
-    from hub.models import Platform
 
 __all__ = [
     "OcpiClient",
@@ -292,7 +289,7 @@ class OcpiClient:
         *,
         token: str | None,
         token_encoding: str = TokenEncoding.BASE64,
-        platform: "Platform | None" = None,
+        platform: Platform | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
         max_response_bytes: int | None = None,
@@ -327,7 +324,7 @@ class OcpiClient:
         )
 
     @classmethod
-    def for_platform(cls, platform: "Platform", **kwargs: Any) -> "OcpiClient":
+    def for_platform(cls, platform: Platform, **kwargs: Any) -> "OcpiClient":
         """A client sending `platform`'s token in the form it expects."""
         return cls(
             token=platform.outbound_token,

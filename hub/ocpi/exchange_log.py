@@ -6,12 +6,10 @@ the statuses are kept. A failure to log never fails the exchange itself.
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from hub.models import Platform
+from hub.models import OcpiExchange, Platform
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +21,7 @@ class ExchangeRecord:
     direction: str
     method: str
     url: str
-    platform: "Platform | None" = None
+    platform: Platform | None = None
     module: str = ""
     from_party: str = ""
     to_party: str = ""
@@ -58,8 +56,6 @@ def record_exchange(record: ExchangeRecord) -> None:
     )
     if not settings.OCPI_LOG_EXCHANGES:
         return
-    from hub.models import OcpiExchange
-
     try:
         OcpiExchange.objects.create(
             direction=record.direction,

@@ -188,6 +188,8 @@ class OcpiPagination(BasePagination):
         return page
 
     def get_paginated_response(self, data: Any) -> Response:
+        # Not at the top: DRF reads DEFAULT_PAGINATION_CLASS (this module) while importing
+        # rest_framework.generics, which hub.ocpi.views imports: a top import would be a cycle.
         from hub.ocpi.views import OcpiResponse
 
         headers = pagination_headers(self.request, self.params, self.total, self.cursor)

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from rest_framework.permissions import BasePermission
 
+from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.exceptions import NotAuthenticatedError
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
@@ -15,8 +16,6 @@ class IsRegisteredParty(BasePermission):
     """A registered platform; registration tokens only where the view allows them."""
 
     def has_permission(self, request: "Request", view: "APIView") -> bool:
-        from hub.ocpi.authentication import OcpiCaller
-
         caller = request.user
         if not isinstance(caller, OcpiCaller):
             raise NotAuthenticatedError(

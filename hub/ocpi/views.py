@@ -4,7 +4,6 @@ They envelope success data, parse the routing headers once into `request.ocpi`, 
 FROM header names one of the caller's own parties, and map PUT results to 200/201.
 """
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.http import HttpRequest
@@ -15,12 +14,12 @@ from rest_framework.views import APIView
 
 from hub.ocpi.authentication import OcpiCaller, caller_of
 from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
-from hub.ocpi.exceptions import InvalidParametersError, NotFoundError, ServerError
+from hub.ocpi.exceptions import InvalidParametersError, NotFoundError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef, context_of, parse_routing_headers
 from hub.ocpi.status import OcpiStatus
 from hub.ocpi.urlpaths import check_path_segment
 
-# Set on the Django request by `mark_access_checked`, read by `RoutedViewMixin.forward`.
+# Set on the Django request by `mark_access_checked`, read by `access_checked`.
 _ACCESS_CHECKED = "ocpi_access_checked"
 
 
@@ -74,7 +73,7 @@ class OcpiViewMixin:
             return
         if not caller.registered:
             return
-        if context.from_party not in caller.parties():
+        if context.from_party not in caller.identity.parties():
             raise InvalidParametersError(
                 f"OCPI-from-country-code/OCPI-from-party-id: {context.from_party} is not a "
                 "party of the calling platform"
@@ -101,55 +100,15 @@ class OcpiGenericAPIView(OcpiViewMixin, generics.GenericAPIView):  # type: ignor
     """Base for OCPI views over a queryset (lists use `OcpiPagination`)."""
 
 
-class RoutedViewMixin:
-    """Functional-module views: routing headers apply, and a request whose TO names another
-    party than the hub is forwarded to it (DESIGN §3, direct routing).
-
-    `forward_module` and `forward_interface` name the receiver's endpoint: a CPO pushing to
-    one eMSP reaches that eMSP's RECEIVER, an eMSP reading one CPO reaches its SENDER.
-    """
-
-    routed: ClassVar[bool] = True
-    ocpi_module: ClassVar[str] = ""
-    forward_interface: ClassVar[str] = "RECEIVER"
-    gateway: ClassVar[str] = ""
-
-    def direct_target(self, request: Request) -> PartyRef | None:
-        """The TO party when it is not the hub (None: the hub handles the request itself)."""
-        context = context_of(request)
-        if context.to_party is None or context.to_hub:
-            return None
-        return context.to_party
-
-    def forward(self, request: Request, segments: Sequence[str] = ()) -> Response:
-        """Forward the request unchanged to the TO party and relay its answer; `segments` are
-        the URL's ids below the module (checked and encoded by `forward_request`).
-
-        Fails closed (500, nothing sent) unless the view checked who the caller may speak for
-        first (`mark_access_checked`): a forward before the owner check let a CPO read another
-        CPO's objects from an eMSP with the hub's token."""
-        from hub.services.routing.forwarding import forward_request, forwarded_response
-
-        if not getattr(request._request, _ACCESS_CHECKED, False):
-            raise ServerError(f"{type(self).__name__} forwards before its access check")
-        result = forward_request(
-            caller=caller_of(request),
-            context=context_of(request),
-            module=self.ocpi_module,
-            interface_role=self.forward_interface,
-            method=request.method or "GET",
-            segments=segments,
-            query=request.query_params,
-            body=request.data if request.method in ("POST", "PUT", "PATCH") else None,
-            gateway=self.gateway,
-        )
-        return forwarded_response(result)
-
-
 def mark_access_checked(request: Request) -> None:
     """Record that the view checked whom the caller speaks for (its URL party, or its role):
-    `RoutedViewMixin.forward` refuses to forward a request without it."""
+    `hub.api.routed.RoutedViewMixin.forward` refuses to forward a request without it."""
     setattr(request._request, _ACCESS_CHECKED, True)
+
+
+def access_checked(request: Request) -> bool:
+    """Did the view call `mark_access_checked` for this request?"""
+    return bool(getattr(request._request, _ACCESS_CHECKED, False))
 
 
 def check_id_length(name: str, value: str, max_length: int) -> str:

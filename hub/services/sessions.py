@@ -46,7 +46,7 @@ from hub.models import (
     TokenSource,
 )
 from hub.modules import ModuleID
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import (
     ConnectionProblemError,
@@ -64,7 +64,8 @@ from hub.selectors import (
     sessions_visible_to,
 )
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue
+from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
@@ -321,7 +322,7 @@ def build_session_push(delivery: PushDelivery) -> PushRequest | None:
 
 
 def charging_preferences_set(
-    *, caller: OcpiCaller, context: OcpiRequestContext, session_id: str, body: Any
+    *, caller: Caller, context: OcpiRequestContext, session_id: str, body: Any
 ) -> ForwardedResponse:
     """Route an eMSP's ChargingPreferences PUT to the CPO of the session and relay the CPO's
     answer (2.2.1 mod_sessions, Sender PUT `{sessions_url}/{session_id}/charging_preferences`):

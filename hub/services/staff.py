@@ -25,6 +25,7 @@ from django.apps.registry import Apps
 from django.http import HttpRequest
 
 from hub.auth import staff_client_ip
+from hub.models import StaffExport
 
 VIEWER = "viewer"
 OPERATOR = "operator"
@@ -110,8 +111,6 @@ def safe_csv_text(rows: Iterable[Iterable[Any]]) -> str:
 
 def export_record(*, request: HttpRequest, what: str, rows: int, detail: str = "") -> Any:
     """Log one export: who (user and address), what, how many data rows."""
-    from hub.models import StaffExport
-
     user = request.user
     return StaffExport.objects.create(
         user=user if user.is_authenticated else None,

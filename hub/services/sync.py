@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework import serializers
 
+from hub.celery import task_named
 from hub.models import (
     ConnectionStatus,
     InterfaceRole,
@@ -493,12 +494,9 @@ def pull_sync(*, enqueue: bool = False) -> list[str]:
     """Run (or, with `enqueue`, hand to workers) every due incremental pull."""
     due = pull_sync_due()
     if enqueue:
-        from hub.tasks import pull_sync_party_task
-
+        pull_party = task_named("hub.pull_sync_party")
         for item in due:
-            pull_sync_party_task.delay(
-                item.platform_id, item.country_code, item.party_id, item.module
-            )
+            pull_party.delay(item.platform_id, item.country_code, item.party_id, item.module)
         return [f"{item.country_code}*{item.party_id} {item.module}: enqueued" for item in due]
     return [
         f"{item.country_code}*{item.party_id} {item.module}: "

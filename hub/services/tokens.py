@@ -22,13 +22,14 @@ from django.db import transaction
 
 from hub.models import Platform, PushDelivery, Token, TokenSource
 from hub.modules import ModuleID
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import UnknownReceiverError, UnknownTokenError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.selectors import receivers_for
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.delivery.outbox import PushRequest, push_enqueue
+from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.types import PushRequest
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
@@ -181,7 +182,7 @@ def authorize_target(context: OcpiRequestContext, uid: str, token_type: str) -> 
 
 def token_authorize(
     *,
-    caller: OcpiCaller,
+    caller: Caller,
     context: OcpiRequestContext,
     uid: str,
     token_type: str,

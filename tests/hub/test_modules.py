@@ -129,7 +129,7 @@ def test_the_state_money_split_is_the_outboxs() -> None:
     for module in PUSHED_MODULES:
         assert outbox.is_money(module) is MODULES[module].is_money
         expected = deliver_money_task if module in MONEY_MODULES else deliver_push_task
-        assert outbox.delivery_task(module) is expected
+        assert outbox.delivery_task(module) == expected
 
 
 def test_async_results_are_delivered_under_their_modules() -> None:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from hub.models import ConnectionStatus, Platform, ProxiedUrl, TokenScope
-from hub.ocpi.authentication import OcpiCaller
+from hub.models import ConnectionStatus, Platform, ProxiedUrl
+from hub.ocpi.caller import Caller
 from hub.ocpi.exceptions import ConnectionProblemError, ForwardTimeoutError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
@@ -67,7 +67,7 @@ def net(hub_url: str) -> Iterator[Net]:
 
 def first_hop(net: Net, correlation_id: str, **query: str) -> ForwardedResponse:
     """What an eMSP gateway view does for `GET locations` with TO = the CPO."""
-    caller = OcpiCaller(platform=net.emsp_platform, scope=TokenScope.ACCESS, token_form="base64")
+    caller = Caller.of(net.emsp_platform)
     context = OcpiRequestContext(
         request_id="req-from-emsp", correlation_id=correlation_id, from_party=EMSP, to_party=CPO
     )

@@ -14,10 +14,10 @@ from hub.services.registry.credentials import (
     credentials_rotate,
     hub_versions_url,
     platform_invite,
-    platform_set_status,
     platform_suspend,
     platform_unregister,
 )
+from hub.services.registry.status import platform_set_status
 from tests.conftest import OcpiTestClient
 from tests.integration.hubnet import connect, role
 from tests.partners.simulated import SimulatedPartner

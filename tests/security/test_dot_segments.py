@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from hub.ocpi.views import RoutedViewMixin
+from hub.api.routed import RoutedViewMixin
 from tests.security.conftest import snapshot
 from tests.security.routed import Roaming
 

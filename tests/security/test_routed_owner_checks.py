@@ -14,8 +14,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIRequestFactory
 
+from hub.api.routed import RoutedViewMixin
 from hub.ocpi.exceptions import ServerError
-from hub.ocpi.views import OcpiAPIView, RoutedViewMixin
+from hub.ocpi.views import OcpiAPIView
 from tests.cpo_gateway.api.test_cdrs import cdr
 from tests.security.conftest import snapshot
 from tests.security.routed import Roaming

@@ -22,7 +22,6 @@ import logging
 import random
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from hub.celery import task_named
 from hub.models import (
     CircuitState,
     ConnectionStatus,
@@ -43,6 +43,8 @@ from hub.models import (
 from hub.modules import STATE_MODULES
 from hub.ocpi.client import OcpiClient, OcpiResult, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef, hub_party
+from hub.services.delivery.types import PushRequest, Receiver
+from hub.services.registry.status import platform_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -67,30 +69,6 @@ _ATTEMPT_RECORDED = "outbox: attempt recorded"
 _OPERATION_RANK = {"PATCH": 0, "PUT": 1, "POST": 1, "DELETE": 2}
 
 
-@dataclass(frozen=True)
-class Receiver:
-    """A platform to deliver to, and the party named in the TO header."""
-
-    platform: Platform
-    party: PartyRef
-
-
-@dataclass
-class PushRequest:
-    """What a module's builder says to send for a delivery, built at send time."""
-
-    method: str
-    path: str
-    body: Any = None
-    routed: bool = True
-    # Sent instead when the receiver does not know the object a PATCH addresses (2.2.1: "if a
-    # PATCH fails, the client is expected to ... PUT it").
-    fallback: "PushRequest | None" = None
-    query: dict[str, str] = field(default_factory=dict)
-    # An absolute URL instead of `endpoint + path`: results relayed to an eMSP's response_url.
-    url: str | None = None
-
-
 Builder = Callable[[PushDelivery], PushRequest | None]
 _builders: dict[str, Builder] = {}
 
@@ -112,9 +90,7 @@ def is_money(module: str) -> bool:
 def delivery_task(module: str) -> Any:
     """The Celery task that sends deliveries of `module`: state on `ocpi_push`, money on
     `ocpi_money` (CELERY_TASK_ROUTES)."""
-    from hub.tasks import deliver_money_task, deliver_push_task
-
-    return deliver_money_task if is_money(module) else deliver_push_task
+    return task_named("hub.deliver_money" if is_money(module) else "hub.deliver_push")
 
 
 def _dispatch(delivery_id: int, module: str, countdown: float = 0.0) -> None:
@@ -747,8 +723,6 @@ def _fold_into(sibling: PushDelivery, delivery: PushDelivery, due: datetime) -> 
 def receiver_went_offline(platform: Platform) -> None:
     """The receiver stayed unreachable past the retry window: OFFLINE, and its pending state
     deliveries are dropped (it re-syncs by GET when it is back)."""
-    from hub.services.registry.credentials import platform_set_status
-
     if platform.status == ConnectionStatus.CONNECTED:
         platform_set_status(platform=platform, status=ConnectionStatus.OFFLINE)
     PushDelivery.objects.filter(

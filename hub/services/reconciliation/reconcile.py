@@ -61,13 +61,19 @@ from hub.models import (
     ReconciliationReport,
     Role,
     Session,
+    Tariff,
 )
 from hub.models.cdrs import PriceCheck
 from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
-from hub.ocpi.exceptions import OcpiError
+from hub.ocpi.exceptions import InvalidParametersError, OcpiError, validation_message
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
+from hub.schemas.cdrs import CdrSerializer
+from hub.services.cdrs import cdr_ingest
+from hub.services.pricing.engine import price_cdr
+from hub.services.pricing.restrictions import PricingInputError
+from hub.services.pricing.zones import cdr_time_zone
 from hub.services.staff import SafeCsvWriter
 from hub.services.sync import next_link
 
@@ -333,10 +339,6 @@ def _when(value: Any) -> datetime | None:
 def _ingest(platform: Platform, party: PartyRef, obj: dict[str, Any], correlation_id: str) -> Cdr:
     """Store a pulled CDR exactly as if the CPO had POSTed it: the same schema validation
     (CdrSerializer), consistency findings, de-duplication and delivery to the token's eMSP."""
-    from hub.ocpi.exceptions import InvalidParametersError, validation_message
-    from hub.schemas.cdrs import CdrSerializer
-    from hub.services.cdrs import cdr_ingest
-
     serializer = CdrSerializer(data=obj)
     if not serializer.is_valid():
         raise InvalidParametersError(validation_message(serializer.errors))
@@ -475,9 +477,6 @@ def _computed_total(cdr: Cdr) -> tuple[Decimal | None, Decimal | None] | str | N
         return str(reason or "the tariff engine could not price it")
     if cdr.price_check != PriceCheck.UNCHECKED:
         return None
-    from hub.services.pricing.engine import price_cdr
-    from hub.services.pricing.restrictions import PricingInputError
-
     tariffs = _tariffs_of(cdr)
     if not tariffs:
         return "no tariff: neither embedded in the CDR nor known to the hub"
@@ -500,8 +499,6 @@ def _tariffs_of(cdr: Cdr) -> list[dict[str, Any]]:
     }
     if not ids:
         return []
-    from hub.models import Tariff
-
     return [
         t.data
         for t in Tariff.objects.filter(
@@ -514,9 +511,6 @@ def _time_zone_of(cdr: Cdr) -> str:
     """The zone the tariff's local-time restrictions are read in: the stored Location's, else
     the country's when it has a single one (as `ocpi_price_cdr` does); UTC only when neither
     is known (a multi-zone country included)."""
-    from hub.services.pricing.restrictions import PricingInputError
-    from hub.services.pricing.zones import cdr_time_zone
-
     try:
         zone = cdr_time_zone(cdr.data)
     except PricingInputError:

@@ -20,27 +20,27 @@ and PUTs every new or changed one to the connected parties' RECEIVER endpoint,
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hub.celery import task_named
 from hub.models import (
     ConnectionStatus,
     Platform,
     PlatformRole,
     PushDelivery,
     Role,
-    TokenEncoding,
-    TokenScope,
 )
-from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
 from hub.schemas.hubclientinfo import client_info
 from hub.selectors import client_infos_visible_to, may_route, receivers_for
-from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue, receiver_endpoint
+from hub.services.delivery.outbox import push_enqueue, receiver_endpoint
+from hub.services.delivery.types import PushRequest, Receiver
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,14 @@ def _party(role: PlatformRole) -> PartyRef:
     return PartyRef.of(role.country_code, role.party_id)
 
 
+def on_platform_status_changed(sender: Any, *, platform: Platform, **kwargs: Any) -> None:
+    """`hub.services.registry.status.platform_status_changed` (connected in `hub.apps`)."""
+    clientinfo_status_changed(platform=platform)
+
+
 def clientinfo_status_changed(*, platform: Platform) -> list[PushDelivery]:
-    """Announce `platform`'s new status (called by `platform_set_status`, inside its
-    transaction); a platform that became CONNECTED is also sent the directory."""
+    """Announce `platform`'s new status (on `platform_status_changed`, inside the transaction
+    of the change); a platform that became CONNECTED is also sent the directory."""
     deliveries: list[PushDelivery] = []
     for role in platform.roles.all():
         deliveries += push_enqueue(
@@ -94,9 +99,8 @@ def clientinfo_send_directory(*, platform: Platform, delay_s: float = 0.0) -> li
         return []
     to_party = _party(own_roles[0])
     receiver = Receiver(platform, to_party)
-    caller = OcpiCaller(platform=platform, scope=TokenScope.ACCESS, token_form=TokenEncoding.BASE64)
     deliveries: list[PushDelivery] = []
-    for role in client_infos_visible_to(caller).order_by("pk"):
+    for role in client_infos_visible_to(platform).order_by("pk"):
         if may_route(_party(role), to_party, MODULE):
             deliveries += push_enqueue(
                 module=MODULE,
@@ -122,8 +126,7 @@ def _postpone(deliveries: list[PushDelivery], delay_s: float) -> None:
     )
 
     def send() -> None:
-        from hub.tasks import deliver_push_task
-
+        deliver_push_task = task_named("hub.deliver_push")
         for delivery_id in ids:
             try:
                 deliver_push_task.apply_async((delivery_id,), countdown=delay_s)

@@ -36,6 +36,7 @@ from hub.ocpi.exceptions import (
 )
 from hub.ocpi.tokens import generate_token, token_digest
 from hub.schemas.credentials import CredentialsSerializer
+from hub.services.delivery.outbox import receiver_hold, receiver_release, receiver_unregistered
 from hub.services.registry.discovery import DiscoveredEndpoint, PartnerDiscovery, discover_partner
 from hub.services.registry.parties import (
     ClaimsPlan,
@@ -45,6 +46,7 @@ from hub.services.registry.parties import (
     lock_registry,
     parties_invite,
 )
+from hub.services.registry.status import platform_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -71,23 +73,6 @@ def hub_credentials(token: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def platform_set_status(*, platform: Platform, status: str) -> None:
-    """Change a platform's connection status (and when it changed: ClientInfo.last_updated),
-    and push its roles' ClientInfo to the other parties in the same transaction (2.2.1
-    mod_hub_client_info; `hub.services.registry.clientinfo`)."""
-    if platform.status == status:
-        return
-    from hub.services.registry.clientinfo import clientinfo_status_changed
-
-    with transaction.atomic():
-        platform.status = status
-        platform.status_changed_at = timezone.now()
-        Platform.objects.filter(pk=platform.pk).update(
-            status=status, status_changed_at=platform.status_changed_at
-        )
-        clientinfo_status_changed(platform=platform)
 
 
 def _issue_token(platform: Platform, scope: str) -> str:
@@ -265,8 +250,6 @@ def credentials_update(
 
 
 def _forget_registration(platform: Platform) -> None:
-    from hub.services.delivery.outbox import receiver_unregistered
-
     platform.tokens.all().delete()
     platform.outbound_token = ""
     platform.registered = False
@@ -512,8 +495,6 @@ def platform_unregister(*, platform: Platform) -> str | None:
 def platform_suspend(*, platform: Platform) -> None:
     """Stop all traffic with a platform without unregistering it (its calls get 401). Its
     deliveries are held, not cancelled: billing records wait for the reactivation."""
-    from hub.services.delivery.outbox import receiver_hold
-
     with transaction.atomic():
         platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
         receiver_hold(platform=platform)
@@ -522,8 +503,6 @@ def platform_suspend(*, platform: Platform) -> None:
 def platform_reactivate(*, platform: Platform) -> None:
     """Lift a suspension: CONNECTED when registered, else PLANNED; the held deliveries go out
     in their original order."""
-    from hub.services.delivery.outbox import receiver_release
-
     with transaction.atomic():
         platform_set_status(
             platform=platform,

@@ -6,7 +6,7 @@ A registered platform (CONNECTED or OFFLINE) is *silent* when the hub has had no
 authenticated request from it (`last_seen_at`) and has not probed it (`last_probe_at`) for
 `OCPI_STILL_ALIVE_AFTER_S`. Recording every probe, whatever its result, means a platform is
 probed at most once per interval, an OFFLINE one included (that is how its return is noticed,
-besides its own next request: see `CredentialsTokenAuthentication._touch`). The result goes
+besides its own next request: see `hub.services.registry.status.on_platform_seen`). The result goes
 through `platform_set_status`, which pushes the ClientInfo change to the others.
 """
 
@@ -19,9 +19,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from hub.celery import task_named
 from hub.models import ConnectionStatus, Platform
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
-from hub.services.registry.credentials import platform_set_status
+from hub.services.registry.status import platform_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +92,9 @@ def still_alive_check(*, enqueue: bool = False) -> dict[str, int]:
     delays the others). Returns counts by outcome."""
     claimed = still_alive_claim()
     if enqueue:
-        from hub.tasks import still_alive_probe_task
-
+        probe = task_named("hub.still_alive_probe")
         for platform_id in claimed:
-            still_alive_probe_task.delay(platform_id)
+            probe.delay(platform_id)
         return {"due": len(claimed), "enqueued": len(claimed)}
     outcomes = Counter(platform_probe(platform_id=platform_id) for platform_id in claimed)
     return {"due": len(claimed), **outcomes}

@@ -62,7 +62,7 @@ from hub.models import (
     Session,
 )
 from hub.modules import ModuleID
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.datetimes import DateTimeFormatError, parse_datetime
 from hub.ocpi.envelope import ocpi_envelope
 from hub.ocpi.exceptions import (
@@ -74,7 +74,8 @@ from hub.ocpi.exceptions import (
 from hub.ocpi.routing import OcpiRequestContext, PartyRef, hub_party
 from hub.ocpi.urlpolicy import UrlNotAllowedError, check_url
 from hub.selectors import platform_roles_of
-from hub.services.delivery.outbox import PushRequest, Receiver, push_enqueue
+from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def check_response_url(url: str, field: str = "response_url") -> None:
         raise InvalidParametersError(f"{field}: the hub may not call this URL ({exc})") from None
 
 
-def only_party(caller: OcpiCaller) -> PartyRef:
+def only_party(caller: Caller) -> PartyRef:
     """The requesting party when nothing else names it: the caller's only party (2001 for a
     platform hosting several, which must send OCPI-from-*)."""
     parties = caller.parties()
@@ -184,7 +185,7 @@ def async_request_open(
     *,
     kind: str,
     operation: str,
-    caller: OcpiCaller,
+    caller: Caller,
     requester: PartyRef,
     receiver: PartyRef,
     response_url: str,
@@ -239,7 +240,7 @@ def _expiry(timeout_s: float) -> datetime:
 def async_request_forward(
     *,
     row: AsyncRequest,
-    caller: OcpiCaller,
+    caller: Caller,
     context: OcpiRequestContext,
     method: str,
     segments: Sequence[str],
@@ -369,7 +370,7 @@ def _reservation_cancellable(row: AsyncRequest, result: Mapping[str, Any]) -> bo
 
 def async_result_receive(
     *,
-    caller: OcpiCaller,
+    caller: Caller,
     kind: str,
     request_id: str,
     body: Any,

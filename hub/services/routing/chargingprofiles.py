@@ -34,7 +34,7 @@ from rest_framework import serializers
 
 from hub.models import AsyncKind, AsyncRequest, Session
 from hub.modules import ModuleID
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.exceptions import InvalidParametersError, UnknownReceiverError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.schemas.chargingprofiles import (
@@ -93,7 +93,7 @@ def _unknown_session(session_id: str, at: PartyRef | None = None) -> ForwardedRe
 
 def charging_profile_request(
     *,
-    caller: OcpiCaller,
+    caller: Caller,
     context: OcpiRequestContext,
     operation: str,
     session_id: str,
@@ -155,7 +155,7 @@ def charging_profile_request(
     )
 
 
-def _profile_owner(session_id: str, cpo_parties: set[PartyRef], caller: OcpiCaller) -> PartyRef:
+def _profile_owner(session_id: str, cpo_parties: set[PartyRef], caller: Caller) -> PartyRef:
     """Who gets a CPO's ActiveChargingProfile for `session_id`: the party whose SET the CPO
     accepted last (its ChargingProfileResult ACCEPTED), else the session's token owner."""
     last_set = (
@@ -191,7 +191,7 @@ def _profile_owner(session_id: str, cpo_parties: set[PartyRef], caller: OcpiCall
 
 
 def active_charging_profile_forward(
-    *, caller: OcpiCaller, context: OcpiRequestContext, session_id: str, body: dict[str, Any]
+    *, caller: Caller, context: OcpiRequestContext, session_id: str, body: dict[str, Any]
 ) -> ForwardedResponse:
     """Forward a CPO's ActiveChargingProfile PUT (validated) to the eMSP/SCSP's chargingprofiles
     SENDER interface and return its answer for relaying (2.2.1 mod_charging_profiles, Sender

@@ -39,7 +39,7 @@ from django.urls import reverse
 
 from hub.models import AsyncKind, AsyncRequest, AsyncState, Location, Platform, TokenSource
 from hub.modules import ModuleID
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.exceptions import InvalidParametersError, UnknownLocationError, UnknownReceiverError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.services.routing.async_results import (
@@ -81,9 +81,7 @@ def inferred_commands_endpoint(platform: Platform) -> str | None:
     return _LOCATIONS_TAIL.sub(r"/commands\1", endpoint.url)
 
 
-def _token_owner(
-    caller: OcpiCaller, context: OcpiRequestContext, token: dict[str, Any]
-) -> PartyRef:
+def _token_owner(caller: Caller, context: OcpiRequestContext, token: dict[str, Any]) -> PartyRef:
     owner = PartyRef.of(str(token["country_code"]), str(token["party_id"]))
     if owner not in caller.parties():
         raise InvalidParametersError(
@@ -125,7 +123,7 @@ def _location_owner(location_id: str) -> PartyRef:
 
 
 def _session_target(
-    session_id: str, requester: PartyRef | None, caller: OcpiCaller
+    session_id: str, requester: PartyRef | None, caller: Caller
 ) -> tuple[PartyRef, PartyRef] | None:
     """(CPO, token owner) of the requester's stored session `session_id`; None if unknown."""
     owners = {requester} if requester is not None else caller.parties()
@@ -143,7 +141,7 @@ def _session_target(
 
 
 def _reservation_target(
-    reservation_id: str, requester: PartyRef | None, caller: OcpiCaller
+    reservation_id: str, requester: PartyRef | None, caller: Caller
 ) -> tuple[PartyRef, PartyRef]:
     """(CPO, requester) of the requester's RESERVE_NOW with this `reservation_id`."""
     reservations = AsyncRequest.objects.filter(
@@ -182,7 +180,7 @@ def _unknown_session(session_id: str, at: PartyRef | None = None) -> ForwardedRe
 
 
 def command_send(
-    *, caller: OcpiCaller, context: OcpiRequestContext, command: str, body: dict[str, Any]
+    *, caller: Caller, context: OcpiRequestContext, command: str, body: dict[str, Any]
 ) -> ForwardedResponse:
     """Route a validated command (`body` as received) to its CPO with the hub's `response_url`
     and return the CPO's CommandResponse for relaying (2.2.1 mod_commands, Receiver POST)."""

@@ -27,7 +27,6 @@ from uuid import UUID
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.response import Response
 
 from hub.models import (
     ConnectionStatus,
@@ -38,7 +37,7 @@ from hub.models import (
     ProxiedUrlKind,
     Role,
 )
-from hub.ocpi.authentication import OcpiCaller
+from hub.ocpi.caller import Caller
 from hub.ocpi.client import (
     OcpiClient,
     OcpiResponseTooLargeError,
@@ -46,7 +45,7 @@ from hub.ocpi.client import (
     OcpiTransportError,
     UrlNotAllowedError,
 )
-from hub.ocpi.envelope import ENVELOPE_KEYS, ocpi_envelope
+from hub.ocpi.envelope import ENVELOPE_KEYS
 from hub.ocpi.exceptions import (
     ConnectionProblemError,
     ForwardTimeoutError,
@@ -64,7 +63,6 @@ from hub.ocpi.routing import (
     OcpiRequestContext,
     PartyRef,
 )
-from hub.ocpi.status import OcpiStatus
 from hub.ocpi.tokens import redact_token, redact_token_in
 from hub.ocpi.urlpaths import is_below, join_segments
 from hub.selectors import may_route, platform_roles_of
@@ -75,7 +73,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ForwardedResponse",
     "forward_request",
-    "forwarded_response",
     "proxied_url_follow",
     "proxied_url_for",
     "proxied_urls_delete_expired",
@@ -122,7 +119,7 @@ class _Hop:
 
 def forward_request(
     *,
-    caller: OcpiCaller,
+    caller: Caller,
     context: OcpiRequestContext,
     module: str,
     interface_role: str,
@@ -169,19 +166,6 @@ def forward_request(
     return _relay(result, hop, unknown_object, page=(url, endpoint_url))
 
 
-def forwarded_response(result: ForwardedResponse) -> Response:
-    """The DRF response relaying a forwarded answer: status, envelope and headers.
-
-    The envelope passes `OcpiAPIView.finalize_response` untouched; the middleware then echoes
-    the caller's own X-Request-ID/X-Correlation-ID (2.2.1 transport_and_format, Unique message
-    IDs: the hub's answer echoes the origin's request id, not the receiver's).
-    """
-    body = result.body
-    if body is None:
-        body = ocpi_envelope(status=OcpiStatus.HUB_ERROR, message="The receiver sent no answer")
-    return Response(body, status=result.http_status, headers=result.headers)
-
-
 def proxy_url(
     *,
     target_url: str,
@@ -219,7 +203,7 @@ def proxy_url(
     return f"{settings.OCPI_BASE_URL}{path}"
 
 
-def proxied_url_for(*, caller: OcpiCaller, page_id: UUID, gateway: str, module: str) -> ProxiedUrl:
+def proxied_url_for(*, caller: Caller, page_id: UUID, gateway: str, module: str) -> ProxiedUrl:
     """The unexpired proxied URL `page_id` handed to `caller` under this gateway and module.
 
     Anything else — another platform's URL, an expired one, a wrong path — is 404 with the same
@@ -282,7 +266,7 @@ def _party(country_code: str, party_id: str) -> PartyRef | None:
     return PartyRef.of(country_code, party_id) if country_code and party_id else None
 
 
-def _default_from_party(caller: OcpiCaller, to_roles: Sequence[PlatformRole]) -> PartyRef | None:
+def _default_from_party(caller: Caller, to_roles: Sequence[PlatformRole]) -> PartyRef | None:
     """The FROM party when the caller sent none: its only party, else its only party of a role
     that talks to the receiver's roles; None when that is still ambiguous (the receiver then
     gets no FROM rather than a guessed one)."""

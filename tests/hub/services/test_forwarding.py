@@ -15,8 +15,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from hub.models import ConnectionStatus, Platform, ProxiedUrl, TokenScope
-from hub.ocpi.authentication import OcpiCaller
+from hub.api.routed import forwarded_response
+from hub.models import ConnectionStatus, Platform, ProxiedUrl
+from hub.ocpi.caller import Caller
 from hub.ocpi.client import OcpiClient
 from hub.ocpi.exceptions import (
     ConnectionProblemError,
@@ -30,7 +31,6 @@ from hub.services.routing import forwarding
 from hub.services.routing.forwarding import (
     ForwardedResponse,
     forward_request,
-    forwarded_response,
     proxied_url_for,
     proxied_urls_delete_expired,
     proxy_url,
@@ -93,9 +93,9 @@ def cpo_platform(partner: SimulatedPartner | None, **fields: Any) -> Platform:
 
 
 @pytest.fixture
-def caller() -> OcpiCaller:
+def caller() -> Caller:
     platform, _ = registered_party("EMSP", EMSP.country_code, EMSP.party_id)
-    return OcpiCaller(platform=platform, scope=TokenScope.ACCESS, token_form="base64")
+    return Caller.of(platform)
 
 
 def context(
@@ -106,7 +106,7 @@ def context(
     )
 
 
-def forward(caller: OcpiCaller, **kwargs: Any) -> ForwardedResponse:
+def forward(caller: Caller, **kwargs: Any) -> ForwardedResponse:
     args: dict[str, Any] = {
         "caller": caller,
         "context": context(),
@@ -125,7 +125,7 @@ def forward(caller: OcpiCaller, **kwargs: Any) -> ForwardedResponse:
 # ---- error mapping --------------------------------------------------------------------------
 
 
-def test_unknown_to_party_is_4001(caller: OcpiCaller) -> None:
+def test_unknown_to_party_is_4001(caller: Caller) -> None:
     with pytest.raises(UnknownReceiverError) as raised:
         forward(caller, context=context(to=PartyRef.of("FR", "XYZ")))
     assert raised.value.ocpi_status == 4001
@@ -133,7 +133,7 @@ def test_unknown_to_party_is_4001(caller: OcpiCaller) -> None:
     assert "FR*XYZ" in raised.value.message
 
 
-def test_missing_to_party_is_4001(caller: OcpiCaller) -> None:
+def test_missing_to_party_is_4001(caller: Caller) -> None:
     with pytest.raises(UnknownReceiverError):
         forward(caller, context=context(to=None))
 
@@ -147,7 +147,7 @@ def test_missing_to_party_is_4001(caller: OcpiCaller) -> None:
         (ConnectionStatus.CONNECTED, False),
     ],
 )
-def test_target_not_connected_is_4003(caller: OcpiCaller, status: str, registered: bool) -> None:
+def test_target_not_connected_is_4003(caller: Caller, status: str, registered: bool) -> None:
     cpo_platform(None, status=status, registered=registered)
     with pytest.raises(ConnectionProblemError) as raised:
         forward(caller)
@@ -155,14 +155,14 @@ def test_target_not_connected_is_4003(caller: OcpiCaller, status: str, registere
     assert "not connected" in raised.value.message
 
 
-def test_target_without_the_endpoint_is_4001(caller: OcpiCaller) -> None:
+def test_target_without_the_endpoint_is_4001(caller: Caller) -> None:
     cpo_platform(None)
     with pytest.raises(UnknownReceiverError) as raised:
         forward(caller, module="tariffs")
     assert "does not implement the tariffs SENDER interface" in raised.value.message
 
 
-def test_refused_by_may_route_is_4001(caller: OcpiCaller, monkeypatch: Any) -> None:
+def test_refused_by_may_route_is_4001(caller: Caller, monkeypatch: Any) -> None:
     cpo_platform(None)
     seen: list[tuple[PartyRef, PartyRef, str]] = []
 
@@ -177,7 +177,7 @@ def test_refused_by_may_route_is_4001(caller: OcpiCaller, monkeypatch: Any) -> N
     assert seen == [(EMSP, CPO, "locations")]
 
 
-def test_timeout_is_4002(caller: OcpiCaller, cpo: SimulatedPartner, settings: Any) -> None:
+def test_timeout_is_4002(caller: Caller, cpo: SimulatedPartner, settings: Any) -> None:
     settings.OCPI_FORWARD_TIMEOUT_S = 0.3
     cpo_platform(cpo)
     cpo.set_behaviour("locations", delay=3)
@@ -193,7 +193,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_connection_refused_is_4003(caller: OcpiCaller) -> None:
+def test_connection_refused_is_4003(caller: Caller) -> None:
     platform = cpo_platform(None)
     platform.endpoints.update(url=f"http://127.0.0.1:{free_port()}/ocpi/2.2.1/locations")
     with pytest.raises(ConnectionProblemError) as raised:
@@ -201,9 +201,7 @@ def test_connection_refused_is_4003(caller: OcpiCaller) -> None:
     assert "could not be reached" in raised.value.message
 
 
-def test_url_policy_refusal_is_4003(
-    caller: OcpiCaller, cpo: SimulatedPartner, settings: Any
-) -> None:
+def test_url_policy_refusal_is_4003(caller: Caller, cpo: SimulatedPartner, settings: Any) -> None:
     settings.OCPI_ALLOW_PRIVATE_URLS = False
     cpo_platform(cpo)
     with pytest.raises(ConnectionProblemError) as raised:
@@ -216,7 +214,7 @@ def test_url_policy_refusal_is_4003(
 # ---- the forwarded request ------------------------------------------------------------------
 
 
-def test_forwarded_request_headers(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_forwarded_request_headers(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     # when
     forward(caller, segments=("NL", "CPO", "LOC1"), context=context(request_id="req-in-1"))
@@ -234,7 +232,7 @@ def test_forwarded_request_headers(caller: OcpiCaller, cpo: SimulatedPartner) ->
 
 
 def test_forwarded_request_uses_the_receivers_token_form(
-    caller: OcpiCaller, cpo: SimulatedPartner
+    caller: Caller, cpo: SimulatedPartner
 ) -> None:
     cpo_platform(cpo, token_encoding="RAW")
     forward(caller)
@@ -243,7 +241,7 @@ def test_forwarded_request_uses_the_receivers_token_form(
     assert sent.token == cpo.own_token and sent.token_form == "raw"
 
 
-def test_each_forward_gets_a_new_request_id(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_each_forward_gets_a_new_request_id(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     forward(caller)
     forward(caller)
@@ -251,26 +249,24 @@ def test_each_forward_gets_a_new_request_id(caller: OcpiCaller, cpo: SimulatedPa
     assert len(set(ids)) == 2
 
 
-def test_from_defaults_to_the_callers_single_party(
-    caller: OcpiCaller, cpo: SimulatedPartner
-) -> None:
+def test_from_defaults_to_the_callers_single_party(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     forward(caller, context=context(frm=None))
     (sent,) = cpo.received
     assert sent.headers["OCPI-from-party-id"] == "MSP"
 
 
-def test_from_stays_absent_when_ambiguous(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_from_stays_absent_when_ambiguous(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     PlatformRoleFactory(platform=caller.platform, role="EMSP", country_code="DE", party_id="MS2")
-    caller = OcpiCaller(platform=caller.platform, scope=TokenScope.ACCESS, token_form="base64")
+    caller = Caller.of(caller.platform)
     forward(caller, context=context(frm=None))
     (sent,) = cpo.received
     assert "OCPI-from-party-id" not in sent.headers
     assert sent.headers["OCPI-to-party-id"] == "CPO"
 
 
-def test_body_query_and_method_unchanged(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_body_query_and_method_unchanged(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     body = {**location(1), "last_updated": "2015-06-29T20:39:09Z", "name": "Ünïcode"}
     # when: a PUT to the CPO's tokens RECEIVER-like path, with a repeated query key
@@ -299,7 +295,7 @@ def test_body_query_and_method_unchanged(caller: OcpiCaller, cpo: SimulatedPartn
     ("http_status", "code"), [(200, 2001), (404, 2003), (500, 3000), (200, 1000)]
 )
 def test_receiver_envelope_relayed_with_its_http_status(
-    caller: OcpiCaller, cpo: SimulatedPartner, http_status: int, code: int
+    caller: Caller, cpo: SimulatedPartner, http_status: int, code: int
 ) -> None:
     cpo_platform(cpo)
     answer = envelope({"kept": True}, code, "from the CPO")
@@ -318,7 +314,7 @@ def test_receiver_envelope_relayed_with_its_http_status(
     ],
 )
 def test_answer_without_envelope_is_4000(
-    caller: OcpiCaller, cpo: SimulatedPartner, http_status: int, behaviour: dict[str, Any]
+    caller: Caller, cpo: SimulatedPartner, http_status: int, behaviour: dict[str, Any]
 ) -> None:
     cpo_platform(cpo)
     cpo.set_behaviour("locations", status=http_status, **behaviour)
@@ -329,7 +325,7 @@ def test_answer_without_envelope_is_4000(
     assert "secret" not in raised.value.message and "html" not in raised.value.message
 
 
-def test_keys_outside_the_envelope_are_dropped(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_keys_outside_the_envelope_are_dropped(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     answer = envelope([location(1)])
     cpo.set_behaviour("locations", envelope={**answer, "signature": "ocn-signature"})
@@ -337,9 +333,7 @@ def test_keys_outside_the_envelope_are_dropped(caller: OcpiCaller, cpo: Simulate
     assert result.body == answer
 
 
-def test_receiver_refusing_the_hubs_token_is_4003(
-    caller: OcpiCaller, cpo: SimulatedPartner
-) -> None:
+def test_receiver_refusing_the_hubs_token_is_4003(caller: Caller, cpo: SimulatedPartner) -> None:
     platform = cpo_platform(cpo)
     platform.outbound_token = "stale-token"
     platform.save()
@@ -349,7 +343,7 @@ def test_receiver_refusing_the_hubs_token_is_4003(
 
 
 def test_receiver_403_without_an_envelope_is_a_refused_token_4003(
-    caller: OcpiCaller, cpo: SimulatedPartner
+    caller: Caller, cpo: SimulatedPartner
 ) -> None:
     # Frameworks answer an unknown token so (extrawest-ocpi: 403 {"detail": ...}); the
     # caller must not read it as its own credentials refused, nor get the body.
@@ -360,9 +354,7 @@ def test_receiver_403_without_an_envelope_is_a_refused_token_4003(
     assert raised.value.message == "NL*CPO refused the hub's credentials (HTTP 403)"
 
 
-def test_receiver_403_with_an_envelope_is_relayed(
-    caller: OcpiCaller, cpo: SimulatedPartner
-) -> None:
+def test_receiver_403_with_an_envelope_is_relayed(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     answer = envelope(None, 2001, "not yours")
     cpo.set_behaviour("locations", status=403, envelope=answer)
@@ -370,14 +362,14 @@ def test_receiver_403_with_an_envelope_is_relayed(
     assert (result.http_status, result.body) == (403, answer)
 
 
-def test_receiver_redirect_is_4000(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_receiver_redirect_is_4000(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     cpo.set_behaviour("locations", redirect_to="http://127.0.0.1:9/elsewhere")
     with pytest.raises(HubError):
         forward(caller)
 
 
-def test_response_routing_headers_relayed(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_response_routing_headers_relayed(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     result = forward(caller)
     # the simulated CPO swaps FROM/TO in its answer, as the spec asks; the hub relays them
@@ -392,7 +384,7 @@ def test_response_routing_headers_relayed(caller: OcpiCaller, cpo: SimulatedPart
 
 
 def test_next_link_rewritten_to_a_proxied_page(
-    caller: OcpiCaller, cpo: SimulatedPartner, settings: Any
+    caller: Caller, cpo: SimulatedPartner, settings: Any
 ) -> None:
     settings.OCPI_BASE_URL = "https://hub.example.com"
     receiver = cpo_platform(cpo)
@@ -416,7 +408,7 @@ def test_next_link_rewritten_to_a_proxied_page(
     assert cpo.own_token not in row.target_url
 
 
-def test_last_page_has_no_link(caller: OcpiCaller, cpo: SimulatedPartner) -> None:
+def test_last_page_has_no_link(caller: Caller, cpo: SimulatedPartner) -> None:
     cpo_platform(cpo)
     cpo.set_objects("locations", [location(1)])
     result = forward(caller)
@@ -424,7 +416,7 @@ def test_last_page_has_no_link(caller: OcpiCaller, cpo: SimulatedPartner) -> Non
     assert not ProxiedUrl.objects.exists()
 
 
-def test_location_header_rewritten(caller: OcpiCaller, monkeypatch: Any, settings: Any) -> None:
+def test_location_header_rewritten(caller: Caller, monkeypatch: Any, settings: Any) -> None:
     settings.OCPI_BASE_URL = "https://hub.example.com"
     settings.OCPI_PROXIED_URL_TTL_S = 60
     receiver = cpo_platform(None)
@@ -467,7 +459,7 @@ def test_next_link_parsing(header: str, expected: str | None) -> None:
     assert forwarding._next_link(header) == expected
 
 
-def test_proxy_url_and_lookup_only_for_the_caller(caller: OcpiCaller, settings: Any) -> None:
+def test_proxy_url_and_lookup_only_for_the_caller(caller: Caller, settings: Any) -> None:
     settings.OCPI_BASE_URL = "https://hub.example.com"
     receiver = cpo_platform(None)
     other, _ = registered_party("EMSP", "DE", "OTH")
@@ -484,7 +476,7 @@ def test_proxy_url_and_lookup_only_for_the_caller(caller: OcpiCaller, settings: 
     assert url.endswith(f"/ocpi/2.2.1/emsp/locations/page/{row.pk}")
     # the caller finds it; another platform, another path or an expired row do not
     assert proxied_url_for(caller=caller, page_id=row.pk, gateway="emsp", module="locations") == row
-    stranger = OcpiCaller(platform=other, scope=TokenScope.ACCESS, token_form="base64")
+    stranger = Caller.of(other)
     for who, gateway, module, page_id in (
         (stranger, "emsp", "locations", row.pk),
         (caller, "cpo", "locations", row.pk),
@@ -510,7 +502,7 @@ def test_forwarded_response_relays_status_body_and_headers() -> None:
 
 
 def test_a_url_built_out_of_the_endpoint_is_4001_and_not_sent(
-    caller: OcpiCaller, cpo: SimulatedPartner, monkeypatch: pytest.MonkeyPatch
+    caller: Caller, cpo: SimulatedPartner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The backstop after the URL is built: whatever built it (here a join that lets `..`
     through, as the old quoting did), a URL outside the endpoint is not sent."""
