@@ -6,6 +6,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.schemas.enums import Status as EvseStatus
+
 
 class Location(models.Model):
     """A CPO's location. `data` is the partner's object as received (spelling kept, the hub
@@ -48,7 +50,7 @@ class Evse(models.Model):
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="evse_rows")
     uid = models.CharField(max_length=36)
     evse_id = models.CharField(max_length=48, blank=True, default="")
-    status = models.CharField(max_length=12)
+    status = models.CharField(max_length=12, choices=EvseStatus.choices)
     last_updated = models.DateTimeField()
 
     class Meta:

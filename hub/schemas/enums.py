@@ -192,6 +192,26 @@ class EnvironmentalImpactCategory(models.TextChoices):
     CARBON_DIOXIDE = "CARBON_DIOXIDE"
 
 
+class SessionStatus(models.TextChoices):
+    """mod_sessions SessionStatus (the text's "RESERVED" is the enum's RESERVATION)."""
+
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    INVALID = "INVALID"
+    PENDING = "PENDING"
+    RESERVATION = "RESERVATION"
+
+
+class CommandType(models.TextChoices):
+    """mod_commands CommandType: the URL segment naming the command."""
+
+    CANCEL_RESERVATION = "CANCEL_RESERVATION"
+    RESERVE_NOW = "RESERVE_NOW"
+    START_SESSION = "START_SESSION"
+    STOP_SESSION = "STOP_SESSION"
+    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
+
+
 class TokenType(models.TextChoices):
     """mod_tokens TokenType (used by PublishTokenType)."""
 
