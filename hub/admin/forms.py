@@ -1,4 +1,4 @@
-"""Forms behind the registry's admin pages (hub/admin.py).
+"""Forms behind the registry's admin pages (hub/admin/platforms.py).
 
 They only validate what staff type; every registry write goes through `hub.services.registry`
 so that the admin can never leave a platform half-registered.
