@@ -140,6 +140,18 @@ def report_resent(
         model_admin.message_user(request, text + ".", messages.SUCCESS)
 
 
+def _selected_deliveries(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[PushDelivery]
+) -> list[PushDelivery] | None:
+    return bounded_selection(
+        model_admin,
+        request,
+        queryset.select_related("receiver"),
+        "deliveries",
+        "narrow the selection (by receiver, module or status)",
+    )
+
+
 @admin.action(description="Resend now", permissions=["resend"])
 def resend_action(
     model_admin: admin.ModelAdmin,
@@ -148,13 +160,7 @@ def resend_action(
 ) -> None:
     """Through the outbox service, which keeps the one-pending-row rule: a delivery whose
     object has a pending one already is folded into it."""
-    deliveries = bounded_selection(
-        model_admin,
-        request,
-        queryset.select_related("receiver"),
-        "deliveries",
-        "narrow the selection (by receiver, module or status)",
-    )
+    deliveries = _selected_deliveries(model_admin, request, queryset)
     if deliveries is None:
         return
     resent = folded = skipped = 0
@@ -198,13 +204,7 @@ def cancel_action(
     request: HttpRequest,
     queryset: QuerySet[PushDelivery],
 ) -> None:
-    deliveries = bounded_selection(
-        model_admin,
-        request,
-        queryset.select_related("receiver"),
-        "deliveries",
-        "narrow the selection (by receiver, module or status)",
-    )
+    deliveries = _selected_deliveries(model_admin, request, queryset)
     if deliveries is None:
         return
     pending = [d for d in deliveries if d.status == DeliveryStatus.PENDING]

@@ -179,33 +179,6 @@ class CdrAdmin(OcpiObjectAdmin):
         ("Delivery", {"fields": ("delivery_badge", "deliveries_link", "received_at")}),
         ("OCPI document", {"fields": ("document",)}),
     )
-    readonly_fields = (
-        "party",
-        "ocpi_id",
-        "emsp_party",
-        "token",
-        "session_id",
-        "start_date_time",
-        "end_date_time",
-        "total_energy",
-        "total_time",
-        "last_updated",
-        "owner_link",
-        "currency",
-        "costs_table",
-        "price_check_badge",
-        "computed_doc",
-        "findings_list",
-        "token_owner_mismatch",
-        "credit",
-        "credit_reference_id",
-        "original_link",
-        "credits_link",
-        "delivery_badge",
-        "deliveries_link",
-        "received_at",
-        "document",
-    )
     actions = (export_csv_action, resend_dead_action)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Cdr]:
@@ -349,7 +322,6 @@ class ReconciliationFindingInline(ReadOnlyInline):
     model = ReconciliationFinding
     formset = bounded_formset(INLINE_FINDINGS_LIMIT)
     fields = ("kind", "cdr_link", "message")
-    readonly_fields = fields
     verbose_name_plural = f"findings (the first {INLINE_FINDINGS_LIMIT}; all in the CSV)"
 
     @admin.display(description="CDR")
@@ -383,20 +355,6 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
         ("Findings", {"fields": ("finding_counts", "findings_link")}),
         ("Run", {"fields": ("created_at", "finished_at")}),
     )
-    readonly_fields = (
-        "route",
-        "period",
-        "status_badge",
-        "error",
-        "cdr_count",
-        "kwh",
-        "cost_summary",
-        "totals_doc",
-        "finding_counts",
-        "findings_link",
-        "created_at",
-        "finished_at",
-    )
     inlines: ClassVar = [ReconciliationFindingInline]
     actions = (findings_csv_action,)
 
@@ -419,22 +377,13 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         return findings_csv_response(request, [report])
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: ReconciliationReport | None = None,
-    ) -> HttpResponse:
-        if obj is not None and self.has_export_permission(request):
-            context["findings_csv_url"] = reverse(
+    def change_page_links(self, request: HttpRequest, obj: ReconciliationReport) -> dict[str, str]:
+        links = {"findings_url": changelist_url("reconciliationfinding", report=str(obj.pk))}
+        if self.has_export_permission(request):
+            links["findings_csv_url"] = reverse(
                 "admin:hub_reconciliationreport_findings_csv", args=[obj.pk]
             )
-        if obj is not None:
-            context["findings_url"] = changelist_url("reconciliationfinding", report=str(obj.pk))
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return links
 
     has_export_permission = permission("export_reconciliationreport")
 
@@ -512,7 +461,6 @@ class ReconciliationFindingAdmin(HubSearchMixin, ReadOnlyAdmin):
     search_fields = ("=cdr_key",)
     search_help_text = "A CDR key (CC/PID/ID), exactly."
     fields = ("kind", "cdr_link", "report_link", "message", "detail_doc")
-    readonly_fields = fields
 
     def search_q(self, term: str) -> Q | None:
         return Q(cdr_key=term.upper())

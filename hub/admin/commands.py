@@ -50,6 +50,12 @@ REQUESTER_PARTY = party_filter(
 RECEIVER_PARTY = party_filter("receiver", "receiver", [Role.CPO], "receiver_")
 
 
+def _party_on(row: AsyncRequest, side: str) -> str:
+    """`NL*ABC on <platform>` for the request's requester or receiver."""
+    party = party_label(getattr(row, f"{side}_country_code"), getattr(row, f"{side}_party_id"))
+    return format_html("{} on {}", party, platform_link(getattr(row, side)))
+
+
 @admin.register(AsyncRequest)
 class AsyncRequestAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
     """Commands and charging-profile requests routed through the hub, with the CPO's
@@ -128,29 +134,6 @@ class AsyncRequestAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
         ("Response (the CPO's synchronous answer)", {"fields": ("response_document",)}),
         ("Result (relayed to the requester)", {"fields": ("result_document", "later_document")}),
     )
-    readonly_fields = (
-        "id",
-        "kind",
-        "operation",
-        "state_badge",
-        "requester_link",
-        "receiver_link",
-        "session_link",
-        "location_link",
-        "created_at",
-        "timeout_s",
-        "expires_at",
-        "result_received_at",
-        "time_to_result",
-        "updated_at",
-        "response_url",
-        "result_deliveries_link",
-        "correlation_link",
-        "request_document",
-        "response_document",
-        "result_document",
-        "later_document",
-    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AsyncRequest]:
         # The answers and results are small; a request body (a charging profile) may not be,
@@ -168,22 +151,13 @@ class AsyncRequestAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
         match = UUID_RE.search(term)
         return found if match is None else found | Q(pk=uuid.UUID(match.group(0)))
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: AsyncRequest | None = None,
-    ) -> HttpResponse:
-        if obj is not None:
-            context["result_deliveries_url"] = self.result_deliveries_url(obj)
-            if obj.correlation_id:
-                context["exchanges_url"] = changelist_url(
-                    "ocpiexchange", correlation_id=obj.correlation_id
-                )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_links(self, request: HttpRequest, obj: AsyncRequest) -> dict[str, str]:
+        links = {"result_deliveries_url": self.result_deliveries_url(obj)}
+        if obj.correlation_id:
+            links["exchanges_url"] = changelist_url(
+                "ocpiexchange", correlation_id=obj.correlation_id
+            )
+        return links
 
     def result_deliveries_url(self, row: AsyncRequest) -> str:
         """The relays of its results to the requester (`{prefix}/{id}/result/{n}`)."""
@@ -243,19 +217,11 @@ class AsyncRequestAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description="requester")
     def requester_link(self, row: AsyncRequest) -> str:
-        return format_html(
-            "{} on {}",
-            party_label(row.requester_country_code, row.requester_party_id),
-            platform_link(row.requester),
-        )
+        return _party_on(row, "requester")
 
     @admin.display(description="receiver")
     def receiver_link(self, row: AsyncRequest) -> str:
-        return format_html(
-            "{} on {}",
-            party_label(row.receiver_country_code, row.receiver_party_id),
-            platform_link(row.receiver),
-        )
+        return _party_on(row, "receiver")
 
     @admin.display(description="session")
     def session_link(self, row: AsyncRequest) -> str:

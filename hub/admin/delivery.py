@@ -59,7 +59,6 @@ class PushAttemptInline(ReadOnlyInline):
         "request_id",
         "error",
     )
-    readonly_fields = fields
 
     @admin.display(description="duration")
     def duration(self, attempt: PushAttempt) -> str:
@@ -137,14 +136,6 @@ class PushDeliveryAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
                 )
             },
         ),
-    )
-    readonly_fields = (
-        "object_link",
-        "status_badge",
-        "receiver_link",
-        "to_party",
-        "from_party",
-        "correlation_link",
     )
     actions = (resend_action, cancel_action)
 
@@ -243,7 +234,6 @@ class ProxiedUrlAdmin(HubSearchMixin, ReadOnlyAdmin):
         "expires_at",
         "live",
     )
-    readonly_fields = fields
 
     def search_q(self, term: str) -> Q | None:
         """A pasted proxied URL (or its id) finds its row by primary key."""
@@ -333,7 +323,6 @@ class SyncStateAdmin(HubSearchMixin, ReadOnlyAdmin):
             },
         ),
     )
-    readonly_fields = ("party", "platform_link")
 
     @admin.display(description="party", ordering="country_code")
     def party(self, state: SyncState) -> str:

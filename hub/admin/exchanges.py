@@ -74,7 +74,6 @@ class OcpiExchangeAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
         ),
         ("Message ids", {"fields": ("request_id", "correlation_link")}),
     )
-    readonly_fields = ("platform_link", "duration", "correlation_link")
 
     def search_q(self, term: str) -> Q | None:
         """A pasted id hits the indexes only; a substring search scans, so it comes second."""

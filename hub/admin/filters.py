@@ -116,30 +116,30 @@ class StatusClassFilter(admin.SimpleListFilter):
         return queryset
 
 
-class HttpStatusFilter(StatusClassFilter):
-    title = "HTTP status"
-    parameter_name = "http"
-    field = "http_status"
-    classes = (
-        ("2xx", "2xx", 200, 300),
-        ("3xx", "3xx", 300, 400),
-        ("4xx", "4xx", 400, 500),
-        ("5xx", "5xx", 500, 600),
-    )
+def status_class_filter(
+    title: str, parameter_name: str, field: str, classes: Sequence[tuple[str, str, int, int]]
+) -> type[StatusClassFilter]:
+    """A StatusClassFilter over (key, label, first, end) classes of `field`."""
+    attrs = {"title": title, "parameter_name": parameter_name, "field": field, "classes": classes}
+    return type(f"{parameter_name.title()}StatusFilter", (StatusClassFilter,), attrs)
 
 
-class OcpiStatusFilter(StatusClassFilter):
-    """2.2.1 status_codes: 1xxx success, 2xxx client, 3xxx server, 4xxx hub errors."""
-
-    title = "OCPI status"
-    parameter_name = "ocpi"
-    field = "ocpi_status"
-    classes = (
-        ("1xxx", "1xxx success", 1000, 2000),
-        ("2xxx", "2xxx client error", 2000, 3000),
-        ("3xxx", "3xxx server error", 3000, 4000),
-        ("4xxx", "4xxx hub error", 4000, 5000),
-    )
+HttpStatusFilter = status_class_filter(
+    "HTTP status",
+    "http",
+    "http_status",
+    [(f"{n}xx", f"{n}xx", n * 100, n * 100 + 100) for n in (2, 3, 4, 5)],
+)
+# 2.2.1 status_codes: 1xxx success, 2xxx client, 3xxx server, 4xxx hub errors.
+OcpiStatusFilter = status_class_filter(
+    "OCPI status",
+    "ocpi",
+    "ocpi_status",
+    [
+        (f"{n}xxx", f"{n}xxx {label}", n * 1000, n * 1000 + 1000)
+        for n, label in ((1, "success"), (2, "client error"), (3, "server error"), (4, "hub error"))
+    ],
+)
 
 
 class RegistryPartyFilter(admin.SimpleListFilter):

@@ -21,7 +21,6 @@ class EvseInline(ReadOnlyInline):
 
     model = Evse
     fields = ("uid", "evse_id", "status", "last_updated")
-    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Evse]:
         # Meta orders by location first, which would join the locations for nothing.
@@ -71,21 +70,6 @@ class LocationAdmin(OcpiObjectAdmin):
         ("EVSEs and deliveries", {"fields": ("evse_summary", "deliveries_link")}),
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("document",)}),
-    )
-    readonly_fields = (
-        "party",
-        "ocpi_id",
-        "name",
-        "city",
-        "country",
-        "publish",
-        "last_updated",
-        "owner_link",
-        "evse_summary",
-        "deliveries_link",
-        "created_at",
-        "updated_at",
-        "document",
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Location]:
@@ -174,19 +158,6 @@ class TariffAdmin(OcpiObjectAdmin):
         ),
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("document",)}),
-    )
-    readonly_fields = (
-        "party",
-        "ocpi_id",
-        "currency",
-        "element_count",
-        "last_updated",
-        "deleted_at",
-        "owner_link",
-        "deliveries_link",
-        "created_at",
-        "updated_at",
-        "document",
     )
 
     def object_key(self, tariff: Tariff) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
@@ -60,7 +61,16 @@ def permission(codename: str) -> Callable[[Any, HttpRequest], bool]:
 
 class ReadOnlyMixin:
     """Nothing added, changed or deleted through the admin: data the hub holds for others,
-    records itself, or changes only through its services."""
+    records itself, or changes only through its services. Every field shown is read-only, so
+    no form field is ever built (display methods may be listed as fields)."""
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[str] | tuple[str, ...]:
+        fieldsets = getattr(self, "fieldsets", None)
+        if fieldsets:
+            return flatten_fieldsets(fieldsets)
+        return tuple(getattr(self, "fields", None) or ())
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -75,6 +85,23 @@ class ReadOnlyMixin:
 class ReadOnlyAdmin(ReadOnlyMixin, LargeTableAdmin):
     """Viewable, never edited here. These tables grow with traffic, so their changelists
     never count them whole."""
+
+    def change_page_links(self, request: HttpRequest, obj: Any) -> dict[str, str]:
+        """URLs the change page template shows as links beside the object (template names)."""
+        return {}
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context.update(self.change_page_links(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
@@ -182,15 +209,5 @@ class OcpiObjectAdmin(HubSearchMixin, ReadOnlyAdmin):
     def document(self, obj: Any) -> str:
         return pretty_json(obj.data)
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> HttpResponse:
-        if obj is not None:
-            context["deliveries_url"] = deliveries_url(self.outbox_module, self.object_key(obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_links(self, request: HttpRequest, obj: Any) -> dict[str, str]:
+        return {"deliveries_url": deliveries_url(self.outbox_module, self.object_key(obj))}

@@ -125,7 +125,6 @@ class PlatformEndpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("platform", "identifier", "role", "url")
     # All read-only, so no form field (and no URLField scheme guessing) is ever built.
     fields = ("platform", "identifier", "role", "url")
-    readonly_fields = fields
     list_filter = ("identifier", "role")
     list_select_related = ("platform",)
     search_fields = ("platform__name", "identifier", "url")
@@ -143,7 +142,6 @@ class PartyClaimAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("platform__name", "=country_code", "=party_id")
     ordering = ("state", "country_code", "party_id", "role")
     fields = ("party", "state", "platform", "business_details", "created_at", "changed_at")
-    readonly_fields = fields
     actions = ["approve_action", "reject_action", "release_action"]
 
     # Deciding is an audited action, never an edit or a delete; it needs the change
@@ -204,7 +202,6 @@ class PartyAuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ("platform_name", "=country_code", "=party_id", "actor")
     ordering = ("-at", "-pk")
     fields = ("at", "action", "party", "platform", "platform_name", "actor", "user", "detail")
-    readonly_fields = fields
 
     @admin.display(description="party", ordering="country_code")
     def party(self, entry: PartyAuditEntry) -> str:
@@ -221,4 +218,3 @@ class StaffExportAdmin(ReadOnlyAdmin):
     search_fields = ("=username",)
     ordering = ("-pk",)
     fields = ("created_at", "username", "user", "what", "rows", "remote_addr", "detail")
-    readonly_fields = fields

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -63,7 +63,6 @@ class PlatformEndpointInline(ReadOnlyInline):
 
     model = PlatformEndpoint
     fields = ("identifier", "role", "url")
-    readonly_fields = fields
 
 
 class PlatformTokenInline(ReadOnlyInline):
@@ -72,7 +71,6 @@ class PlatformTokenInline(ReadOnlyInline):
 
     model = PlatformToken
     fields = ("scope", "created_at", "short_digest")
-    readonly_fields = fields
     verbose_name = "hub-issued token"
     verbose_name_plural = "hub-issued tokens (digests only)"
 
@@ -123,19 +121,11 @@ class PlatformAdmin(HubSearchMixin, admin.ModelAdmin):
         ("Limits", {"fields": ("max_response_bytes",)}),
         ("Activity", {"fields": ("last_seen_at", "created_at", "updated_at")}),
     )
-    readonly_fields = (
-        "status",
-        "status_changed_at",
-        "registered",
-        "initiated_by",
-        "registered_at",
-        "versions_url",
-        "version",
-        "version_details_url",
-        "outbound_token_masked",
-        "last_seen_at",
-        "created_at",
-        "updated_at",
+    # Staff may correct these; everything else is written by the registry services.
+    readonly_fields = tuple(
+        field
+        for field in flatten_fieldsets(fieldsets)
+        if field not in ("name", "notes", "token_encoding", "max_response_bytes")
     )
     inlines: ClassVar = [PlatformRoleInline, PlatformEndpointInline, PlatformTokenInline]
     actions = [

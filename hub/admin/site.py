@@ -38,16 +38,13 @@ class HubAdminSite(admin.AdminSite):
     def get_app_list(
         self, request: HttpRequest, app_label: str | None = None
     ) -> list[dict[str, Any]]:
-        """Django's app list with the hub app split into the concern groups (the other apps,
-        staff users and groups, follow as Django lists them)."""
+        """Django's app list with the hub app split into the concern groups, first (staff
+        users and groups, and the other apps, follow as Django lists them)."""
         apps = super().get_app_list(request, app_label)
-        grouped: list[dict[str, Any]] = []
-        for app in apps:
-            if app["app_label"] == HUB_APP_LABEL:
-                grouped.extend(_hub_groups(app))
-            else:
-                grouped.append(app)
-        return grouped
+        hub = [
+            group for app in apps if app["app_label"] == HUB_APP_LABEL for group in _hub_groups(app)
+        ]
+        return hub + [app for app in apps if app["app_label"] != HUB_APP_LABEL]
 
     def app_index(
         self, request: HttpRequest, app_label: str, extra_context: dict[str, Any] | None = None

@@ -74,24 +74,6 @@ class TokenAdmin(OcpiObjectAdmin):
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("document",)}),
     )
-    readonly_fields = (
-        "party",
-        "ocpi_uid",
-        "type",
-        "contract_id",
-        "issuer",
-        "visual_number",
-        "valid",
-        "whitelist",
-        "last_updated",
-        "owner_link",
-        "token_owners",
-        "deliveries_link",
-        "sessions_link",
-        "created_at",
-        "updated_at",
-        "document",
-    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Token]:
         return (
@@ -202,7 +184,6 @@ class TokenOwnerAdmin(HubSearchMixin, ReadOnlyAdmin):
     list_per_page = 100
     search_help_text = "A token uid (exact, or its beginning), or an owner party (NL*ABC)."
     fields = ("uid", "type", "owner_party", "source", "last_seen_at", "tokens_link")
-    readonly_fields = fields
 
     def search_q(self, term: str) -> Q | None:
         return Q(uid__startswith=term.upper())
@@ -303,26 +284,6 @@ class SessionAdmin(OcpiObjectAdmin):
         ),
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("period_count", "document")}),
-    )
-    readonly_fields = (
-        "party",
-        "ocpi_id",
-        "status",
-        "kwh",
-        "start_date_time",
-        "end_date_time",
-        "location_link",
-        "last_updated",
-        "owner_link",
-        "emsp_party",
-        "token_owner_mismatch",
-        "cdr_token",
-        "deliveries_link",
-        "requests_link",
-        "created_at",
-        "updated_at",
-        "period_count",
-        "document",
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
