@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
 from hub.schemas.enums import TokenType
 
 
@@ -54,7 +55,7 @@ class Cdr(models.Model):
     token_country_code = models.CharField(max_length=2)
     token_party_id = models.CharField(max_length=3)
     token_uid = models.CharField(max_length=36)
-    token_type = models.CharField(max_length=12, choices=TokenType.choices)
+    token_type = models.CharField(max_length=12, choices=spec_choices(TokenType))
     session_id = models.CharField(max_length=36, blank=True, default="")
     currency = models.CharField(max_length=3)
     total_cost_excl_vat = models.DecimalField(max_digits=18, decimal_places=4)
@@ -120,7 +121,7 @@ class ReconciliationReport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
-        max_length=12, choices=ReportStatus.choices, default=ReportStatus.RUNNING
+        max_length=12, choices=spec_choices(ReportStatus), default=ReportStatus.RUNNING
     )
     # {"cdrs": n, "credits": n, "kwh": "…", "cost": {"EUR": {"excl_vat": "…", "incl_vat": "…"}}}
     totals = models.JSONField(default=dict, blank=True)
@@ -152,7 +153,7 @@ class ReconciliationFinding(models.Model):
     report = models.ForeignKey(
         ReconciliationReport, on_delete=models.CASCADE, related_name="findings"
     )
-    kind = models.CharField(max_length=32, choices=FindingKind.choices)
+    kind = models.CharField(max_length=32, choices=spec_choices(FindingKind))
     cdr = models.ForeignKey(Cdr, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     cdr_key = models.CharField(max_length=60, blank=True, default="")  # CC/PID/ID
     message = models.TextField()

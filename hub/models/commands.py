@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
 from hub.schemas.enums import CommandType
 
 
@@ -29,7 +30,12 @@ class AsyncState(models.TextChoices):
 
 
 # What a request asks: a command (its CommandType) or a charging-profile operation.
-ASYNC_OPERATION_CHOICES = [*CommandType.choices, ("GET", "GET"), ("SET", "SET"), ("CLEAR", "CLEAR")]
+ASYNC_OPERATION_CHOICES = [
+    *spec_choices(CommandType),
+    ("GET", "GET"),
+    ("SET", "SET"),
+    ("CLEAR", "CLEAR"),
+]
 
 
 class AsyncRequest(models.Model):

@@ -6,6 +6,8 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import Q
 
+from hub.models.choices import spec_choices
+
 
 class DeliveryStatus(models.TextChoices):
     """Where a delivery stands."""
@@ -49,7 +51,7 @@ class PushDelivery(models.Model):
     from_party_id = models.CharField(max_length=3, blank=True, default="")
     module = models.CharField(max_length=32)
     object_key = models.CharField(max_length=200)
-    operation = models.CharField(max_length=6, choices=DeliveryOperation.choices)
+    operation = models.CharField(max_length=6, choices=spec_choices(DeliveryOperation))
     patch_fields = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

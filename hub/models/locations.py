@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
 from hub.schemas.enums import Status as EvseStatus
 
 
@@ -50,7 +51,7 @@ class Evse(models.Model):
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="evse_rows")
     uid = models.CharField(max_length=36)
     evse_id = models.CharField(max_length=48, blank=True, default="")
-    status = models.CharField(max_length=12, choices=EvseStatus.choices)
+    status = models.CharField(max_length=12, choices=spec_choices(EvseStatus))
     last_updated = models.DateTimeField()
 
     class Meta:

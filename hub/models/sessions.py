@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
 from hub.schemas.enums import SessionStatus
 
 
@@ -18,7 +19,7 @@ class Session(models.Model):
         "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     data = models.JSONField()
-    status = models.CharField(max_length=12, choices=SessionStatus.choices)
+    status = models.CharField(max_length=12, choices=spec_choices(SessionStatus))
     token_country_code = models.CharField(max_length=2)
     token_party_id = models.CharField(max_length=3)
     location_id = models.CharField(max_length=36, blank=True, default="")
