@@ -22,6 +22,7 @@ from hub.admin.display import (
     DELIVERY_STATUS_COLOURS,
     cdr_change_link,
     changelist_url,
+    party_column,
     party_label,
     pretty_json,
     short,
@@ -214,9 +215,7 @@ class CdrAdmin(OcpiObjectAdmin):
 
     # -- list -------------------------------------------------------------------------------
 
-    @admin.display(description="CPO party", ordering="country_code")
-    def party(self, cdr: Cdr) -> str:
-        return party_label(cdr.country_code, cdr.party_id)
+    party = party_column("", "CPO party")
 
     @admin.display(description="CDR id", ordering="cdr_id")
     def ocpi_id(self, cdr: Cdr) -> str:
@@ -226,9 +225,7 @@ class CdrAdmin(OcpiObjectAdmin):
             value = cdr.data.get("id")
         return str(value or cdr.cdr_id)
 
-    @admin.display(description="eMSP (token owner)", ordering="token_country_code")
-    def emsp_party(self, cdr: Cdr) -> str:
-        return party_label(cdr.token_country_code, cdr.token_party_id)
+    emsp_party = party_column("token_", "eMSP (token owner)")
 
     @admin.display(description="computed total (excl / incl)")
     def computed_total(self, cdr: Cdr) -> str:

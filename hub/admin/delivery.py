@@ -15,8 +15,9 @@ from hub.admin.display import (
     DELIVERY_STATUS_COLOURS,
     changelist_url,
     ms_text,
+    party_column,
     party_label,
-    platform_link,
+    platform_column,
     short,
     status_badge,
 )
@@ -160,17 +161,11 @@ class PushDeliveryAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
             | Q(correlation_id=term)
         )
 
-    @admin.display(description="receiver", ordering="receiver__name")
-    def receiver_link(self, delivery: PushDelivery) -> str:
-        return platform_link(delivery.receiver)
+    receiver_link = platform_column("receiver", "receiver")
 
-    @admin.display(description="to", ordering="to_country_code")
-    def to_party(self, delivery: PushDelivery) -> str:
-        return party_label(delivery.to_country_code, delivery.to_party_id)
+    to_party = party_column("to_", "to")
 
-    @admin.display(description="from")
-    def from_party(self, delivery: PushDelivery) -> str:
-        return party_label(delivery.from_country_code, delivery.from_party_id)
+    from_party = party_column("from_", "from")
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, delivery: PushDelivery) -> str:
@@ -244,13 +239,9 @@ class ProxiedUrlAdmin(HubSearchMixin, ReadOnlyAdmin):
     def live(self, proxied: ProxiedUrl) -> bool:
         return proxied.expires_at > timezone.now()
 
-    @admin.display(description="caller", ordering="caller__name")
-    def caller_link(self, proxied: ProxiedUrl) -> str:
-        return platform_link(proxied.caller)
+    caller_link = platform_column("caller", "caller")
 
-    @admin.display(description="receiver", ordering="receiver__name")
-    def receiver_link(self, proxied: ProxiedUrl) -> str:
-        return platform_link(proxied.receiver)
+    receiver_link = platform_column("receiver", "receiver")
 
     @admin.display(description="from → to")
     def parties(self, proxied: ProxiedUrl) -> str:
@@ -324,13 +315,9 @@ class SyncStateAdmin(HubSearchMixin, ReadOnlyAdmin):
         ),
     )
 
-    @admin.display(description="party", ordering="country_code")
-    def party(self, state: SyncState) -> str:
-        return party_label(state.country_code, state.party_id)
+    party = party_column("", "party")
 
-    @admin.display(description="platform", ordering="platform__name")
-    def platform_link(self, state: SyncState) -> str:
-        return platform_link(state.platform)
+    platform_link = platform_column("platform", "platform")
 
     @admin.display(description="running", boolean=True)
     def running(self, state: SyncState) -> bool:

@@ -5,10 +5,12 @@ to, so a changelist page stays one query however many links it shows.
 """
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -124,3 +126,24 @@ def cdr_change_link(cdr_id: int | None, label: str) -> str:
     if cdr_id is None:
         return label or "—"
     return format_html('<a href="{}">{}</a>', reverse("admin:hub_cdr_change", args=[cdr_id]), label)
+
+
+def platform_column(field: str, description: str) -> Callable[[Any, Any], str]:
+    """A ModelAdmin column: the platform in foreign key `field`, linked, sorted by name (put
+    `field` in `list_select_related`)."""
+
+    @admin.display(description=description, ordering=f"{field}__name")
+    def column(model_admin: Any, obj: Any) -> str:
+        return platform_link(getattr(obj, field))
+
+    return column
+
+
+def party_column(prefix: str, description: str) -> Callable[[Any, Any], str]:
+    """A ModelAdmin column: the party in the key pair `{prefix}country_code`/`party_id`."""
+
+    @admin.display(description=description, ordering=f"{prefix}country_code")
+    def column(model_admin: Any, obj: Any) -> str:
+        return party_label(getattr(obj, f"{prefix}country_code"), getattr(obj, f"{prefix}party_id"))
+
+    return column

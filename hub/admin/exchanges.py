@@ -4,7 +4,7 @@ retention is a job, never a click)."""
 from django.contrib import admin
 from django.db.models import Q
 
-from hub.admin.display import ms_text, platform_link, short
+from hub.admin.display import ms_text, platform_column, short
 from hub.admin.filters import HttpStatusFilter, LoggedModuleFilter, OcpiStatusFilter
 from hub.admin.mixins import CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin
 from hub.models import OcpiExchange
@@ -85,9 +85,7 @@ class OcpiExchangeAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
     def short_url(self, exchange: OcpiExchange) -> str:
         return short(exchange.url, 70)
 
-    @admin.display(description="platform", ordering="platform__name")
-    def platform_link(self, exchange: OcpiExchange) -> str:
-        return platform_link(exchange.platform)
+    platform_link = platform_column("platform", "platform")
 
     @admin.display(description="duration", ordering="duration_ms")
     def duration(self, exchange: OcpiExchange) -> str:

@@ -207,6 +207,15 @@ TokenOwnerMismatchFilter = yes_no_filter(
 )
 
 
+def by_id(queryset: QuerySet[Any], value: str | None, field: str) -> QuerySet[Any]:
+    """The rows whose `field` is the id `value` (none for a value that is no id)."""
+    if not value:
+        return queryset
+    if not value.isdigit():
+        return queryset.none()
+    return queryset.filter(**{field: int(value)})
+
+
 class ByUrlFilter(admin.SimpleListFilter):
     """A filter reached by a link from another page ("deliveries of this object", "credits of
     this CDR"): shown only while it is in use, since its choices would be every row."""
@@ -244,12 +253,7 @@ class CreditOfFilter(ByUrlFilter):
         return f"CDR #{value}"
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(credit_of_id=int(value))
+        return by_id(queryset, self.value(), "credit_of_id")
 
 
 class CityFilter(admin.SimpleListFilter):
@@ -363,9 +367,4 @@ class ReportFilter(admin.SimpleListFilter):
         return choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(report_id=int(value))
+        return by_id(queryset, self.value(), "report_id")

@@ -15,6 +15,9 @@ from hub.models import Evse, Location, Role, Tariff
 # The CPO parties of the registry (locations and tariffs are keyed by them).
 CPO_PARTY = party_filter("party", "party", [Role.CPO])
 
+# What a location is: the first list columns and the top of its page.
+LOCATION_SUMMARY = ("party", "ocpi_id", "name", "city", "country", "publish")
+
 
 class EvseInline(ReadOnlyInline):
     """The EVSE read model of the location (rewritten on every write of the document)."""
@@ -34,12 +37,7 @@ class LocationAdmin(OcpiObjectAdmin):
 
     outbox_module = "locations"
     list_display = (
-        "party",
-        "ocpi_id",
-        "name",
-        "city",
-        "country",
-        "publish",
+        *LOCATION_SUMMARY,
         "evse_count",
         "evse_summary",
         "last_updated",
@@ -56,12 +54,7 @@ class LocationAdmin(OcpiObjectAdmin):
             None,
             {
                 "fields": (
-                    "party",
-                    "ocpi_id",
-                    "name",
-                    "city",
-                    "country",
-                    "publish",
+                    *LOCATION_SUMMARY,
                     "last_updated",
                     "owner_link",
                 )
@@ -141,21 +134,7 @@ class TariffAdmin(OcpiObjectAdmin):
     search_fields = ("tariff_id", "currency")
     search_help_text = "Tariff id, currency, or a party such as NL*ABC."
     fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "party",
-                    "ocpi_id",
-                    "currency",
-                    "element_count",
-                    "last_updated",
-                    "deleted_at",
-                    "owner_link",
-                    "deliveries_link",
-                )
-            },
-        ),
+        (None, {"fields": list_display}),
         ("Stored", {"fields": ("created_at", "updated_at")}),
         ("OCPI document", {"fields": ("document",)}),
     )

@@ -15,8 +15,8 @@ from django.utils.html import format_html
 from hub.admin.display import (
     correlation_link,
     deliveries_url,
-    party_label,
-    platform_link,
+    party_column,
+    platform_column,
     pretty_json,
 )
 from hub.admin.paging import LargeTableAdmin
@@ -192,13 +192,9 @@ class OcpiObjectAdmin(HubSearchMixin, ReadOnlyAdmin):
     def object_key(self, obj: Any) -> str:
         raise NotImplementedError
 
-    @admin.display(description="party", ordering="country_code")
-    def party(self, obj: Any) -> str:
-        return party_label(obj.country_code, obj.party_id)
+    party = party_column("", "party")
 
-    @admin.display(description="owner", ordering="owner__name")
-    def owner_link(self, obj: Any) -> str:
-        return platform_link(obj.owner)
+    owner_link = platform_column("owner", "owner")
 
     @admin.display(description="deliveries")
     def deliveries_link(self, obj: Any) -> str:

@@ -12,8 +12,8 @@ from django.utils.html import format_html
 
 from hub.admin.display import (
     deliveries_url,
-    party_label,
-    platform_link,
+    party_column,
+    platform_column,
     pretty_json,
     status_badge,
 )
@@ -81,18 +81,14 @@ class PlatformRoleAdmin(HubSearchMixin, admin.ModelAdmin):
         """Removing a role would silently stop routing to a registered party."""
         return False
 
-    @admin.display(description="party", ordering="country_code")
-    def party(self, role: PlatformRole) -> str:
-        return party_label(role.country_code, role.party_id)
+    party = party_column("", "party")
 
     @admin.display(description="business name")
     def business_name(self, role: PlatformRole) -> str:
         details = role.business_details if isinstance(role.business_details, dict) else {}
         return str(details.get("name") or "—")
 
-    @admin.display(description="platform", ordering="platform__name")
-    def platform_link(self, role: PlatformRole) -> str:
-        return platform_link(role.platform)
+    platform_link = platform_column("platform", "platform")
 
     @admin.display(description="ClientInfo status", ordering="platform__status")
     def platform_status(self, role: PlatformRole) -> str:

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from hub.admin.display import changelist_url, document_text, party_label
+from hub.admin.display import changelist_url, document_text, party_column, party_label
 from hub.admin.filters import TokenOwnerMismatchFilter, WhitelistFilter, party_filter
 from hub.admin.mixins import HubSearchMixin, OcpiObjectAdmin, ReadOnlyAdmin
 from hub.models import Cdr, Role, Session, Token, TokenOwner
@@ -18,6 +18,20 @@ CPO_PARTY = party_filter("CPO party", "party", [Role.CPO])
 # Sessions and CDRs carry their eMSP as the token owner's keys.
 TOKEN_EMSP_PARTY = party_filter("eMSP party (token owner)", "emsp", [Role.EMSP], "token_")
 
+# What a token is: its list columns and the top of its page.
+TOKEN_SUMMARY = (
+    "party",
+    "ocpi_uid",
+    "type",
+    "contract_id",
+    "issuer",
+    "visual_number",
+    "valid",
+    "whitelist",
+    "last_updated",
+    "owner_link",
+)
+
 
 @admin.register(Token)
 class TokenAdmin(OcpiObjectAdmin):
@@ -26,19 +40,7 @@ class TokenAdmin(OcpiObjectAdmin):
     document's fields from annotations and never loads the documents."""
 
     outbox_module = "tokens"
-    list_display = (
-        "party",
-        "ocpi_uid",
-        "type",
-        "contract_id",
-        "issuer",
-        "visual_number",
-        "valid",
-        "whitelist",
-        "last_updated",
-        "owner_link",
-        "deliveries_link",
-    )
+    list_display = (*TOKEN_SUMMARY, "deliveries_link")
     list_filter = (EMSP_PARTY, "type", "valid", WhitelistFilter, "owner")
     # The `token_page` index, newest first.
     ordering = ("-last_updated", "-pk")
@@ -50,23 +52,7 @@ class TokenAdmin(OcpiObjectAdmin):
         "party such as NL*ABC."
     )
     fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "party",
-                    "ocpi_uid",
-                    "type",
-                    "contract_id",
-                    "issuer",
-                    "visual_number",
-                    "valid",
-                    "whitelist",
-                    "last_updated",
-                    "owner_link",
-                )
-            },
-        ),
+        (None, {"fields": TOKEN_SUMMARY}),
         (
             "Routing and deliveries",
             {"fields": ("token_owners", "deliveries_link", "sessions_link")},
@@ -188,9 +174,7 @@ class TokenOwnerAdmin(HubSearchMixin, ReadOnlyAdmin):
     def search_q(self, term: str) -> Q | None:
         return Q(uid__startswith=term.upper())
 
-    @admin.display(description="owner party", ordering="country_code")
-    def owner_party(self, row: TokenOwner) -> str:
-        return party_label(row.country_code, row.party_id)
+    owner_party = party_column("", "owner party")
 
     @admin.display(description="tokens")
     def tokens_link(self, row: TokenOwner) -> str:
@@ -298,9 +282,7 @@ class SessionAdmin(OcpiObjectAdmin):
             | Q(data__cdr_token__contract_id__iexact=term)
         )
 
-    @admin.display(description="CPO party", ordering="country_code")
-    def party(self, session: Session) -> str:
-        return party_label(session.country_code, session.party_id)
+    party = party_column("", "CPO party")
 
     def object_key(self, session: Session) -> str:
         """`CC/PID/SESSION_ID`, as `hub.services.sessions.session_key` writes it."""
@@ -311,9 +293,7 @@ class SessionAdmin(OcpiObjectAdmin):
         """The id as the CPO spelled it (the key column is upper-cased)."""
         return str(getattr(session, "ocpi_id_value", None) or session.session_id)
 
-    @admin.display(description="eMSP (token owner)", ordering="token_country_code")
-    def emsp_party(self, session: Session) -> str:
-        return party_label(session.token_country_code, session.token_party_id)
+    emsp_party = party_column("token_", "eMSP (token owner)")
 
     @admin.display(description="token owner mismatch", ordering="token_owner_finding")
     def token_owner_mismatch(self, session: Session) -> str:
