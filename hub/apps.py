@@ -1,8 +1,15 @@
 """The hub app: the domain, the OCPI plumbing and the hub-level modules."""
 
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 from hub.modules import MODULES
+
+
+class HubAdminConfig(AdminConfig):
+    """Django's admin with the hub's site (`hub.admin.site`) as the default `admin.site`."""
+
+    default_site = "hub.admin.site.get_site"
 
 
 class HubConfig(AppConfig):

@@ -1,9 +1,17 @@
 """The hub's domain models, one module per concern."""
 
-from hub.models.cdrs import Cdr, PriceCheck, ReconciliationFinding, ReconciliationReport
-from hub.models.commands import AsyncKind, AsyncRequest, AsyncState
+from hub.models.cdrs import (
+    Cdr,
+    FindingKind,
+    PriceCheck,
+    ReconciliationFinding,
+    ReconciliationReport,
+    ReportStatus,
+)
+from hub.models.commands import ASYNC_OPERATION_CHOICES, AsyncKind, AsyncRequest, AsyncState
 from hub.models.deliveries import (
     CircuitState,
+    DeliveryOperation,
     DeliveryStatus,
     PushAttempt,
     PushDelivery,
@@ -27,7 +35,7 @@ from hub.models.parties import (
     TokenEncoding,
     TokenScope,
 )
-from hub.models.proxies import ProxiedUrl, ProxiedUrlKind
+from hub.models.proxies import Gateway, ProxiedUrl, ProxiedUrlKind
 from hub.models.sessions import Session
 from hub.models.staff import StaffExport
 from hub.models.sync import SyncState
@@ -35,6 +43,11 @@ from hub.models.tariffs import Tariff
 from hub.models.tokens import Token, TokenOwner, TokenSource
 
 __all__ = [
+    "ASYNC_OPERATION_CHOICES",
+    "DeliveryOperation",
+    "FindingKind",
+    "Gateway",
+    "ReportStatus",
     "CircuitState",
     "Cdr",
     "PriceCheck",

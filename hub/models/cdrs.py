@@ -5,6 +5,32 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
+from hub.models.spec_enums import TokenType
+
+
+class ReportStatus(models.TextChoices):
+    """Where a reconciliation run stands (ReconciliationReport.status)."""
+
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    # The CPO's list could not be pulled (the error says why): the store-side checks ran.
+    PARTIAL = "PARTIAL"
+
+
+class FindingKind(models.TextChoices):
+    """What a reconciliation finding reports (ReconciliationFinding.kind), in report order."""
+
+    MISSING = "MISSING"
+    UNDELIVERED = "UNDELIVERED"
+    DEAD_LETTER = "DEAD_LETTER"
+    DUPLICATE = "DUPLICATE"
+    MISPRICED = "MISPRICED"
+    UNPRICEABLE = "UNPRICEABLE"
+    NO_SESSION = "NO_SESSION"
+    SESSION_MISMATCH = "SESSION_MISMATCH"
+    CREDIT_WITHOUT_ORIGINAL = "CREDIT_WITHOUT_ORIGINAL"
+
 
 class PriceCheck(models.TextChoices):
     """The tariff engine's verdict on a CDR's reported cost."""
@@ -29,7 +55,7 @@ class Cdr(models.Model):
     token_country_code = models.CharField(max_length=2)
     token_party_id = models.CharField(max_length=3)
     token_uid = models.CharField(max_length=36)
-    token_type = models.CharField(max_length=12)
+    token_type = models.CharField(max_length=12, choices=spec_choices(TokenType))
     session_id = models.CharField(max_length=36, blank=True, default="")
     currency = models.CharField(max_length=3)
     total_cost_excl_vat = models.DecimalField(max_digits=18, decimal_places=4)
@@ -94,7 +120,9 @@ class ReconciliationReport(models.Model):
     period_end = models.DateField()  # exclusive
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=12, default="RUNNING")
+    status = models.CharField(
+        max_length=12, choices=spec_choices(ReportStatus), default=ReportStatus.RUNNING
+    )
     # {"cdrs": n, "credits": n, "kwh": "…", "cost": {"EUR": {"excl_vat": "…", "incl_vat": "…"}}}
     totals = models.JSONField(default=dict, blank=True)
     # {"missing": n, "undelivered": n, ...} per finding kind
@@ -125,7 +153,7 @@ class ReconciliationFinding(models.Model):
     report = models.ForeignKey(
         ReconciliationReport, on_delete=models.CASCADE, related_name="findings"
     )
-    kind = models.CharField(max_length=32)  # MISSING, UNDELIVERED, DEAD_LETTER, DUPLICATE, ...
+    kind = models.CharField(max_length=32, choices=spec_choices(FindingKind))
     cdr = models.ForeignKey(Cdr, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     cdr_key = models.CharField(max_length=60, blank=True, default="")  # CC/PID/ID
     message = models.TextField()

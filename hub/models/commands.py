@@ -9,6 +9,9 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
+from hub.models.spec_enums import CommandType
+
 
 class AsyncKind(models.TextChoices):
     COMMAND = "COMMAND"
@@ -26,12 +29,21 @@ class AsyncState(models.TextChoices):
     FAILED = "FAILED"  # forwarding failed
 
 
+# What a request asks: a command (its CommandType) or a charging-profile operation.
+ASYNC_OPERATION_CHOICES = [
+    *spec_choices(CommandType),
+    ("GET", "GET"),
+    ("SET", "SET"),
+    ("CLEAR", "CLEAR"),
+]
+
+
 class AsyncRequest(models.Model):
     """One command or charging-profile request and the proxying of its `response_url`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=AsyncKind.choices)
-    operation = models.CharField(max_length=24)  # START_SESSION, ... or SET/GET/CLEAR
+    operation = models.CharField(max_length=24, choices=ASYNC_OPERATION_CHOICES)
     requester = models.ForeignKey("hub.Platform", on_delete=models.CASCADE, related_name="+")
     requester_country_code = models.CharField(max_length=2)
     requester_party_id = models.CharField(max_length=3)

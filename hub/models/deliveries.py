@@ -6,6 +6,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import Q
 
+from hub.models.choices import spec_choices
 from hub.modules import ModuleID
 
 
@@ -25,6 +26,15 @@ class DeliveryStatus(models.TextChoices):
     CANCELLED = "CANCELLED"  # by staff, or the receiver went away
 
 
+class DeliveryOperation(models.TextChoices):
+    """The HTTP method a delivery uses at the receiver."""
+
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    POST = "POST"
+
+
 class PushDelivery(models.Model):
     """One object to bring to one receiver.
 
@@ -42,7 +52,7 @@ class PushDelivery(models.Model):
     from_party_id = models.CharField(max_length=3, blank=True, default="")
     module = models.CharField(max_length=32, choices=ModuleID.choices)
     object_key = models.CharField(max_length=200)
-    operation = models.CharField(max_length=6)  # PUT, PATCH, DELETE, POST
+    operation = models.CharField(max_length=6, choices=spec_choices(DeliveryOperation))
     patch_fields = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

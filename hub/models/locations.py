@@ -6,6 +6,9 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
+from hub.models.spec_enums import Status as EvseStatus
+
 
 class Location(models.Model):
     """A CPO's location. `data` is the partner's object as received (spelling kept, the hub
@@ -48,7 +51,7 @@ class Evse(models.Model):
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="evse_rows")
     uid = models.CharField(max_length=36)
     evse_id = models.CharField(max_length=48, blank=True, default="")
-    status = models.CharField(max_length=12)
+    status = models.CharField(max_length=12, choices=spec_choices(EvseStatus))
     last_updated = models.DateTimeField()
 
     class Meta:

@@ -23,15 +23,15 @@ class ConnectionStatus(models.TextChoices):
 
 
 class Role(models.TextChoices):
-    """2.2.1 types.asciidoc Role."""
+    """2.2.1 types.asciidoc Role, labelled as the spec spells the roles in its text."""
 
-    CPO = "CPO"
-    EMSP = "EMSP"
-    HUB = "HUB"
-    NAP = "NAP"
-    NSP = "NSP"
-    OTHER = "OTHER"
-    SCSP = "SCSP"
+    CPO = "CPO", "CPO"
+    EMSP = "EMSP", "eMSP"
+    HUB = "HUB", "HUB"
+    NAP = "NAP", "NAP"
+    NSP = "NSP", "NSP"
+    OTHER = "OTHER", "Other"
+    SCSP = "SCSP", "SCSP"
 
 
 class InterfaceRole(models.TextChoices):
@@ -129,8 +129,9 @@ class Platform(models.Model):
         ]
 
     def __str__(self) -> str:
-        roles = ", ".join(str(role) for role in self.roles.all()) if self.pk else ""
-        return f"{self.name} ({roles})" if roles else self.name
+        """The name only: admin lists and filters call this per row, so it must not query
+        (the roles are a column of their own in the platform list)."""
+        return self.name
 
     @property
     def masked_outbound_token(self) -> str:

@@ -22,6 +22,13 @@ class ProxiedUrlKind(models.TextChoices):
     GENERIC = "generic"
 
 
+class Gateway(models.TextChoices):
+    """The face of the hub the URL was handed out through (its URL segment)."""
+
+    CPO = "cpo", "CPO gateway"
+    EMSP = "emsp", "eMSP gateway"
+
+
 class ProxiedUrl(models.Model):
     """One partner URL reachable through the hub.
 
@@ -45,7 +52,7 @@ class ProxiedUrl(models.Model):
     to_country_code = models.CharField(max_length=2, blank=True, default="")
     to_party_id = models.CharField(max_length=3, blank=True, default="")
     module = models.CharField(max_length=64, choices=ModuleID.choices)
-    gateway = models.CharField(max_length=16)
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
     kind = models.CharField(
         max_length=10, choices=ProxiedUrlKind.choices, default=ProxiedUrlKind.GENERIC
     )

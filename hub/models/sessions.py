@@ -5,6 +5,9 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
+from hub.models.spec_enums import SessionStatus
+
 
 class Session(models.Model):
     """A CPO's charging session. Never broadcast: it goes to the eMSP owning `cdr_token`."""
@@ -16,7 +19,7 @@ class Session(models.Model):
         "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     data = models.JSONField()
-    status = models.CharField(max_length=12)
+    status = models.CharField(max_length=12, choices=spec_choices(SessionStatus))
     token_country_code = models.CharField(max_length=2)
     token_party_id = models.CharField(max_length=3)
     location_id = models.CharField(max_length=36, blank=True, default="")

@@ -5,6 +5,9 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.choices import spec_choices
+from hub.models.spec_enums import TokenType
+
 
 class Token(models.Model):
     """An eMSP's token as received (2.2.1: unique per (uid, type) within the eMSP; never
@@ -13,7 +16,7 @@ class Token(models.Model):
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
     uid = models.CharField(max_length=36)
-    type = models.CharField(max_length=12)
+    type = models.CharField(max_length=12, choices=spec_choices(TokenType))
     owner = models.ForeignKey(
         "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -55,7 +58,7 @@ class TokenOwner(models.Model):
     by every token seen in commands, sessions and CDRs (keys upper-cased: CiStrings)."""
 
     uid = models.CharField(max_length=36)
-    type = models.CharField(max_length=12)
+    type = models.CharField(max_length=12, choices=spec_choices(TokenType))
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
     source = models.CharField(max_length=8, choices=TokenSource.choices)

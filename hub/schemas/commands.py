@@ -24,19 +24,9 @@ from django.db import models
 from rest_framework import serializers
 
 from hub.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiUrlField, StrictIntegerField
-from hub.schemas.enums import OcpiEnumField
+from hub.schemas.enums import CommandType, OcpiEnumField
 from hub.schemas.locations import DisplayTextSerializer, OcpiPayloadSerializer, list_of
 from hub.schemas.tokens import TokenSerializer
-
-
-class CommandType(models.TextChoices):
-    """mod_commands CommandType: the URL segment naming the command."""
-
-    CANCEL_RESERVATION = "CANCEL_RESERVATION"
-    RESERVE_NOW = "RESERVE_NOW"
-    START_SESSION = "START_SESSION"
-    STOP_SESSION = "STOP_SESSION"
-    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
 
 
 class CommandResponseType(models.TextChoices):

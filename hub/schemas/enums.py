@@ -18,19 +18,14 @@ from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-
-class Status(models.TextChoices):
-    """Status of an EVSE (mod_locations Status)."""
-
-    AVAILABLE = "AVAILABLE"
-    BLOCKED = "BLOCKED"
-    CHARGING = "CHARGING"
-    INOPERATIVE = "INOPERATIVE"
-    OUTOFORDER = "OUTOFORDER"
-    PLANNED = "PLANNED"
-    REMOVED = "REMOVED"
-    RESERVED = "RESERVED"
-    UNKNOWN = "UNKNOWN"
+# The enums the models store as choices live with the models (models import no layer above
+# them); they are part of this vocabulary all the same.
+from hub.models.spec_enums import (  # noqa: F401 - re-exported with the other enums
+    CommandType,
+    SessionStatus,
+    Status,
+    TokenType,
+)
 
 
 class Capability(models.TextChoices):
@@ -190,15 +185,6 @@ class EnvironmentalImpactCategory(models.TextChoices):
 
     NUCLEAR_WASTE = "NUCLEAR_WASTE"
     CARBON_DIOXIDE = "CARBON_DIOXIDE"
-
-
-class TokenType(models.TextChoices):
-    """mod_tokens TokenType (used by PublishTokenType)."""
-
-    AD_HOC_USER = "AD_HOC_USER"
-    APP_USER = "APP_USER"
-    OTHER = "OTHER"
-    RFID = "RFID"
 
 
 class WhitelistType(models.TextChoices):

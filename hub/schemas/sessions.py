@@ -35,7 +35,7 @@ from rest_framework import serializers
 from hub.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiStringField, StrictBooleanField
 from hub.ocpi.serializers import OcpiObjectSerializer
 from hub.schemas.common import CountryCodeField, PartyIdField
-from hub.schemas.enums import OcpiEnumField, ProfileType, TokenType
+from hub.schemas.enums import OcpiEnumField, ProfileType, SessionStatus, TokenType
 from hub.schemas.locations import (
     CurrencyField,
     OcpiNumberField,
@@ -89,16 +89,6 @@ SESSION_ONLY_DIMENSIONS = frozenset(
 TIME_DIMENSIONS = frozenset(
     {CdrDimensionType.TIME, CdrDimensionType.PARKING_TIME, CdrDimensionType.RESERVATION_TIME}
 )
-
-
-class SessionStatus(models.TextChoices):
-    """mod_sessions SessionStatus (the text's "RESERVED" is the enum's RESERVATION)."""
-
-    ACTIVE = "ACTIVE"
-    COMPLETED = "COMPLETED"
-    INVALID = "INVALID"
-    PENDING = "PENDING"
-    RESERVATION = "RESERVATION"
 
 
 class ChargingPreferencesResponse(models.TextChoices):

@@ -17,7 +17,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from hub.admin import CDR_CSV_COLUMNS, INLINE_FINDINGS_LIMIT
+from hub.admin.cdrs import INLINE_FINDINGS_LIMIT
+from hub.admin.exports import CDR_CSV_COLUMNS
 from hub.models import (
     Cdr,
     DeliveryStatus,

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from hub.admin import CITY_CHOICES_CACHE_KEY
+from hub.admin.filters import CITY_CHOICES_CACHE_KEY
 from hub.models import (
     ConnectionStatus,
     DeliveryStatus,
@@ -367,8 +367,8 @@ class TestTariffFilters:
     def test_deleted_and_currency(self, admin_client: Client, cpo: Platform) -> None:
         live = make_tariff(cpo, "T1")
         gone = make_tariff(cpo, "T2", currency="CHF", deleted_at=timezone.now())
-        assert results(admin_client, "tariff", {"deleted": "yes"}) == [gone]
-        assert results(admin_client, "tariff", {"deleted": "no"}) == [live]
+        assert results(admin_client, "tariff", {"deleted_at__isempty": "0"}) == [gone]
+        assert results(admin_client, "tariff", {"deleted_at__isempty": "1"}) == [live]
         assert results(admin_client, "tariff", {"currency": "CHF"}) == [gone]
         assert results(admin_client, "tariff", {"q": "t1"}) == [live]
 
@@ -592,7 +592,7 @@ class TestProxiedUrlsAndSync:
 
     def test_sync_state_filters(self, admin_client: Client, world: dict[str, Any]) -> None:
         sync: SyncState = world["syncstate"]
-        assert results(admin_client, "syncstate", {"has_error": "yes"}) == [sync]
+        assert results(admin_client, "syncstate", {"last_error__isempty": "0"}) == [sync]
         assert results(admin_client, "syncstate", {"module": "tariffs"}) == []
         assert results(admin_client, "syncstate", {"q": "NL*ABC"}) == [sync]
         assert "120 fetched, 3 stored" in html(admin_client.get(changelist("syncstate")))

@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hub.admin_paging import EstimatedCountPaginator, is_unfiltered
+from hub.admin.paging import EstimatedCountPaginator, is_unfiltered
 from hub.models import OcpiExchange, Platform, PushAttempt, PushDelivery
 from tests.hub.admin_pages import changelist
 from tests.hub.test_admin_outbox import make_attempt, make_delivery
@@ -176,7 +176,7 @@ class TestPaginatorUnits:
     def test_delivery_page_shows_only_the_latest_attempts(
         self, admin_client: Client, emsp: Platform
     ) -> None:
-        from hub.admin import INLINE_ATTEMPTS_LIMIT
+        from hub.admin.delivery import INLINE_ATTEMPTS_LIMIT
 
         delivery = make_delivery(emsp)
         PushAttempt.objects.bulk_create(

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 from django.utils.module_loading import import_string
 
-from hub import admin as hub_admin
+from hub.admin import filters as hub_admin
 from hub.models import AsyncKind, OcpiExchange, ProxiedUrl, PushDelivery, SyncState
 from hub.modules import (
     LOGGED_MODULES,

@@ -82,7 +82,7 @@ def test_pull_ingests_and_reports_the_cdr_the_hub_never_received(net: Any, setti
     assert first[0][4] == {"ingested": True}
     assert first[1][2] is None and first[1][4]["ingested"] is False
     assert "total_cost" in first[1][4]["error"]
-    assert report.counts == {kind: 2 * int(kind == Kind.MISSING) for kind in Kind.ALL}
+    assert report.counts == {kind: 2 * int(kind == Kind.MISSING) for kind in Kind.values}
     assert report.totals == {
         "cdrs": 2,
         "credits": 0,

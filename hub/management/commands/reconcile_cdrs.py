@@ -31,8 +31,8 @@ def _party(value: str | None, option: str) -> PartyRef | None:
         raise CommandError(f"{option} must be COUNTRY-PARTY, e.g. NL-ABC (got {value!r})") from None
 
 
-# Short column titles for the summary table, in Kind.ALL order.
-_COLUMNS = {
+# Short column titles for the summary table, in Kind.values order.
+_COLUMNS: dict[str, str] = {
     Kind.MISSING: "miss",
     Kind.UNDELIVERED: "undeliv",
     Kind.DEAD_LETTER: "dead",
@@ -89,7 +89,7 @@ class Command(BaseCommand):
         if not reports:
             return
         header = ["CPO", "eMSP", "status", "cdrs", "credits", "kWh", "cost excl/incl"]
-        header += [_COLUMNS[k] for k in Kind.ALL]
+        header += [_COLUMNS[k] for k in Kind.values]
         rows = [header]
         for report in reports:
             totals = report.totals
@@ -106,7 +106,7 @@ class Command(BaseCommand):
                     str(totals.get("credits", 0)),
                     str(totals.get("kwh", "0")),
                     cost or "-",
-                    *(str(report.counts.get(k, 0)) for k in Kind.ALL),
+                    *(str(report.counts.get(k, 0)) for k in Kind.values),
                 ]
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

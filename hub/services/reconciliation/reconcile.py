@@ -63,7 +63,7 @@ from hub.models import (
     Session,
     Tariff,
 )
-from hub.models.cdrs import PriceCheck
+from hub.models.cdrs import FindingKind, PriceCheck, ReportStatus
 from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
@@ -82,39 +82,9 @@ logger = logging.getLogger(__name__)
 MODULE = "cdrs"
 
 
-class Kind:
-    """Finding kinds (ReconciliationFinding.kind), in report order."""
-
-    MISSING = "MISSING"
-    UNDELIVERED = "UNDELIVERED"
-    DEAD_LETTER = "DEAD_LETTER"
-    DUPLICATE = "DUPLICATE"
-    MISPRICED = "MISPRICED"
-    UNPRICEABLE = "UNPRICEABLE"
-    NO_SESSION = "NO_SESSION"
-    SESSION_MISMATCH = "SESSION_MISMATCH"
-    CREDIT_WITHOUT_ORIGINAL = "CREDIT_WITHOUT_ORIGINAL"
-
-    ALL = (
-        MISSING,
-        UNDELIVERED,
-        DEAD_LETTER,
-        DUPLICATE,
-        MISPRICED,
-        UNPRICEABLE,
-        NO_SESSION,
-        SESSION_MISMATCH,
-        CREDIT_WITHOUT_ORIGINAL,
-    )
-
-
-class ReportStatus:
-    """ReconciliationReport.status."""
-
-    RUNNING = "RUNNING"
-    DONE = "DONE"
-    # The CPO's list could not be pulled (the error says why): the store-side checks ran.
-    PARTIAL = "PARTIAL"
+# Finding kinds (in report order) and report states are the models' choices; `Kind` is the
+# name this module and its callers use for the kinds.
+Kind = FindingKind
 
 
 class ReconciliationError(Exception):
@@ -719,9 +689,9 @@ def _store_report(
                 period_start=period_start,
                 period_end=period_end,
             )
-        order = {kind: i for i, kind in enumerate(Kind.ALL)}
+        order = {kind: i for i, kind in enumerate(Kind.values)}
         findings.sort(key=lambda f: (order.get(f.kind, 99), f.cdr_key))
-        counts = dict.fromkeys(Kind.ALL, 0)
+        counts = dict.fromkeys(Kind.values, 0)
         for finding in findings:
             counts[finding.kind] = counts.get(finding.kind, 0) + 1
         # A CDR ingested now (MISSING) that is not in `cdrs` (refused) adds nothing to totals.

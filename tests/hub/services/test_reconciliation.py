@@ -248,7 +248,7 @@ def test_every_kind_of_discrepancy_is_found_exactly_once_with_totals(
         "NL*CP2 → DE*MS1 2024-05-01..2024-05-02",
     ]
     report = report_for(CP1, MS1)
-    found: dict[str, list[str]] = {kind: [] for kind in Kind.ALL}
+    found: dict[str, list[str]] = {kind: [] for kind in Kind.values}
     for finding in report.findings.all():
         found[finding.kind].append(finding.cdr_key)
     assert found == EXPECTED

@@ -1,7 +1,8 @@
-"""Forms behind the registry's admin pages (hub/admin.py).
+"""Forms behind the registry's admin pages (hub/admin/platforms.py).
 
 They only validate what staff type; every registry write goes through
-`hub.services.registry.credentials` so that the admin can never leave a platform half-registered.
+`hub.services.registry.credentials` so that the admin can never leave a platform
+half-registered.
 """
 
 from typing import Any

@@ -1,0 +1,14 @@
+"""The hub's operations admin, one module per concern (see `site.GROUPS` for how the index
+groups them). Importing the package registers every ModelAdmin."""
+
+from hub.admin import (  # noqa: F401 - registers the ModelAdmins
+    cdrs,
+    commands,
+    delivery,
+    exchanges,
+    locations,
+    partners,
+    platforms,
+    site,
+    tokens_sessions,
+)
