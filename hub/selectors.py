@@ -18,7 +18,7 @@ from hub.models.cdrs import Cdr
 from hub.models.sessions import Session
 from hub.ocpi.authentication import OcpiCaller
 from hub.ocpi.routing import PartyRef
-from hub.services.delivery.outbox import Receiver
+from hub.services.delivery.types import Receiver
 
 
 def client_infos_visible_to(caller: OcpiCaller) -> QuerySet[PlatformRole]:

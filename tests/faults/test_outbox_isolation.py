@@ -117,6 +117,7 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
 
     from hub.ocpi.routing import PartyRef
     from hub.services.delivery import outbox
+    from hub.services.delivery.types import Receiver
     from tests.faults.partners import TreeReceiver
     from tests.integration.hubnet import connect, role
 
@@ -135,7 +136,7 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
     # tasks only for its free slots (its cap is 1), the rest wait in the database
     hanging.set_behaviour("/ocpi/2.2.1", delay=30.0)
     party = hanging_platform.roles.first()
-    to_hanging = outbox.Receiver(hanging_platform, PartyRef(party.country_code, party.party_id))
+    to_hanging = Receiver(hanging_platform, PartyRef(party.country_code, party.party_id))
     with transaction.atomic():
         for n in range(BACKLOG):
             outbox.push_enqueue(

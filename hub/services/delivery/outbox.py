@@ -22,7 +22,6 @@ import logging
 import random
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +41,7 @@ from hub.models import (
 )
 from hub.ocpi.client import OcpiClient, OcpiResult, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef, hub_party
+from hub.services.delivery.types import PushRequest, Receiver
 
 logger = logging.getLogger(__name__)
 
@@ -65,30 +65,6 @@ _ORDERING_WAIT_S = 0.3
 _ATTEMPT_RECORDED = "outbox: attempt recorded"
 
 _OPERATION_RANK = {"PATCH": 0, "PUT": 1, "POST": 1, "DELETE": 2}
-
-
-@dataclass(frozen=True)
-class Receiver:
-    """A platform to deliver to, and the party named in the TO header."""
-
-    platform: Platform
-    party: PartyRef
-
-
-@dataclass
-class PushRequest:
-    """What a module's builder says to send for a delivery, built at send time."""
-
-    method: str
-    path: str
-    body: Any = None
-    routed: bool = True
-    # Sent instead when the receiver does not know the object a PATCH addresses (2.2.1: "if a
-    # PATCH fails, the client is expected to ... PUT it").
-    fallback: "PushRequest | None" = None
-    query: dict[str, str] = field(default_factory=dict)
-    # An absolute URL instead of `endpoint + path`: results relayed to an eMSP's response_url.
-    url: str | None = None
 
 
 Builder = Callable[[PushDelivery], PushRequest | None]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from hub.models import CircuitState, DeliveryStatus, Platform, PushDelivery, ReceiverCircuit
 from hub.ocpi.routing import PartyRef
 from hub.services.delivery import outbox
+from hub.services.delivery.types import Receiver
 from tests.factories import registered_party
 
 pytestmark = pytest.mark.django_db
@@ -41,9 +42,9 @@ def healthy() -> Platform:
     return registered_party("EMSP", "DE", "MS2")[0]
 
 
-def receiver(platform: Platform) -> outbox.Receiver:
+def receiver(platform: Platform) -> Receiver:
     party = platform.roles.first()
-    return outbox.Receiver(platform, PartyRef(party.country_code, party.party_id))
+    return Receiver(platform, PartyRef(party.country_code, party.party_id))
 
 
 def enqueue(platform: Platform, keys: list[str], module: str = "cdrs") -> list[int]:
