@@ -90,7 +90,7 @@ from hub.schemas.enums import TokenType, WhitelistType
 from hub.schemas.hubclientinfo import client_info
 from hub.schemas.sessions import SessionStatus
 from hub.services.cdr_checks import FINDING_CODES
-from hub.services.delivery.outbox import delivery_cancel, delivery_resend
+from hub.services.delivery.receivers import delivery_cancel, delivery_resend
 from hub.services.reconciliation.reconcile import Kind, ReportStatus, reconciliation_findings_csv
 from hub.services.registry.credentials import (
     RegistrationError,

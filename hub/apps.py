@@ -17,7 +17,7 @@ class HubConfig(AppConfig):
         publish("credentials", "SENDER", "ocpi-credentials")
         publish("hubclientinfo", "SENDER", "ocpi-hubclientinfo")
 
-        from hub.services.delivery.outbox import register_push_builder
+        from hub.services.delivery.enqueue import register_push_builder
         from hub.services.locations import build_location_push
         from hub.services.tariffs import build_tariff_push
 

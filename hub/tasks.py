@@ -46,7 +46,7 @@ def ping_task() -> str:
 def deliver_push_task(delivery_id: int) -> str:
     """Send one outbox delivery of state (locations, tariffs, tokens, ClientInfo) on
     `ocpi_push` (a no-op unless it is PENDING and due)."""
-    from hub.services.delivery.outbox import delivery_send
+    from hub.services.delivery.sending import delivery_send
 
     return delivery_send(delivery_id=delivery_id)
 
@@ -61,7 +61,7 @@ def deliver_push_task(delivery_id: int) -> str:
 )
 def deliver_money_task(delivery_id: int) -> str:
     """Send one outbox delivery of money (a no-op unless it is PENDING and due)."""
-    from hub.services.delivery.outbox import delivery_send
+    from hub.services.delivery.sending import delivery_send
 
     return delivery_send(delivery_id=delivery_id)
 
@@ -69,7 +69,7 @@ def deliver_money_task(delivery_id: int) -> str:
 @shared_task(name="hub.delivery_sweep", ignore_result=True)
 def delivery_sweep_task() -> dict[str, int]:
     """Re-enqueue due deliveries and release expired claims (beat)."""
-    from hub.services.delivery.outbox import delivery_sweep
+    from hub.services.delivery.sweep import delivery_sweep
 
     return delivery_sweep()
 

@@ -265,7 +265,7 @@ def credentials_update(
 
 
 def _forget_registration(platform: Platform) -> None:
-    from hub.services.delivery.outbox import receiver_unregistered
+    from hub.services.delivery.receivers import receiver_unregistered
 
     platform.tokens.all().delete()
     platform.outbound_token = ""
@@ -512,7 +512,7 @@ def platform_unregister(*, platform: Platform) -> str | None:
 def platform_suspend(*, platform: Platform) -> None:
     """Stop all traffic with a platform without unregistering it (its calls get 401). Its
     deliveries are held, not cancelled: billing records wait for the reactivation."""
-    from hub.services.delivery.outbox import receiver_hold
+    from hub.services.delivery.receivers import receiver_hold
 
     with transaction.atomic():
         platform_set_status(platform=platform, status=ConnectionStatus.SUSPENDED)
@@ -522,7 +522,7 @@ def platform_suspend(*, platform: Platform) -> None:
 def platform_reactivate(*, platform: Platform) -> None:
     """Lift a suspension: CONNECTED when registered, else PLANNED; the held deliveries go out
     in their original order."""
-    from hub.services.delivery.outbox import receiver_release
+    from hub.services.delivery.receivers import receiver_release
 
     with transaction.atomic():
         platform_set_status(
