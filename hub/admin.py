@@ -91,7 +91,9 @@ from hub.schemas.hubclientinfo import client_info
 from hub.schemas.sessions import SessionStatus
 from hub.services.cdr_checks import FINDING_CODES
 from hub.services.delivery.receivers import delivery_cancel, delivery_resend
-from hub.services.reconciliation.reconcile import Kind, ReportStatus, reconciliation_findings_csv
+from hub.services.reconciliation.export import reconciliation_findings_csv
+from hub.services.reconciliation.findings import Kind
+from hub.services.reconciliation.report import ReportStatus
 from hub.services.registry.credentials import (
     RegistrationError,
     credentials_rotate,
@@ -3526,7 +3528,7 @@ def _findings_csv_response(
 @admin.register(ReconciliationReport)
 class ReconciliationReportAdmin(ReadOnlyAdmin):
     """One reconciliation run per (CPO, eMSP, period), written by
-    `hub.services.reconciliation.reconcile` only: totals, counts per finding kind, and the
+    `hub.services.reconciliation` only: totals, counts per finding kind, and the
     findings (also as CSV)."""
 
     change_form_template = "admin/hub/reconciliationreport/change_form.html"

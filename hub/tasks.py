@@ -137,6 +137,6 @@ def async_requests_expire_task() -> dict[str, int]:
 def reconcile_cdrs_task() -> list[int]:
     """Reconcile the previous day's CDRs of every CPO (beat, daily; DESIGN §6). A rerun
     replaces that day's reports, so a lost or repeated run is harmless."""
-    from hub.services.reconciliation.reconcile import reconcile_previous_day
+    from hub.services.reconciliation.report import reconcile_previous_day
 
     return reconcile_previous_day()
