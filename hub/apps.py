@@ -24,7 +24,7 @@ class HubConfig(AppConfig):
         import hub.tasks  # noqa: F401 - registers the tasks services enqueue by name (web too)
         from hub.ocpi.registry import publish
         from hub.ocpi.signals import platform_seen
-        from hub.services.delivery.outbox import register_push_builder
+        from hub.services.delivery.enqueue import register_push_builder
         from hub.services.registry.clientinfo import on_platform_status_changed
         from hub.services.registry.status import on_platform_seen, platform_status_changed
 

@@ -10,8 +10,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from hub.services.delivery.outbox import delivery_send, delivery_sweep
-from hub.services.reconciliation.reconcile import reconcile_previous_day
+from hub.services.delivery.sending import delivery_send
+from hub.services.delivery.sweep import delivery_sweep
+from hub.services.reconciliation.report import reconcile_previous_day
 from hub.services.registry.stillalive import platform_probe, still_alive_check
 from hub.services.retention import prune_all, prune_exchange_log
 from hub.services.routing.async_results import async_requests_expire

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hub.models import ConnectionStatus, DeliveryStatus, Platform, PushDelivery
-from hub.services.delivery.outbox import delivery_cancel, delivery_resend
+from hub.services.delivery.receivers import delivery_cancel, delivery_resend
 
 # One click sends at most this many; more is a job for a narrower filter (or a script).
 BULK_ACTION_LIMIT = 500

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from hub.models import Cdr, ReconciliationReport
-from hub.services.reconciliation.reconcile import reconciliation_findings_csv
+from hub.services.reconciliation.export import reconciliation_findings_csv
 from hub.services.staff import SafeCsvWriter, export_record
 
 # At most this many reports' findings in one CSV download (each is a full findings list).

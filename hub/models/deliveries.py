@@ -125,7 +125,7 @@ class PushAttempt(models.Model):
 
 
 class CircuitState(models.TextChoices):
-    """A receiver's circuit breaker (hub.services.delivery.outbox)."""
+    """A receiver's circuit breaker (hub.services.delivery.circuit)."""
 
     CLOSED = "CLOSED"  # deliveries are sent
     OPEN = "OPEN"  # too many transport failures in a row: deliveries wait until retry_at

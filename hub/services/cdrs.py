@@ -45,7 +45,7 @@ from hub.ocpi.exceptions import InvalidParametersError, NotFoundError
 from hub.ocpi.routing import PartyRef
 from hub.services.cdr_checks import cdr_findings
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
 from hub.services.sessions import cdr_token_receiver, token_owner_of

@@ -20,7 +20,7 @@ from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import publish_allowed_parties, receivers_for
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
 

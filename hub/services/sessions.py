@@ -64,7 +64,7 @@ from hub.selectors import (
     sessions_visible_to,
 )
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult

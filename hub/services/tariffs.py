@@ -17,7 +17,7 @@ from hub.ocpi.exceptions import NotFoundError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import receivers_for
 from hub.services.concurrency import retry_on_unique_race
-from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
 from hub.services.freshness import supersedes
 from hub.services.locations import WriteResult

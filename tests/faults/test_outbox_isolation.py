@@ -116,7 +116,7 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
     from django.db import transaction
 
     from hub.ocpi.routing import PartyRef
-    from hub.services.delivery import outbox
+    from hub.services.delivery.enqueue import push_enqueue
     from hub.services.delivery.types import Receiver
     from tests.faults.partners import TreeReceiver
     from tests.integration.hubnet import connect, role
@@ -139,7 +139,7 @@ def test_hanging_receiver_with_a_backlog_does_not_starve_nine_healthy(
     to_hanging = Receiver(hanging_platform, PartyRef(party.country_code, party.party_id))
     with transaction.atomic():
         for n in range(BACKLOG):
-            outbox.push_enqueue(
+            push_enqueue(
                 module="hubclientinfo",
                 object_key=f"ZZ/{_key(n)}/EMSP",
                 operation="PUT",

@@ -27,7 +27,7 @@ from hub.ocpi import registry
 from hub.schemas.locations import LocationSerializer
 from hub.schemas.tariffs import TariffSerializer
 from hub.services import sync
-from hub.services.delivery import outbox
+from hub.services.delivery import broker, enqueue, rules
 from hub.services.routing.async_results import MODULE_OF
 from hub.tasks import deliver_money_task, deliver_push_task
 
@@ -105,9 +105,9 @@ def test_versions_is_logged_but_not_published() -> None:
 
 
 def test_every_pushed_module_has_its_builder_registered() -> None:
-    assert set(outbox._builders) == PUSHED_MODULES
+    assert set(enqueue._builders) == PUSHED_MODULES
     for module in PUSHED_MODULES:
-        assert outbox._builders[module] is MODULES[module].push_builder()
+        assert enqueue._builders[module] is MODULES[module].push_builder()
     assert {
         "cdrs",
         "chargingprofiles",
@@ -121,15 +121,15 @@ def test_every_pushed_module_has_its_builder_registered() -> None:
 
 
 def test_the_state_money_split_is_the_outboxs() -> None:
-    assert outbox.STATE_MODULES is STATE_MODULES
+    assert rules.STATE_MODULES is STATE_MODULES
     assert {"locations", "tariffs", "tokens", "hubclientinfo"} == STATE_MODULES
     assert {"sessions", "cdrs", "commands", "chargingprofiles"} == MONEY_MODULES
     assert STATE_MODULES | MONEY_MODULES == PUSHED_MODULES
     assert not STATE_MODULES & MONEY_MODULES
     for module in PUSHED_MODULES:
-        assert outbox.is_money(module) is MODULES[module].is_money
+        assert rules.is_money(module) is MODULES[module].is_money
         expected = deliver_money_task if module in MONEY_MODULES else deliver_push_task
-        assert outbox.delivery_task(module) == expected
+        assert broker.delivery_task(module) == expected
 
 
 def test_async_results_are_delivered_under_their_modules() -> None:

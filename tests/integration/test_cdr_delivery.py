@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from hub.models import Cdr, DeliveryStatus, PushDelivery
-from hub.services.delivery.outbox import delivery_resend, delivery_sweep
+from hub.services.delivery.receivers import delivery_resend
+from hub.services.delivery.sweep import delivery_sweep
 from tests.cpo_gateway.api.test_cdrs import cdr
 from tests.integration.hubnet import network, routing_headers
 from tests.worker import wait_until

@@ -11,7 +11,8 @@ import pytest
 
 from hub.models import Cdr, PushDelivery, ReconciliationReport
 from hub.models.deliveries import DeliveryStatus
-from hub.services.reconciliation.reconcile import Kind, reconcile
+from hub.services.reconciliation.findings import Kind
+from hub.services.reconciliation.report import reconcile
 from tests.fixtures import load_ocpi_fixture
 from tests.integration.hubnet import network, routing_headers
 from tests.worker import wait_until

@@ -30,7 +30,7 @@ from hub.models import (
     Token,
 )
 from hub.ocpi.tokens import token_forms
-from hub.services.delivery.outbox import delivery_send
+from hub.services.delivery.sending import delivery_send
 from hub.services.registry.credentials import credentials_rotate, hub_versions_url, platform_invite
 from tests.integration.hubnet import role, routing_headers
 from tests.integration.test_location_broadcast import location, tariff

@@ -17,7 +17,7 @@ from hub.models import OcpiExchange, Platform, ProxiedUrlKind, PushDelivery
 from hub.ocpi.client import OcpiClient, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef
 from hub.ocpi.urlpolicy import check_url
-from hub.services.delivery.outbox import delivery_send
+from hub.services.delivery.sending import delivery_send
 from hub.services.registry.credentials import platform_invite
 from hub.services.routing.forwarding import proxy_url
 from tests.conftest import OcpiTestClient

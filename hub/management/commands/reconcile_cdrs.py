@@ -1,7 +1,7 @@
 """`manage.py reconcile_cdrs --from YYYY-MM-DD --to YYYY-MM-DD [--cpo CC-PID] [--emsp CC-PID]`:
 reconcile the CDRs of [from, to) (the end date is exclusive) and print one line per
 (CPO, eMSP) report. A rerun of the same period replaces its reports. See
-`hub.services.reconciliation.reconcile` (DESIGN §6)."""
+`hub.services.reconciliation` (DESIGN §6)."""
 
 from datetime import date
 from typing import Any
@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from hub.management.commands.ocpi_sync import parse_party
 from hub.ocpi.routing import PartyRef
-from hub.services.reconciliation.reconcile import Kind, ReconciliationError, reconcile
+from hub.services.reconciliation.findings import Kind, ReconciliationError
+from hub.services.reconciliation.report import reconcile
 
 
 def parse_day(value: str, option: str) -> date:

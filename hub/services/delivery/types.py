@@ -1,4 +1,4 @@
-"""What the outbox delivers to and what a module's builder asks it to send."""
+"""The outbox's value types: whom a delivery goes to, and what a builder says to send."""
 
 from dataclasses import dataclass, field
 from typing import Any

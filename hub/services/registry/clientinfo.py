@@ -39,7 +39,7 @@ from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
 from hub.schemas.hubclientinfo import client_info
 from hub.selectors import client_infos_visible_to, may_route, receivers_for
-from hub.services.delivery.outbox import push_enqueue, receiver_endpoint
+from hub.services.delivery.enqueue import push_enqueue, receiver_endpoint
 from hub.services.delivery.types import PushRequest, Receiver
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from hub.ocpi.exceptions import (
 )
 from hub.ocpi.tokens import generate_token, token_digest
 from hub.schemas.credentials import CredentialsSerializer
-from hub.services.delivery.outbox import receiver_hold, receiver_release, receiver_unregistered
+from hub.services.delivery.receivers import receiver_hold, receiver_release, receiver_unregistered
 from hub.services.registry.discovery import DiscoveredEndpoint, PartnerDiscovery, discover_partner
 from hub.services.registry.parties import (
     ClaimsPlan,

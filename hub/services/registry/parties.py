@@ -43,7 +43,7 @@ from hub.models import (
 from hub.ocpi.exceptions import InvalidParametersError, MethodNotAllowedError
 from hub.ocpi.routing import PartyRef
 from hub.selectors import receivers_for
-from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.enqueue import push_enqueue
 from hub.services.registry.clientinfo import ALL_ROLES, clientinfo_key
 from hub.services.registry.clientinfo import MODULE as CLIENTINFO
 

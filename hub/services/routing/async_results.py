@@ -74,7 +74,7 @@ from hub.ocpi.exceptions import (
 from hub.ocpi.routing import OcpiRequestContext, PartyRef, hub_party
 from hub.ocpi.urlpolicy import UrlNotAllowedError, check_url
 from hub.selectors import platform_roles_of
-from hub.services.delivery.outbox import push_enqueue
+from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 

@@ -7,7 +7,7 @@ import pytest
 
 from hub.models import PushDelivery, Token, TokenOwner
 from hub.ocpi.routing import PartyRef
-from hub.services.delivery.outbox import ordering_group
+from hub.services.delivery.rules import ordering_group
 from hub.services.tokens import build_token_push, token_key
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, PlatformRoleFactory, registered_party

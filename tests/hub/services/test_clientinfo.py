@@ -13,7 +13,7 @@ from django.utils import timezone
 from hub.models import ConnectionStatus, Platform, PushAttempt, PushDelivery
 from hub.ocpi import client as ocpi_client_module
 from hub.ocpi.datetimes import format_datetime
-from hub.services.delivery.outbox import delivery_send
+from hub.services.delivery.sending import delivery_send
 from hub.services.registry.clientinfo import build_clientinfo_push, clientinfo_send_directory
 from hub.services.registry.credentials import credentials_unregister
 from hub.services.registry.status import platform_set_status

@@ -1,7 +1,7 @@
 """Issue 10, defect 6 (the rest): one receiver's backlog must not starve the others. A
 receiver is handed tasks only for its free slots — at enqueue, when an attempt ends, and by
 the sweeper — so its backlog waits in the database, not in the shared Celery queue ahead of
-other receivers' deliveries (docs/security.md, "The outbox"). Broker dispatch (`_dispatch`)
+other receivers' deliveries (docs/security.md, "The outbox"). Broker dispatch (`broker.dispatch`)
 is the one thing replaced: no worker runs."""
 
 import threading
@@ -16,7 +16,11 @@ from django.utils import timezone
 
 from hub.models import CircuitState, DeliveryStatus, Platform, PushDelivery, ReceiverCircuit
 from hub.ocpi.routing import PartyRef
-from hub.services.delivery import outbox
+from hub.services.delivery import broker, sending
+from hub.services.delivery.circuit import hand_out, slots_taken
+from hub.services.delivery.enqueue import push_enqueue
+from hub.services.delivery.outcome import finish, give_up_or_retry
+from hub.services.delivery.sweep import delivery_sweep
 from hub.services.delivery.types import Receiver
 from tests.factories import registered_party
 
@@ -28,7 +32,7 @@ K = 3  # the in-flight cap in these tests
 @pytest.fixture(autouse=True)
 def dispatched(settings: Any) -> Iterator[mock.MagicMock]:
     settings.OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER = K
-    with mock.patch.object(outbox, "_dispatch") as dispatch:
+    with mock.patch.object(broker, "dispatch") as dispatch:
         yield dispatch
 
 
@@ -51,7 +55,7 @@ def enqueue(platform: Platform, keys: list[str], module: str = "cdrs") -> list[i
     """Enqueue one delivery per key in one writer transaction, as a view does."""
     with transaction.atomic():
         return [
-            outbox.push_enqueue(
+            push_enqueue(
                 module=module, object_key=key, operation="POST", receivers=[receiver(platform)]
             )[0].pk
             for key in keys
@@ -72,7 +76,7 @@ def test_a_backlog_gets_k_tasks_at_enqueue_and_a_healthy_receiver_all_at_once(
         backlog = enqueue(hanging, [f"NL/CP1/C{n:04d}" for n in range(2000)])
     # only the K oldest got a task (and a slot reserved); the rest wait in the database
     assert handed_ids(dispatched) == backlog[:K]
-    assert outbox._slots_taken(hanging.pk, timezone.now()) == K
+    assert slots_taken(hanging.pk, timezone.now()) == K
     waiting = PushDelivery.objects.filter(receiver=hanging, locked_until__isnull=True)
     assert waiting.count() == 2000 - K
     assert set(waiting.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
@@ -90,18 +94,18 @@ def test_an_ended_attempt_hands_out_the_next_waiting_delivery_in_order(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         backlog = enqueue(hanging, [f"NL/CP1/C{n}" for n in range(10)])
-    claimed = [outbox._claim(pk) for pk in backlog[:K]]
+    claimed = [sending._claim(pk) for pk in backlog[:K]]
     assert all(isinstance(c, PushDelivery) for c in claimed)  # the reserved slots are taken
     dispatched.reset_mock()
     with django_capture_on_commit_callbacks(execute=True):
-        outbox._finish(claimed[0], DeliveryStatus.DELIVERED)
+        finish(claimed[0], DeliveryStatus.DELIVERED)
     assert handed_ids(dispatched) == [backlog[K]]
     dispatched.reset_mock()
     with django_capture_on_commit_callbacks(execute=True):
-        outbox._finish(claimed[1], DeliveryStatus.FAILED, "no")
-        outbox._finish(claimed[2], DeliveryStatus.DELIVERED)
+        finish(claimed[1], DeliveryStatus.FAILED, "no")
+        finish(claimed[2], DeliveryStatus.DELIVERED)
     assert handed_ids(dispatched) == [backlog[K + 1], backlog[K + 2]]
-    assert outbox._slots_taken(hanging.pk, timezone.now()) == K
+    assert slots_taken(hanging.pk, timezone.now()) == K
 
 
 def test_a_task_without_a_slot_waits_and_hands_out_nothing(
@@ -114,11 +118,11 @@ def test_a_task_without_a_slot_waits_and_hands_out_nothing(
         backlog = enqueue(hanging, [f"NL/CP1/C{n}" for n in range(K + 2)])
     dispatched.reset_mock()
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox._claim(backlog[-1]) == "waiting"
+        assert sending._claim(backlog[-1]) == "waiting"
     assert handed_ids(dispatched) == []
     # and the reserved ones are still admitted, up to the cap exactly
-    assert all(isinstance(outbox._claim(pk), PushDelivery) for pk in backlog[:K])
-    assert outbox._claim(backlog[K]) == "waiting"
+    assert all(isinstance(sending._claim(pk), PushDelivery) for pk in backlog[:K])
+    assert sending._claim(backlog[K]) == "waiting"
 
 
 def test_nothing_is_handed_out_while_the_circuit_is_open(
@@ -137,7 +141,7 @@ def test_nothing_is_handed_out_while_the_circuit_is_open(
     # cool-down over: one probe, not K
     ReceiverCircuit.objects.filter(receiver=hanging).update(retry_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox.delivery_sweep()["requeued"] == 1
+        assert delivery_sweep()["requeued"] == 1
     assert handed_ids(dispatched) == backlog[:1]
 
 
@@ -152,18 +156,18 @@ def test_the_sweeper_finds_waiting_rows_and_lost_tasks_within_the_slots(
     other = enqueue(healthy, ["NL/CP1/A1"])
     assert handed_ids(dispatched) == []
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox.delivery_sweep()["requeued"] == K + 1
+        assert delivery_sweep()["requeued"] == K + 1
     assert sorted(handed_ids(dispatched)) == sorted(backlog[:K] + other)
     # a second sweep hands out nothing: the reservations are live
     dispatched.reset_mock()
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox.delivery_sweep()["requeued"] == 0
+        assert delivery_sweep()["requeued"] == 0
     # the broker lost those tasks: once their reservation runs out, the sweeper hands again
     PushDelivery.objects.filter(locked_until__isnull=False).update(
         locked_until=timezone.now() - timedelta(seconds=1)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox.delivery_sweep()["requeued"] == K + 1
+        assert delivery_sweep()["requeued"] == K + 1
     assert sorted(handed_ids(dispatched)) == sorted(backlog[:K] + other)
 
 
@@ -174,11 +178,11 @@ def test_a_retry_frees_its_slot_for_the_next(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         backlog = enqueue(hanging, [f"NL/CP1/C{n}" for n in range(K + 1)])
-    first = outbox._claim(backlog[0])
+    first = sending._claim(backlog[0])
     assert isinstance(first, PushDelivery)
     dispatched.reset_mock()
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox._give_up_or_retry(first, "timed out") == "retry"
+        assert give_up_or_retry(first, "timed out") == "retry"
     # the retry's countdown task, then the next waiting delivery in the freed slot
     assert dispatched.call_args_list[0].args[0] == backlog[0]
     assert handed_ids(dispatched)[-1] == backlog[K]
@@ -226,10 +230,10 @@ def test_concurrent_hand_outs_never_exceed_the_free_slots(
     PushDelivery.objects.update(locked_until=None)
     dispatched.reset_mock()
     handed: list[int] = []
-    in_threads(8, lambda n: handed.append(outbox._hand_out(hanging.pk)))
+    in_threads(8, lambda n: handed.append(hand_out(hanging.pk)))
     assert sum(handed) == K
     assert sorted(handed_ids(dispatched)) == backlog[:K]
-    assert outbox._slots_taken(hanging.pk, timezone.now()) == K
+    assert slots_taken(hanging.pk, timezone.now()) == K
 
 
 @pytest.mark.django_db(transaction=True)
@@ -238,10 +242,10 @@ def test_two_workers_ending_attempts_at_once_hand_out_two_slots(
     hanging: Platform, dispatched: mock.MagicMock
 ) -> None:
     backlog = enqueue(hanging, [f"NL/CP1/C{n}" for n in range(20)])  # commits: K handed out
-    claimed = [outbox._claim(pk) for pk in backlog[:K]]
+    claimed = [sending._claim(pk) for pk in backlog[:K]]
     dispatched.reset_mock()
     # two workers end their attempts to the same receiver at the same moment
-    in_threads(2, lambda n: outbox._finish(claimed[n], DeliveryStatus.DELIVERED))
+    in_threads(2, lambda n: finish(claimed[n], DeliveryStatus.DELIVERED))
     ids = handed_ids(dispatched)
     assert sorted(ids) == backlog[K : K + 2]  # each freed slot handed once: none over, none lost
-    assert outbox._slots_taken(hanging.pk, timezone.now()) == K
+    assert slots_taken(hanging.pk, timezone.now()) == K

@@ -14,7 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from hub.models import DeliveryStatus, Platform, PushDelivery
-from hub.services.delivery import outbox
+from hub.services.delivery import broker, sending
+from hub.services.delivery.outcome import give_up_or_retry
+from hub.services.delivery.sweep import delivery_sweep
 from tests.factories import registered_party
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +47,8 @@ def test_failed_attempt_folds_into_the_newer_pending_delivery(receiver: Platform
     in_flight = delivery(receiver, DeliveryStatus.IN_FLIGHT, "PUT", attempts=3)
     pending = delivery(receiver, DeliveryStatus.PENDING, "PATCH", patch_fields=["kwh"])
     # when: the attempt fails transiently
-    with mock.patch.object(outbox, "_dispatch") as schedule:
-        assert outbox._give_up_or_retry(in_flight, "HTTP 503") == "retry"
+    with mock.patch.object(broker, "dispatch") as schedule:
+        assert give_up_or_retry(in_flight, "HTTP 503") == "retry"
     # then: the PUT retires into the pending row, which now sends a PUT, after the backoff
     in_flight.refresh_from_db()
     pending.refresh_from_db()
@@ -61,8 +63,8 @@ def test_failed_attempt_folds_into_the_newer_pending_delivery(receiver: Platform
 
 def test_failed_attempt_without_newer_update_is_pending_again(receiver: Platform) -> None:
     in_flight = delivery(receiver, DeliveryStatus.IN_FLIGHT, "PATCH", patch_fields=["kwh"])
-    with mock.patch.object(outbox, "_dispatch"):
-        assert outbox._give_up_or_retry(in_flight, "HTTP 503") == "retry"
+    with mock.patch.object(broker, "dispatch"):
+        assert give_up_or_retry(in_flight, "HTTP 503") == "retry"
     in_flight.refresh_from_db()
     assert (in_flight.status, in_flight.operation) == ("PENDING", "PATCH")
 
@@ -76,8 +78,8 @@ def test_sweep_folds_an_expired_claim_into_the_newer_pending_delivery(receiver: 
     other = delivery(
         receiver, DeliveryStatus.IN_FLIGHT, "PUT", object_key="NL/CP1/S2", locked_until=past
     )
-    with mock.patch.object(outbox, "_dispatch"):
-        result = outbox.delivery_sweep()
+    with mock.patch.object(broker, "dispatch"):
+        result = delivery_sweep()
     stuck.refresh_from_db()
     pending.refresh_from_db()
     other.refresh_from_db()
@@ -127,7 +129,7 @@ def test_a_delivery_is_claimed_while_its_receiver_row_is_locked(receiver: Platfo
     pending = delivery(receiver, DeliveryStatus.PENDING, "PUT")
     lock_receiver = Platform.objects.select_for_update().filter(pk=receiver.pk).get
     with held_in_another_transaction(lock_receiver, hold_s=30):
-        claimed = outbox._claim(pending.pk)
+        claimed = sending._claim(pending.pk)
     assert claimed is not None
     assert claimed.status == DeliveryStatus.IN_FLIGHT
 
@@ -143,7 +145,7 @@ def test_a_claim_waits_for_a_writer_folding_into_the_delivery(receiver: Platform
     lock_delivery = PushDelivery.objects.select_for_update().filter(pk=pending.pk).get
     # the writer's transaction goes on for 0.5 s; the claim blocks until it commits
     with held_in_another_transaction(lock_delivery, hold_s=0.5):
-        claimed = outbox._claim(pending.pk)
+        claimed = sending._claim(pending.pk)
     assert claimed is not None
     assert claimed.status == DeliveryStatus.IN_FLIGHT
 
@@ -154,8 +156,8 @@ def test_a_delivery_claimed_meanwhile_is_not_claimed_twice(receiver: Platform) -
     # and then finds the row no longer PENDING.
     require_row_locks()
     pending = delivery(receiver, DeliveryStatus.PENDING, "PUT")
-    with held_in_another_transaction(lambda: outbox._claim(pending.pk), hold_s=0.5) as first:
-        second = outbox._claim(pending.pk)
+    with held_in_another_transaction(lambda: sending._claim(pending.pk), hold_s=0.5) as first:
+        second = sending._claim(pending.pk)
     assert first[0] is not None
     assert second == "skipped"
     pending.refresh_from_db()

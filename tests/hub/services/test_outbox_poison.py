@@ -1,6 +1,6 @@
 """Issue 10, defects 6 and 7: poison deliveries end, one receiver cannot starve the others,
 and a suspension holds deliveries instead of cancelling them (docs/security.md, "The
-outbox"). Broker dispatch is the one thing replaced here (`_dispatch`): no worker runs."""
+outbox"). Broker dispatch is the one thing replaced here (`broker.dispatch`): no worker runs."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,7 +20,13 @@ from hub.models import (
     PushDelivery,
     ReceiverCircuit,
 )
-from hub.services.delivery import outbox
+from hub.services.delivery import broker, enqueue, sending
+from hub.services.delivery.broker import delivery_task
+from hub.services.delivery.circuit import RECEIVER_FAILED, RECEIVER_OK, circuit_record
+from hub.services.delivery.outcome import finish, give_up_or_retry
+from hub.services.delivery.receivers import delivery_resend
+from hub.services.delivery.sending import delivery_send
+from hub.services.delivery.sweep import delivery_sweep
 from hub.services.registry.credentials import (
     credentials_unregister,
     platform_reactivate,
@@ -35,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(autouse=True)
 def dispatched() -> Iterator[mock.MagicMock]:
-    with mock.patch.object(outbox, "_dispatch") as dispatch:
+    with mock.patch.object(broker, "dispatch") as dispatch:
         yield dispatch
 
 
@@ -69,7 +75,7 @@ def test_a_builder_that_raises_is_retried_then_dead_with_attempts(
     outcomes = []
     for _ in range(4):
         PushDelivery.objects.filter(pk=poison.pk).update(next_attempt_at=timezone.now())
-        outcomes.append(outbox.delivery_send(delivery_id=poison.pk))
+        outcomes.append(delivery_send(delivery_id=poison.pk))
     poison.refresh_from_db()
     assert outcomes == ["retry", "retry", "dead", "skipped"]
     assert poison.status == DeliveryStatus.DEAD
@@ -86,8 +92,8 @@ def test_a_soft_time_limit_mid_send_is_a_recorded_retry(receiver: Platform) -> N
     from celery.exceptions import SoftTimeLimitExceeded
 
     pending = delivery(receiver, object_key="BROKEN")
-    with mock.patch.dict(outbox._builders, {"cdrs": mock.Mock(side_effect=SoftTimeLimitExceeded)}):
-        assert outbox.delivery_send(delivery_id=pending.pk) == "retry"
+    with mock.patch.dict(enqueue._builders, {"cdrs": mock.Mock(side_effect=SoftTimeLimitExceeded)}):
+        assert delivery_send(delivery_id=pending.pk) == "retry"
     pending.refresh_from_db()
     assert pending.status == DeliveryStatus.PENDING
     assert pending.tries.get().error.startswith("timed out")
@@ -101,7 +107,7 @@ def test_the_window_is_enforced_at_claim(receiver: Platform, module: str, status
     late = delivery(
         receiver, module=module, expires_at=timezone.now() - timedelta(seconds=1), attempts=2
     )
-    outbox.delivery_send(delivery_id=late.pk)
+    delivery_send(delivery_id=late.pk)
     late.refresh_from_db()
     assert late.status == status
     assert "retry window passed" in late.last_error
@@ -110,7 +116,7 @@ def test_the_window_is_enforced_at_claim(receiver: Platform, module: str, status
 def test_the_attempt_limit_is_enforced_at_claim(receiver: Platform, settings: Any) -> None:
     settings.OCPI_PUSH_MAX_ATTEMPTS = 5
     looping = delivery(receiver, attempts=5)
-    assert outbox.delivery_send(delivery_id=looping.pk) == "dead"
+    assert delivery_send(delivery_id=looping.pk) == "dead"
     looping.refresh_from_db()
     assert (looping.status, looping.attempts) == (DeliveryStatus.DEAD, 5)
     assert "5 attempts made" in looping.last_error
@@ -122,7 +128,7 @@ def test_the_sweeper_records_an_expired_lease_and_ends_expired_waiting_ones(
     past = timezone.now() - timedelta(minutes=5)
     lost = delivery(receiver, status=DeliveryStatus.IN_FLIGHT, locked_until=past, attempts=1)
     waiting = delivery(receiver, object_key="NL/CP1/CDR2", expires_at=past)
-    result = outbox.delivery_sweep()
+    result = delivery_sweep()
     lost.refresh_from_db()
     waiting.refresh_from_db()
     assert lost.status == DeliveryStatus.PENDING
@@ -141,14 +147,14 @@ def test_a_receiver_has_at_most_k_deliveries_in_flight(receiver: Platform, setti
     third = delivery(receiver, object_key="NL/CP1/CDR3")
     other = registered_party("EMSP", "DE", "MS2")[0]
     elsewhere = delivery(other, object_key="NL/CP1/CDR3")
-    assert outbox.delivery_send(delivery_id=third.pk) == "waiting"
+    assert delivery_send(delivery_id=third.pk) == "waiting"
     third.refresh_from_db()
     assert (third.status, third.attempts) == (DeliveryStatus.PENDING, 0)
     # another receiver is not affected
-    assert not isinstance(outbox._claim(elsewhere.pk), str)
+    assert not isinstance(sending._claim(elsewhere.pk), str)
     # and the sweeper hands out nothing more to the full receiver
     PushDelivery.objects.filter(pk=third.pk).update(enqueued_at=None)
-    assert outbox.delivery_sweep()["requeued"] == 0
+    assert delivery_sweep()["requeued"] == 0
 
 
 def test_circuit_opens_waits_probes_and_closes(receiver: Platform, settings: Any) -> None:
@@ -156,12 +162,12 @@ def test_circuit_opens_waits_probes_and_closes(receiver: Platform, settings: Any
     settings.OCPI_PUSH_CIRCUIT_COOLDOWN_S = 60
     failing = delivery(receiver)
     for _ in range(3):
-        outbox._circuit_record(failing, outbox.RECEIVER_FAILED, "timed out")
+        circuit_record(failing, RECEIVER_FAILED, "timed out")
     circuit = ReceiverCircuit.objects.get(receiver=receiver)
     assert circuit.state == CircuitState.OPEN
     # while open, deliveries wait: no attempt, not failed
     waiting = delivery(receiver, object_key="NL/CP1/CDR9")
-    assert outbox.delivery_send(delivery_id=waiting.pk) == "waiting"
+    assert delivery_send(delivery_id=waiting.pk) == "waiting"
     waiting.refresh_from_db()
     assert (waiting.status, waiting.attempts) == (DeliveryStatus.PENDING, 0)
     # and it is the one scheduled for the end of the cool-down (the waker)
@@ -169,19 +175,19 @@ def test_circuit_opens_waits_probes_and_closes(receiver: Platform, settings: Any
     # after the cool-down one probe goes; the others wait for its outcome
     ReceiverCircuit.objects.filter(pk=circuit.pk).update(retry_at=timezone.now())
     PushDelivery.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
-    probe = outbox._claim(waiting.pk)
+    probe = sending._claim(waiting.pk)
     assert isinstance(probe, PushDelivery)
     circuit.refresh_from_db()
     assert (circuit.state, circuit.probe_delivery_id) == (CircuitState.HALF_OPEN, probe.pk)
-    assert outbox._claim(failing.pk) == "waiting"
+    assert sending._claim(failing.pk) == "waiting"
     # a failed probe reopens, a successful one closes
-    outbox._circuit_record(probe, outbox.RECEIVER_FAILED, "timed out")
+    circuit_record(probe, RECEIVER_FAILED, "timed out")
     circuit.refresh_from_db()
     assert circuit.state == CircuitState.OPEN
     ReceiverCircuit.objects.filter(pk=circuit.pk).update(
         state=CircuitState.HALF_OPEN, probe_delivery_id=probe.pk
     )
-    outbox._circuit_record(probe, outbox.RECEIVER_OK)
+    circuit_record(probe, RECEIVER_OK)
     circuit.refresh_from_db()
     assert (circuit.state, circuit.consecutive_failures) == (CircuitState.CLOSED, 0)
 
@@ -191,11 +197,11 @@ def test_money_and_state_go_to_their_own_queues() -> None:
 
     # The outbox looks the task up by its name; hub.tasks exports a proxy to the same task,
     # which compares equal to it (`is` would compare the proxy object itself).
-    assert outbox.delivery_task("cdrs") == deliver_money_task
-    assert outbox.delivery_task("sessions") == deliver_money_task
-    assert outbox.delivery_task("commands") == deliver_money_task
-    assert outbox.delivery_task("locations") == deliver_push_task
-    assert outbox.delivery_task("hubclientinfo") == deliver_push_task
+    assert delivery_task("cdrs") == deliver_money_task
+    assert delivery_task("sessions") == deliver_money_task
+    assert delivery_task("commands") == deliver_money_task
+    assert delivery_task("locations") == deliver_push_task
+    assert delivery_task("hubclientinfo") == deliver_push_task
 
 
 @pytest.mark.parametrize("path", ["Procfile", "Makefile", "docker-compose.yml"])
@@ -222,8 +228,8 @@ def test_suspension_holds_and_reactivation_releases_in_order(receiver: Platform)
         assert cdr.status == DeliveryStatus.HELD
     # nothing is sent nor expires while held
     PushDelivery.objects.filter(pk=cdrs[0].pk).update(expires_at=held_at + timedelta(seconds=1))
-    assert outbox.delivery_sweep()["ended"] == 0
-    assert outbox.delivery_send(delivery_id=cdrs[0].pk) == "skipped"
+    assert delivery_sweep()["ended"] == 0
+    assert delivery_send(delivery_id=cdrs[0].pk) == "skipped"
     # a new CDR for it while suspended waits with the others
     PushDelivery.objects.filter(pk__in=[c.pk for c in cdrs]).update(
         held_since=held_at - timedelta(hours=1)
@@ -235,17 +241,17 @@ def test_suspension_holds_and_reactivation_releases_in_order(receiver: Platform)
     # the hour held was added to the window
     assert first.expires_at > held_at + timedelta(minutes=59)
     # in their original order: the second waits until the first has had its try
-    assert outbox.delivery_send(delivery_id=second.pk) == "waiting"
-    claimed = outbox._claim(first.pk)
+    assert delivery_send(delivery_id=second.pk) == "waiting"
+    claimed = sending._claim(first.pk)
     assert isinstance(claimed, PushDelivery)
-    outbox._finish(claimed, DeliveryStatus.DELIVERED)
-    assert isinstance(outbox._claim(second.pk), PushDelivery)
+    finish(claimed, DeliveryStatus.DELIVERED)
+    assert isinstance(sending._claim(second.pk), PushDelivery)
 
 
 def test_a_retry_while_suspended_is_held(receiver: Platform) -> None:
     in_flight = delivery(receiver, status=DeliveryStatus.IN_FLIGHT, attempts=1)
     platform_suspend(platform=receiver)
-    assert outbox._give_up_or_retry(in_flight, "HTTP 503") == "held"
+    assert give_up_or_retry(in_flight, "HTTP 503") == "held"
     in_flight.refresh_from_db()
     assert in_flight.status == DeliveryStatus.HELD
 
@@ -262,5 +268,5 @@ def test_unregistration_cancels_state_and_dead_letters_money(receiver: Platform)
     assert "unregistered" in cdr.last_error
     assert location.status == DeliveryStatus.CANCELLED
     # the dead letter can be resent (held again if the receiver is suspended by then)
-    resent = outbox.delivery_resend(delivery=cdr)
+    resent = delivery_resend(delivery=cdr)
     assert resent.status in (DeliveryStatus.PENDING, DeliveryStatus.HELD)

@@ -25,13 +25,9 @@ from hub.models import (
 )
 from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.routing import PartyRef
-from hub.services.reconciliation.reconcile import (
-    Kind,
-    ReconciliationError,
-    price_tolerance,
-    reconcile,
-    reconciliation_findings_csv,
-)
+from hub.services.reconciliation.export import reconciliation_findings_csv
+from hub.services.reconciliation.findings import Kind, ReconciliationError, price_tolerance
+from hub.services.reconciliation.report import reconcile
 from tests.factories import registered_party
 from tests.fixtures import load_ocpi_fixture
 
