@@ -21,141 +21,30 @@ from hub.admin import CITY_CHOICES_CACHE_KEY
 from hub.models import (
     ConnectionStatus,
     DeliveryStatus,
-    Evse,
     Location,
     Platform,
     PlatformRole,
     ProxiedUrl,
     ProxiedUrlKind,
-    PushAttempt,
     PushDelivery,
     SyncState,
-    Tariff,
 )
 from hub.tasks import deliver_push_task
-from tests.factories import PlatformFactory, PlatformRoleFactory, registered_party
+from tests.factories import (
+    LocationFactory,
+    PlatformFactory,
+    PlatformRoleFactory,
+    ProxiedUrlFactory,
+    PushAttemptFactory,
+    PushDeliveryFactory,
+    SyncStateFactory,
+    TariffFactory,
+    evse,
+    registered_party,
+)
 from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
-
-
-def evse(uid: str, status: str, evse_id: str = "") -> dict[str, Any]:
-    return {
-        "uid": uid,
-        "evse_id": evse_id or f"NL*ABC*E{uid}",
-        "status": status,
-        "connectors": [],
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-
-
-def make_location(
-    owner: Platform | None,
-    location_id: str = "Loc1",
-    *,
-    party: tuple[str, str] = ("NL", "ABC"),
-    name: str = "Central Station",
-    city: str = "Amsterdam",
-    publish: bool = True,
-    evses: list[dict[str, Any]] | None = None,
-) -> Location:
-    """A stored location and its EVSE read model, written directly (as the service would)."""
-    evses = evses if evses is not None else []
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "id": location_id,
-        "publish": publish,
-        "name": name,
-        "address": "Stationsplein 1",
-        "city": city,
-        "country": "NLD",
-        "coordinates": {"latitude": "52.378", "longitude": "4.900"},
-        "time_zone": "Europe/Amsterdam",
-        "evses": evses,
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    location = Location.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        location_id=location_id.upper(),
-        owner=owner,
-        data=data,
-        last_updated=timezone.now(),
-        publish=publish,
-        name=name,
-        city=city,
-        country="NLD",
-    )
-    for item in evses:
-        Evse.objects.create(
-            location=location,
-            uid=item["uid"].upper(),
-            evse_id=item["evse_id"],
-            status=item["status"],
-            last_updated=timezone.now(),
-        )
-    return location
-
-
-def make_tariff(
-    owner: Platform | None, tariff_id: str = "T1", *, currency: str = "EUR", **fields: Any
-) -> Tariff:
-    data = {
-        "country_code": "NL",
-        "party_id": "ABC",
-        "id": tariff_id,
-        "currency": currency,
-        "elements": [
-            {"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]},
-            {"price_components": [{"type": "TIME", "price": "2.00", "step_size": 60}]},
-        ],
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    return Tariff.objects.create(
-        country_code="NL",
-        party_id="ABC",
-        tariff_id=tariff_id.upper(),
-        owner=owner,
-        data=data,
-        currency=currency,
-        last_updated=timezone.now(),
-        **fields,
-    )
-
-
-def make_delivery(receiver: Platform, **fields: Any) -> PushDelivery:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "receiver": receiver,
-        "to_country_code": "DE",
-        "to_party_id": "EMS",
-        "from_country_code": "NL",
-        "from_party_id": "HUB",
-        "module": "locations",
-        "object_key": "NL/ABC/LOC1",
-        "operation": "PUT",
-        "status": DeliveryStatus.PENDING,
-        "next_attempt_at": now,
-        "expires_at": now + timedelta(hours=1),
-        **fields,
-    }
-    return PushDelivery.objects.create(**values)
-
-
-def make_attempt(delivery: PushDelivery, **fields: Any) -> PushAttempt:
-    values: dict[str, Any] = {
-        "delivery": delivery,
-        "method": "PUT",
-        "url": "http://127.0.0.1:9/emsp/locations/NL/ABC/LOC1",
-        "request_id": "req-1",
-        "http_status": 503,
-        "ocpi_status": None,
-        "duration_ms": 12.0,
-        "error": "HTTP 503, OCPI None: unavailable",
-        **fields,
-    }
-    return PushAttempt.objects.create(**values)
 
 
 def run_action(client: Client, action: str, *deliveries: PushDelivery) -> Any:
@@ -174,8 +63,8 @@ def _fresh_city_choices() -> Iterator[None]:
 @pytest.fixture
 def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
     """One of everything the new pages show."""
-    location = make_location(
-        cpo,
+    location = LocationFactory(
+        owner=cpo,
         evses=[
             evse("1", "AVAILABLE"),
             evse("2", "AVAILABLE"),
@@ -183,12 +72,12 @@ def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
             evse("4", "CHARGING", evse_id="NL*ABC*E40404"),
         ],
     )
-    tariff = make_tariff(cpo)
-    delivery = make_delivery(
-        emsp, status=DeliveryStatus.FAILED, correlation_id="corr-42", attempts=1
+    tariff = TariffFactory(owner=cpo)
+    delivery = PushDeliveryFactory(
+        receiver=emsp, status=DeliveryStatus.FAILED, correlation_id="corr-42", attempts=1
     )
-    make_attempt(delivery)
-    proxied = ProxiedUrl.objects.create(
+    PushAttemptFactory(delivery=delivery)
+    proxied = ProxiedUrlFactory(
         target_url="http://127.0.0.1:9/cpo/locations?offset=50&limit=50",
         receiver=cpo,
         caller=emsp,
@@ -201,7 +90,7 @@ def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
         kind=ProxiedUrlKind.PAGE,
         expires_at=timezone.now() + timedelta(minutes=10),
     )
-    sync = SyncState.objects.create(
+    sync = SyncStateFactory(
         platform=cpo,
         country_code="NL",
         party_id="ABC",
@@ -285,12 +174,20 @@ class TestLocationFilters:
     def locations(self, cpo: Platform) -> dict[str, Location]:
         other_owner, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
         return {
-            "ams": make_location(cpo, "A1", city="Amsterdam", evses=[evse("1", "AVAILABLE")]),
-            "utr": make_location(
-                cpo, "U1", name="Jaarbeurs", city="Utrecht", evses=[evse("2", "CHARGING")]
+            "ams": LocationFactory(
+                owner=cpo, location_id="A1", city="Amsterdam", evses=[evse("1", "AVAILABLE")]
             ),
-            "hidden": make_location(cpo, "H1", city="Amsterdam", publish=False),
-            "be": make_location(other_owner, "B1", party=("BE", "XYZ"), city="Brussels"),
+            "utr": LocationFactory(
+                owner=cpo,
+                location_id="U1",
+                name="Jaarbeurs",
+                city="Utrecht",
+                evses=[evse("2", "CHARGING")],
+            ),
+            "hidden": LocationFactory(owner=cpo, location_id="H1", city="Amsterdam", publish=False),
+            "be": LocationFactory(
+                owner=other_owner, location_id="B1", party=("BE", "XYZ"), city="Brussels"
+            ),
         }
 
     @pytest.mark.parametrize(
@@ -344,11 +241,12 @@ class TestDeliveriesOfAnObject:
     def test_location_link_finds_its_tree_and_nothing_else(
         self, admin_client: Client, cpo: Platform, emsp: Platform
     ) -> None:
-        location = make_location(cpo, "LOC1")
-        own = make_delivery(emsp, object_key="NL/ABC/LOC1")
-        child = make_delivery(emsp, object_key="NL/ABC/LOC1/E1", operation="PATCH")
-        make_delivery(emsp, object_key="NL/ABC/LOC10")  # a bare prefix would match this
-        make_delivery(emsp, module="tariffs", object_key="NL/ABC/LOC1")
+        location = LocationFactory(owner=cpo, location_id="LOC1")
+        own = PushDeliveryFactory(receiver=emsp, object_key="NL/ABC/LOC1")
+        child = PushDeliveryFactory(receiver=emsp, object_key="NL/ABC/LOC1/E1", operation="PATCH")
+        # a bare prefix would match this one
+        PushDeliveryFactory(receiver=emsp, object_key="NL/ABC/LOC10")
+        PushDeliveryFactory(receiver=emsp, module="tariffs", object_key="NL/ABC/LOC1")
         response = admin_client.get(change("location", location.pk))
         link = response.context["deliveries_url"]
         found = admin_client.get(link)
@@ -356,17 +254,17 @@ class TestDeliveriesOfAnObject:
         assert set(found.context["cl"].result_list) == {own, child}
 
     def test_tariff_link(self, admin_client: Client, cpo: Platform, emsp: Platform) -> None:
-        tariff = make_tariff(cpo, "T1")
-        wanted = make_delivery(emsp, module="tariffs", object_key="NL/ABC/T1")
-        make_delivery(emsp, module="tariffs", object_key="NL/ABC/T2")
+        tariff = TariffFactory(owner=cpo, tariff_id="T1")
+        wanted = PushDeliveryFactory(receiver=emsp, module="tariffs", object_key="NL/ABC/T1")
+        PushDeliveryFactory(receiver=emsp, module="tariffs", object_key="NL/ABC/T2")
         link = admin_client.get(change("tariff", tariff.pk)).context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
 
 
 class TestTariffFilters:
     def test_deleted_and_currency(self, admin_client: Client, cpo: Platform) -> None:
-        live = make_tariff(cpo, "T1")
-        gone = make_tariff(cpo, "T2", currency="CHF", deleted_at=timezone.now())
+        live = TariffFactory(owner=cpo, tariff_id="T1")
+        gone = TariffFactory(owner=cpo, tariff_id="T2", currency="CHF", deleted_at=timezone.now())
         assert results(admin_client, "tariff", {"deleted": "yes"}) == [gone]
         assert results(admin_client, "tariff", {"deleted": "no"}) == [live]
         assert results(admin_client, "tariff", {"currency": "CHF"}) == [gone]
@@ -378,12 +276,15 @@ class TestDeliveryListing:
     def deliveries(self, emsp: Platform) -> dict[str, PushDelivery]:
         other = PlatformFactory.create(name="Green Roaming")
         return {
-            "pending": make_delivery(emsp),
-            "failed": make_delivery(
-                emsp, status=DeliveryStatus.FAILED, object_key="NL/ABC/LOC2", last_error="boom"
+            "pending": PushDeliveryFactory(receiver=emsp),
+            "failed": PushDeliveryFactory(
+                receiver=emsp,
+                status=DeliveryStatus.FAILED,
+                object_key="NL/ABC/LOC2",
+                last_error="boom",
             ),
-            "tariff": make_delivery(
-                other,
+            "tariff": PushDeliveryFactory(
+                receiver=other,
                 module="tariffs",
                 object_key="NL/ABC/T1",
                 operation="DELETE",
@@ -434,11 +335,11 @@ class TestDeliveryListing:
         self, admin_client: Client, emsp: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            delivery = make_delivery(
-                emsp, object_key=f"NL/ABC/LOC{n}", status=DeliveryStatus.FAILED, attempts=2
+            delivery = PushDeliveryFactory(
+                receiver=emsp, object_key=f"NL/ABC/LOC{n}", status=DeliveryStatus.FAILED, attempts=2
             )
-            make_attempt(delivery)
-            make_attempt(delivery)
+            PushAttemptFactory(delivery=delivery)
+            PushAttemptFactory(delivery=delivery)
         admin_client.get(changelist("pushdelivery"))  # warm the session
         with django_assert_max_num_queries(10):
             response = admin_client.get(changelist("pushdelivery"))
@@ -448,7 +349,11 @@ class TestDeliveryListing:
         self, admin_client: Client, cpo: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            make_location(cpo, f"L{n}", evses=[evse("1", "AVAILABLE"), evse("2", "CHARGING")])
+            LocationFactory(
+                owner=cpo,
+                location_id=f"L{n}",
+                evses=[evse("1", "AVAILABLE"), evse("2", "CHARGING")],
+            )
         admin_client.get(changelist("location"))  # warm the session and the city choices
         with django_assert_max_num_queries(10):
             response = admin_client.get(changelist("location"))
@@ -463,8 +368,8 @@ class TestResendAndCancel:
         django_capture_on_commit_callbacks: Any,
     ) -> None:
         long_ago = timezone.now() - timedelta(days=2)
-        delivery = make_delivery(
-            emsp,
+        delivery = PushDeliveryFactory(
+            receiver=emsp,
             status=DeliveryStatus.FAILED,
             next_attempt_at=long_ago,
             last_error="HTTP 400, OCPI 2001: invalid",
@@ -492,8 +397,10 @@ class TestResendAndCancel:
         emsp: Platform,
         django_capture_on_commit_callbacks: Any,
     ) -> None:
-        delivered = make_delivery(emsp, status=DeliveryStatus.DELIVERED)
-        in_flight = make_delivery(emsp, status=DeliveryStatus.IN_FLIGHT, object_key="NL/ABC/L2")
+        delivered = PushDeliveryFactory(receiver=emsp, status=DeliveryStatus.DELIVERED)
+        in_flight = PushDeliveryFactory(
+            receiver=emsp, status=DeliveryStatus.IN_FLIGHT, object_key="NL/ABC/L2"
+        )
         with (
             mock.patch.object(deliver_push_task, "delay") as delay,
             django_capture_on_commit_callbacks(execute=True),
@@ -512,8 +419,10 @@ class TestResendAndCancel:
         emsp: Platform,
         django_capture_on_commit_callbacks: Any,
     ) -> None:
-        failed = make_delivery(emsp, status=DeliveryStatus.FAILED)
-        pending = make_delivery(emsp, next_attempt_at=timezone.now() + timedelta(hours=1))
+        failed = PushDeliveryFactory(receiver=emsp, status=DeliveryStatus.FAILED)
+        pending = PushDeliveryFactory(
+            receiver=emsp, next_attempt_at=timezone.now() + timedelta(hours=1)
+        )
         with (
             mock.patch.object(deliver_push_task, "delay") as delay,
             django_capture_on_commit_callbacks(execute=True),
@@ -527,7 +436,7 @@ class TestResendAndCancel:
         delay.assert_called_once_with(pending.pk)
 
     def test_cancel_pending(self, admin_client: Client, emsp: Platform) -> None:
-        pending = make_delivery(emsp)
+        pending = PushDeliveryFactory(receiver=emsp)
         response = run_action(admin_client, "cancel_action", pending)
         assert "1 deliveries cancelled" in html(response)
         pending.refresh_from_db()
@@ -535,7 +444,7 @@ class TestResendAndCancel:
         assert pending.last_error == "cancelled by staff"
 
     def test_cancel_leaves_delivered_alone(self, admin_client: Client, emsp: Platform) -> None:
-        delivered = make_delivery(emsp, status=DeliveryStatus.DELIVERED)
+        delivered = PushDeliveryFactory(receiver=emsp, status=DeliveryStatus.DELIVERED)
         before = delivered.updated_at
         response = run_action(admin_client, "cancel_action", delivered)
         assert "1 not cancelled" in html(response)
@@ -548,7 +457,7 @@ class TestResendAndCancel:
     ) -> None:
         from django.contrib.auth.models import Permission
 
-        make_delivery(emsp)
+        PushDeliveryFactory(receiver=emsp)
         viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
         viewer.user_permissions.add(Permission.objects.get(codename="view_pushdelivery"))
         client.force_login(viewer)

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from hub.admin_paging import EstimatedCountPaginator, is_unfiltered
 from hub.models import OcpiExchange, Platform, PushAttempt, PushDelivery
+from tests.factories import PushAttemptFactory, PushDeliveryFactory
 from tests.hub.admin_pages import changelist
-from tests.hub.test_admin_outbox import make_attempt, make_delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,9 @@ class TestNoFullCount:
         settings.HUB_ADMIN_EXACT_COUNT_LIMIT = 10
         make_exchanges(40, cpo)
         for n in range(30):
-            make_attempt(make_delivery(emsp, object_key=f"NL/ABC/L{n}"))
+            PushAttemptFactory(
+                delivery=PushDeliveryFactory(receiver=emsp, object_key=f"NL/ABC/L{n}")
+            )
         analyze(OcpiExchange, PushDelivery, PushAttempt)
         for model, rows in (("ocpiexchange", 40), ("pushdelivery", 30)):
             with CaptureQueriesContext(connection) as ctx:
@@ -178,7 +180,7 @@ class TestPaginatorUnits:
     ) -> None:
         from hub.admin import INLINE_ATTEMPTS_LIMIT
 
-        delivery = make_delivery(emsp)
+        delivery = PushDeliveryFactory(receiver=emsp)
         PushAttempt.objects.bulk_create(
             PushAttempt(delivery=delivery, method="PUT", url=f"http://127.0.0.1:9/{n}")
             for n in range(INLINE_ATTEMPTS_LIMIT + 5)

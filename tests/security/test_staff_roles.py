@@ -19,10 +19,13 @@ from hub.models import (
     StaffExport,
 )
 from hub.services.staff import csv_safe
-from tests.factories import registered_party
-from tests.hub.admin_pages import change, changelist
-from tests.hub.test_admin_cdrs import csv_rows, make_cdr
-from tests.hub.test_admin_outbox import make_delivery
+from tests.factories import (
+    CdrFactory,
+    PushDeliveryFactory,
+    ReconciliationReportFactory,
+    registered_party,
+)
+from tests.hub.admin_pages import change, changelist, csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +77,7 @@ def emsp() -> Platform:
 def report(cpo: Platform, emsp: Platform) -> ReconciliationReport:
     from datetime import date
 
-    created = ReconciliationReport.objects.create(
+    created = ReconciliationReportFactory(
         cpo_country_code="NL",
         cpo_party_id="ABC",
         emsp_country_code="DE",
@@ -114,8 +117,8 @@ class TestViewer:
         self, cpo: Platform, emsp: Platform, report: ReconciliationReport
     ) -> None:
         client = client_for("viewer")
-        delivery = make_delivery(emsp, status=DeliveryStatus.FAILED)
-        cdr = make_cdr(cpo)
+        delivery = PushDeliveryFactory(receiver=emsp, status=DeliveryStatus.FAILED)
+        cdr = CdrFactory(owner=cpo)
         for model in ("platform", "pushdelivery", "cdr", "ocpiexchange", "reconciliationreport"):
             assert client.get(changelist(model)).status_code == 200
         assert actions_of(client, "platform") == set()
@@ -147,11 +150,13 @@ class TestOperator:
         assert actions_of(client, "pushdelivery") == {"resend_action", "cancel_action"}
         assert actions_of(client, "platform") == {"suspend_action", "reactivate_action"}
         assert actions_of(client, "cdr") == {"export_csv_action", "resend_dead_action"}
-        pending = make_delivery(emsp, object_key="NL/ABC/P1")
+        pending = PushDeliveryFactory(receiver=emsp, object_key="NL/ABC/P1")
         post_action(client, "pushdelivery", "cancel_action", pending)
         pending.refresh_from_db()
         assert pending.status == DeliveryStatus.CANCELLED
-        failed = make_delivery(emsp, object_key="NL/ABC/F1", status=DeliveryStatus.FAILED)
+        failed = PushDeliveryFactory(
+            receiver=emsp, object_key="NL/ABC/F1", status=DeliveryStatus.FAILED
+        )
         post_action(client, "pushdelivery", "resend_action", failed)
         failed.refresh_from_db()
         assert failed.status == DeliveryStatus.PENDING
@@ -192,8 +197,8 @@ class TestAdministrator:
 class TestExports:
     def test_cdr_export_is_logged_and_formula_safe(self, cpo: Platform) -> None:
         client = client_for("operator")
-        evil = make_cdr(cpo, "=HYPERLINK(1)", session_id="@SUM(A1)", uid="+cmd|calc")
-        plain = make_cdr(cpo, "Cdr2", excl="-5.00")
+        evil = CdrFactory(owner=cpo, cdr_id="=HYPERLINK(1)", session_id="@SUM(A1)", uid="+cmd|calc")
+        plain = CdrFactory(owner=cpo, cdr_id="Cdr2", excl="-5.00")
         response = post_action(client, "cdr", "export_csv_action", evil, plain)
         assert response["Content-Type"].startswith("text/csv")
         rows = csv_rows(response)
@@ -266,7 +271,7 @@ class TestLoginThrottling:
 
 class TestDeliveriesUnchangedForViewers:
     def test_cancel_refused_leaves_pending(self, emsp: Platform) -> None:
-        delivery = make_delivery(emsp)
+        delivery = PushDeliveryFactory(receiver=emsp)
         post_action(client_for("viewer"), "pushdelivery", "cancel_action", delivery)
         assert PushDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
 
