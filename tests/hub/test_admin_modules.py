@@ -4,7 +4,6 @@ is read-only, list queries stay bounded, and no partner token is ever rendered."
 
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,209 +18,41 @@ from hub.models import (
     AsyncState,
     DeliveryStatus,
     Platform,
-    PushDelivery,
     Session,
     Token,
     TokenOwner,
     TokenSource,
 )
 from hub.services import async_results
-from tests.factories import registered_party
+from tests.factories import (
+    AsyncRequestFactory,
+    PushDeliveryFactory,
+    SessionFactory,
+    TokenFactory,
+    TokenOwnerFactory,
+    registered_party,
+)
 from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
-
-
-def make_token(
-    owner: Platform | None,
-    uid: str = "abc123",
-    *,
-    party: tuple[str, str] = ("DE", "EMS"),
-    token_type: str = "RFID",
-    contract_id: str = "DE-EMS-C00000001-A",
-    visual_number: str = "DF000-2001-8999",
-    issuer: str = "Blue Mobility",
-    whitelist: str = "ALLOWED",
-    valid: bool = True,
-) -> Token:
-    """A stored token, written directly (as `token_write` would: keys upper-cased)."""
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "uid": uid,
-        "type": token_type,
-        "contract_id": contract_id,
-        "visual_number": visual_number,
-        "issuer": issuer,
-        "valid": valid,
-        "whitelist": whitelist,
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    return Token.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        uid=uid.upper(),
-        type=token_type,
-        owner=owner,
-        data=data,
-        contract_id=contract_id.upper(),
-        valid=valid,
-        last_updated=timezone.now(),
-    )
-
-
-def make_owner(
-    uid: str = "ABC123",
-    *,
-    party: tuple[str, str] = ("DE", "EMS"),
-    token_type: str = "RFID",
-    source: str = TokenSource.TOKENS,
-) -> TokenOwner:
-    return TokenOwner.objects.create(
-        uid=uid.upper(),
-        type=token_type,
-        country_code=party[0],
-        party_id=party[1],
-        source=source,
-    )
-
-
-def make_session(
-    owner: Platform | None,
-    session_id: str = "Sess1",
-    *,
-    party: tuple[str, str] = ("NL", "ABC"),
-    emsp: tuple[str, str] = ("DE", "EMS"),
-    uid: str = "abc123",
-    contract_id: str = "DE-EMS-C00000001-A",
-    location_id: str = "Loc1",
-    status: str = "ACTIVE",
-    kwh: str = "12.5",
-    start: Any = None,
-) -> Session:
-    """A stored session, written directly (as the sessions service would)."""
-    start = start or timezone.now() - timedelta(hours=1)
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "id": session_id,
-        "start_date_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "kwh": float(kwh),
-        "cdr_token": {
-            "country_code": emsp[0],
-            "party_id": emsp[1],
-            "uid": uid,
-            "type": "RFID",
-            "contract_id": contract_id,
-        },
-        "auth_method": "WHITELIST",
-        "location_id": location_id,
-        "evse_uid": "E1",
-        "connector_id": "1",
-        "currency": "EUR",
-        "charging_periods": [
-            {
-                "start_date_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "dimensions": [{"type": "ENERGY", "volume": float(kwh)}],
-                "tariff_id": "T-PERIOD-7",
-            }
-        ],
-        "status": status,
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    return Session.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        session_id=session_id.upper(),
-        owner=owner,
-        data=data,
-        status=status,
-        token_country_code=emsp[0],
-        token_party_id=emsp[1],
-        location_id=location_id.upper(),
-        kwh=Decimal(kwh),
-        start_date_time=start,
-        last_updated=timezone.now(),
-    )
-
-
-def make_request(
-    requester: Platform,
-    receiver: Platform | None,
-    *,
-    kind: str = AsyncKind.COMMAND,
-    operation: str = "START_SESSION",
-    state: str = AsyncState.RESULT_RECEIVED,
-    response: dict[str, Any] | None = None,
-    result: dict[str, Any] | None = None,
-    session_id: str = "",
-    location_id: str = "Loc1",
-    correlation_id: str = "corr-cmd-1",
-    **fields: Any,
-) -> AsyncRequest:
-    """A request as `hub.services.async_results` records it."""
-    body = {
-        "response_url": "https://emsp.example/ocpi/commands/START_SESSION/42",
-        "token": {"uid": "abc123", "type": "RFID", "contract_id": "DE-EMS-C00000001-A"},
-        "location_id": location_id,
-    }
-    row = AsyncRequest.objects.create(
-        kind=kind,
-        operation=operation,
-        requester=requester,
-        requester_country_code="DE",
-        requester_party_id="EMS",
-        receiver=receiver,
-        receiver_country_code="NL",
-        receiver_party_id="ABC",
-        response_url="https://emsp.example/ocpi/commands/START_SESSION/42",
-        location_id=location_id,
-        session_id=session_id,
-        request_body=body,
-        response_body=response if response is not None else {"result": "ACCEPTED", "timeout": 30},
-        result_body=result,
-        state=state,
-        timeout_s=30,
-        correlation_id=correlation_id,
-        **fields,
-    )
-    return row
-
-
-def make_delivery(receiver: Platform, module: str, object_key: str) -> PushDelivery:
-    now = timezone.now()
-    return PushDelivery.objects.create(
-        receiver=receiver,
-        to_country_code="DE",
-        to_party_id="EMS",
-        from_country_code="NL",
-        from_party_id="ABC",
-        module=module,
-        object_key=object_key,
-        operation="POST" if module in ("commands", "chargingprofiles") else "PUT",
-        status=DeliveryStatus.DELIVERED,
-        next_attempt_at=now,
-        expires_at=now + timedelta(hours=1),
-    )
 
 
 @pytest.fixture
 def world(cpo: Platform, emsp: Platform) -> dict[str, Model]:
     """One of everything the new pages show."""
     created = timezone.now() - timedelta(seconds=90)
-    request = make_request(
-        emsp,
-        cpo,
-        result={"result": "ACCEPTED"},
+    request = AsyncRequestFactory(
+        requester=emsp,
+        receiver=cpo,
+        result_body={"result": "ACCEPTED"},
         result_received_at=created + timedelta(seconds=12),
         expires_at=created + timedelta(seconds=60),
+        created_at=created,
     )
-    AsyncRequest.objects.filter(pk=request.pk).update(created_at=created)
-    request.refresh_from_db()
     return {
-        "token": make_token(emsp),
-        "tokenowner": make_owner(),
-        "session": make_session(cpo),
+        "token": TokenFactory(owner=emsp),
+        "tokenowner": TokenOwnerFactory(),
+        "session": SessionFactory(owner=cpo),
         "asyncrequest": request,
     }
 
@@ -267,7 +98,7 @@ class TestPagesRender:
     def test_token_page_flags_an_ambiguous_uid(
         self, admin_client: Client, world: dict[str, Model]
     ) -> None:
-        make_owner(party=("FR", "OTH"), source=TokenSource.COMMAND)
+        TokenOwnerFactory(party=("FR", "OTH"), source=TokenSource.COMMAND)
         page = html(admin_client.get(change("token", world["token"].pk)))
         assert "2 owners: ambiguous without TO." in page
         assert "FR*OTH (from Command" in page
@@ -323,13 +154,16 @@ class TestAsyncColumns:
         ("fields", "response_text", "result_text", "time_text"),
         [
             (
-                {"response": {"result": "REJECTED", "timeout": 0}, "state": AsyncState.REFUSED},
+                {
+                    "response_body": {"result": "REJECTED", "timeout": 0},
+                    "state": AsyncState.REFUSED,
+                },
                 "REJECTED",
                 "—",
                 "—",
             ),
             (
-                {"response": {"hub_error": "Timeout forwarding"}, "state": AsyncState.FAILED},
+                {"response_body": {"hub_error": "Timeout forwarding"}, "state": AsyncState.FAILED},
                 "hub: Timeout forwarding",
                 "—",
                 "—",
@@ -337,7 +171,7 @@ class TestAsyncColumns:
             (
                 {
                     "operation": "RESERVE_NOW",
-                    "result": {"result": "ACCEPTED"},
+                    "result_body": {"result": "ACCEPTED"},
                     "later_results": [{"result": "CANCELED_RESERVATION"}],
                     "result_received_at_delta": 125,
                 },
@@ -346,7 +180,7 @@ class TestAsyncColumns:
                 "2 min 5 s",
             ),
             (
-                {"result": {"result": "TIMEOUT"}, "state": AsyncState.TIMED_OUT},
+                {"result_body": {"result": "TIMEOUT"}, "state": AsyncState.TIMED_OUT},
                 "ACCEPTED",
                 "TIMEOUT",
                 "—",
@@ -365,7 +199,7 @@ class TestAsyncColumns:
     ) -> None:
         fields = dict(fields)
         delta = fields.pop("result_received_at_delta", None)
-        row = make_request(emsp, cpo, **fields)
+        row = AsyncRequestFactory(requester=emsp, receiver=cpo, **fields)
         if delta is not None:
             row.result_received_at = row.created_at + timedelta(seconds=delta)
             row.save()
@@ -383,25 +217,25 @@ class TestTokenFilters:
     def tokens(self, emsp: Platform) -> dict[str, Token]:
         other, _ = registered_party(role="EMSP", country_code="FR", party_id="OTH")
         return {
-            "rfid": make_token(emsp, "abc123"),
-            "app": make_token(
-                emsp,
-                "app-77",
-                token_type="APP_USER",
+            "rfid": TokenFactory(owner=emsp, uid="abc123"),
+            "app": TokenFactory(
+                owner=emsp,
+                uid="app-77",
+                type="APP_USER",
                 contract_id="DE-EMS-C00000077-B",
                 visual_number="",
                 whitelist="NEVER",
             ),
-            "invalid": make_token(
-                emsp,
-                "dead01",
+            "invalid": TokenFactory(
+                owner=emsp,
+                uid="dead01",
                 contract_id="DE-EMS-C00000099-C",
                 visual_number="OLD-CARD-99",
                 valid=False,
             ),
-            "fr": make_token(
-                other,
-                "abc123",
+            "fr": TokenFactory(
+                owner=other,
+                uid="abc123",
                 party=("FR", "OTH"),
                 contract_id="FR-OTH-C12345678-D",
                 visual_number="FR 1234",
@@ -447,10 +281,38 @@ class TestTokenFilters:
     def test_deliveries_link_finds_this_token_only(
         self, admin_client: Client, cpo: Platform, tokens: dict[str, Token]
     ) -> None:
-        wanted = make_delivery(cpo, "tokens", "DE/EMS/ABC123/RFID")
-        make_delivery(cpo, "tokens", "DE/EMS/ABC123/APP_USER")
-        make_delivery(cpo, "tokens", "FR/OTH/ABC123/RFID")
-        make_delivery(cpo, "sessions", "DE/EMS/ABC123/RFID")
+        wanted = PushDeliveryFactory(
+            receiver=cpo,
+            module="tokens",
+            object_key="DE/EMS/ABC123/RFID",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
+        PushDeliveryFactory(
+            receiver=cpo,
+            module="tokens",
+            object_key="DE/EMS/ABC123/APP_USER",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
+        PushDeliveryFactory(
+            receiver=cpo,
+            module="tokens",
+            object_key="FR/OTH/ABC123/RFID",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
+        PushDeliveryFactory(
+            receiver=cpo,
+            module="sessions",
+            object_key="DE/EMS/ABC123/RFID",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
         response = admin_client.get(change("token", tokens["rfid"].pk))
         link = response.context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
@@ -458,8 +320,8 @@ class TestTokenFilters:
     def test_owner_index_link_and_back(
         self, admin_client: Client, tokens: dict[str, Token]
     ) -> None:
-        mine = make_owner("abc123")
-        make_owner("abc123", token_type="APP_USER")
+        mine = TokenOwnerFactory(uid="abc123")
+        TokenOwnerFactory(uid="abc123", type="APP_USER")
         found = results(admin_client, "tokenowner", {"uid": "ABC123", "type": "RFID"})
         assert found == [mine]
         page = html(admin_client.get(changelist("tokenowner")))
@@ -472,12 +334,12 @@ class TestTokenOwnerIndex:
     @pytest.fixture
     def owners(self) -> dict[str, TokenOwner]:
         return {
-            "tokens": make_owner("abc123"),
-            "command": make_owner("abc999", source=TokenSource.COMMAND),
-            "session": make_owner(
-                "xyz-1", party=("FR", "OTH"), token_type="APP_USER", source=TokenSource.SESSION
+            "tokens": TokenOwnerFactory(uid="abc123"),
+            "command": TokenOwnerFactory(uid="abc999", source=TokenSource.COMMAND),
+            "session": TokenOwnerFactory(
+                uid="xyz-1", party=("FR", "OTH"), type="APP_USER", source=TokenSource.SESSION
             ),
-            "cdr": make_owner("abc123", party=("BE", "CDR"), source=TokenSource.CDR),
+            "cdr": TokenOwnerFactory(uid="abc123", party=("BE", "CDR"), source=TokenSource.CDR),
         }
 
     @pytest.mark.parametrize(
@@ -515,24 +377,26 @@ class TestSessionFilters:
         registered_party(role="EMSP", country_code="FR", party_id="OTH")
         long_ago = timezone.now().replace(year=2020, month=6, day=1)
         return {
-            "active": make_session(cpo, "S1"),
-            "done": make_session(
-                cpo,
-                "S2",
+            "active": SessionFactory(owner=cpo, session_id="S1"),
+            "done": SessionFactory(
+                owner=cpo,
+                session_id="S2",
                 status="COMPLETED",
                 uid="card-22",
                 contract_id="DE-EMS-C00000022-X",
                 location_id="Loc2",
-                start=long_ago,
+                start_date_time=long_ago,
             ),
-            "fr": make_session(
-                cpo,
-                "S3",
+            "fr": SessionFactory(
+                owner=cpo,
+                session_id="S3",
                 emsp=("FR", "OTH"),
                 uid="fr-token",
                 contract_id="FR-OTH-C00000003-Y",
             ),
-            "be": make_session(other_cpo, "S1", party=("BE", "XYZ"), uid="card-22"),
+            "be": SessionFactory(
+                owner=other_cpo, session_id="S1", party=("BE", "XYZ"), uid="card-22"
+            ),
         }
 
     @pytest.mark.parametrize(
@@ -580,7 +444,7 @@ class TestSessionFilters:
     def test_token_page_links_to_its_sessions(
         self, admin_client: Client, emsp: Platform, sessions: dict[str, Session]
     ) -> None:
-        token = make_token(emsp, "card-22")
+        token = TokenFactory(owner=emsp, uid="card-22")
         page = admin_client.get(change("token", token.pk))
         url = changelist("session") + "?q=CARD-22&emsp=DE%2AEMS"
         assert url.replace("&", "&amp;") in html(page)
@@ -592,10 +456,38 @@ class TestSessionFilters:
     def test_deliveries_link_finds_this_session_only(
         self, admin_client: Client, emsp: Platform, sessions: dict[str, Session]
     ) -> None:
-        wanted = make_delivery(emsp, "sessions", "NL/ABC/S1")
-        make_delivery(emsp, "sessions", "NL/ABC/S10")
-        make_delivery(emsp, "sessions", "BE/XYZ/S1")
-        make_delivery(emsp, "cdrs", "NL/ABC/S1")
+        wanted = PushDeliveryFactory(
+            receiver=emsp,
+            module="sessions",
+            object_key="NL/ABC/S1",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
+        PushDeliveryFactory(
+            receiver=emsp,
+            module="sessions",
+            object_key="NL/ABC/S10",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
+        PushDeliveryFactory(
+            receiver=emsp,
+            module="sessions",
+            object_key="BE/XYZ/S1",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
+        PushDeliveryFactory(
+            receiver=emsp,
+            module="cdrs",
+            object_key="NL/ABC/S1",
+            from_party_id="ABC",
+            operation="PUT",
+            status=DeliveryStatus.DELIVERED,
+        )
         response = admin_client.get(change("session", sessions["active"].pk))
         link = response.context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
@@ -606,19 +498,21 @@ class TestAsyncRequestFilters:
     def requests(self, cpo: Platform, emsp: Platform) -> dict[str, AsyncRequest]:
         scsp, _ = registered_party(role="SCSP", country_code="NL", party_id="SCS")
         other_cpo, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
-        start = make_request(emsp, cpo, result={"result": "ACCEPTED"})
-        stop = make_request(
-            emsp,
-            cpo,
+        start = AsyncRequestFactory(
+            requester=emsp, receiver=cpo, result_body={"result": "ACCEPTED"}
+        )
+        stop = AsyncRequestFactory(
+            requester=emsp,
+            receiver=cpo,
             operation="STOP_SESSION",
             state=AsyncState.WAITING,
             session_id="Sess-9",
             location_id="",
             correlation_id="corr-stop",
         )
-        profile = make_request(
-            scsp,
-            other_cpo,
+        profile = AsyncRequestFactory(
+            requester=scsp,
+            receiver=other_cpo,
             kind=AsyncKind.CHARGING_PROFILE,
             operation="SET",
             state=AsyncState.TIMED_OUT,
@@ -694,10 +588,31 @@ class TestAsyncRequestFilters:
     ) -> None:
         row = requests[name]
         # The keys as the service writes them: the first result and a later one.
-        first = make_delivery(emsp, module, async_results._result_key(row, 0))
-        later = make_delivery(emsp, module, async_results._result_key(row, 1))
+        first = PushDeliveryFactory(
+            receiver=emsp,
+            module=module,
+            object_key=async_results._result_key(row, 0),
+            from_party_id="ABC",
+            operation="POST",
+            status=DeliveryStatus.DELIVERED,
+        )
+        later = PushDeliveryFactory(
+            receiver=emsp,
+            module=module,
+            object_key=async_results._result_key(row, 1),
+            from_party_id="ABC",
+            operation="POST",
+            status=DeliveryStatus.DELIVERED,
+        )
         other = requests["stop"]
-        make_delivery(emsp, "commands", async_results._result_key(other, 0))
+        PushDeliveryFactory(
+            receiver=emsp,
+            module="commands",
+            object_key=async_results._result_key(other, 0),
+            from_party_id="ABC",
+            operation="POST",
+            status=DeliveryStatus.DELIVERED,
+        )
         response = admin_client.get(change("asyncrequest", row.pk))
         link = response.context["result_deliveries_url"]
         assert set(admin_client.get(link).context["cl"].result_list) == {first, later}
@@ -750,19 +665,19 @@ class TestBoundedQueries:
         self, admin_client: Client, emsp: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            make_token(emsp, f"uid-{n}", contract_id=f"DE-EMS-C{n:08d}-A")
+            TokenFactory(owner=emsp, uid=f"uid-{n}", contract_id=f"DE-EMS-C{n:08d}-A")
         self._assert_bounded(admin_client, "token", django_assert_max_num_queries)
 
     def test_token_owners(self, admin_client: Client, django_assert_max_num_queries: Any) -> None:
         for n in range(50):
-            make_owner(f"uid-{n}")
+            TokenOwnerFactory(uid=f"uid-{n}")
         self._assert_bounded(admin_client, "tokenowner", django_assert_max_num_queries)
 
     def test_sessions(
         self, admin_client: Client, cpo: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            make_session(cpo, f"S{n}")
+            SessionFactory(owner=cpo, session_id=f"S{n}")
         self._assert_bounded(admin_client, "session", django_assert_max_num_queries)
 
     def test_async_requests(
@@ -773,10 +688,10 @@ class TestBoundedQueries:
         django_assert_max_num_queries: Any,
     ) -> None:
         for n in range(50):
-            make_request(
-                emsp,
-                cpo,
-                result={"result": "ACCEPTED"},
+            AsyncRequestFactory(
+                requester=emsp,
+                receiver=cpo,
+                result_body={"result": "ACCEPTED"},
                 later_results=[{"result": "CANCELED_RESERVATION"}] if n % 2 else [],
                 correlation_id=f"corr-{n}",
                 result_received_at=timezone.now(),
