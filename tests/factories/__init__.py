@@ -1,4 +1,4 @@
-"""One factory per hub model (factory-boy), the only place tests build rows.
+"""One factory per hub model (factory-boy): where tests build the rows they need.
 
 Import from here: `from tests.factories import CdrFactory, registered_party`. The modules
 follow the models' concerns: parties, objects (what partners send), outbox, exchanges,

@@ -12,7 +12,7 @@ from hub.models import AsyncKind, AsyncRequest, AsyncState, OcpiExchange, Platfo
 from hub.services.async_results import async_requests_expire, build_async_result_push
 from tests.conftest import OcpiTestClient
 from tests.emsp_gateway.api.test_commands import store_session
-from tests.factories import PlatformEndpointFactory, registered_party
+from tests.factories import AsyncRequestFactory, PlatformEndpointFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -180,20 +180,20 @@ def test_an_emsp_cannot_put_active_charging_profiles(
 
 
 def profile_request(cpo: Platform, emsp: Platform, operation: str) -> AsyncRequest:
-    return AsyncRequest.objects.create(
+    return AsyncRequestFactory(
         kind=AsyncKind.CHARGING_PROFILE,
         operation=operation,
         requester=emsp,
-        requester_country_code="DE",
         requester_party_id="MS1",
         receiver=cpo,
-        receiver_country_code="NL",
         receiver_party_id="CP1",
         response_url=EMSP_URL,
+        location_id="",
         session_id="SES1",
         request_body=set_profile(),
+        response_body=None,
         state=AsyncState.WAITING,
-        timeout_s=30,
+        correlation_id="",
         expires_at=timezone.now() + timedelta(seconds=60),
     )
 

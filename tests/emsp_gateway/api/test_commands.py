@@ -14,7 +14,6 @@ import pytest
 from django.utils import timezone
 
 from hub.models import (
-    AsyncKind,
     AsyncRequest,
     AsyncState,
     Location,
@@ -27,7 +26,12 @@ from hub.models import (
 from hub.services.async_results import async_requests_expire, build_async_result_push
 from hub.services.commands import inferred_commands_endpoint
 from tests.conftest import OcpiTestClient
-from tests.factories import PlatformEndpointFactory, PlatformRoleFactory, registered_party
+from tests.factories import (
+    AsyncRequestFactory,
+    PlatformEndpointFactory,
+    PlatformRoleFactory,
+    registered_party,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -378,20 +382,17 @@ def waiting_command(
     state: str = AsyncState.WAITING,
     body: dict[str, Any] | None = None,
 ) -> AsyncRequest:
-    return AsyncRequest.objects.create(
-        kind=AsyncKind.COMMAND,
+    return AsyncRequestFactory(
         operation=operation,
         requester=emsp_platform,
-        requester_country_code="DE",
         requester_party_id="MS1",
         receiver=cpo_platform,
-        receiver_country_code="NL",
         receiver_party_id="CP1",
         response_url=EMSP_URL,
+        location_id="",
         request_body=body or start_session(),
-        response_body={"result": "ACCEPTED", "timeout": 30},
         state=state,
-        timeout_s=30,
+        correlation_id="",
         expires_at=timezone.now() + timedelta(seconds=60),
     )
 

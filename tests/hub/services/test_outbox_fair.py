@@ -17,7 +17,7 @@ from django.utils import timezone
 from hub.models import CircuitState, DeliveryStatus, Platform, PushDelivery, ReceiverCircuit
 from hub.ocpi.routing import PartyRef
 from hub.services import outbox
-from tests.factories import registered_party
+from tests.factories import ReceiverCircuitFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_nothing_is_handed_out_while_the_circuit_is_open(
     dispatched: mock.MagicMock,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    ReceiverCircuit.objects.create(
+    ReceiverCircuitFactory(
         receiver=hanging,
         state=CircuitState.OPEN,
         retry_at=timezone.now() + timedelta(minutes=1),

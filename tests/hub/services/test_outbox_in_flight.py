@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from hub.models import DeliveryStatus, Platform, PushDelivery
 from hub.services import outbox
-from tests.factories import registered_party
+from tests.factories import PushDeliveryFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +26,15 @@ def receiver() -> Platform:
 
 
 def delivery(receiver: Platform, status: str, operation: str, **fields: Any) -> PushDelivery:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "receiver": receiver,
-        "module": "sessions",
-        "object_key": "NL/CP1/S1",
-        "operation": operation,
-        "status": status,
-        "next_attempt_at": now,
-        "expires_at": now + timedelta(hours=1),
-    }
-    values.update(fields)
-    return PushDelivery.objects.create(**values)
+    """A session delivery to `receiver`, due now."""
+    values: dict[str, Any] = {"module": "sessions", "object_key": "NL/CP1/S1"}
+    return PushDeliveryFactory(
+        unrouted=True,
+        receiver=receiver,
+        status=status,
+        operation=operation,
+        **{**values, **fields},
+    )
 
 
 def test_failed_attempt_folds_into_the_newer_pending_delivery(receiver: Platform) -> None:
