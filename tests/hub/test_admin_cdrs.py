@@ -43,18 +43,18 @@ def run_action(client: Client, model: str, action: str, *objs: Model, follow: bo
 
 
 @pytest.fixture
-def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
+def cdrs(cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Cdr]:
     """A matched and delivered CDR, a mispriced dead-lettered one with findings, an unpriced
     one never delivered for another eMSP, and a credit of the first."""
     other_emsp, _ = registered_party(role="EMSP", country_code="FR", party_id="OTH")
     ok = CdrFactory(
-        owner=cpo,
+        owner=cpo_platform,
         cdr_id="Cdr-ok",
         price_check=PriceCheck.MATCH,
         computed={"total_cost": {"excl_vat": "10.0000", "incl_vat": "12.1000"}},
     )
     bad = CdrFactory(
-        owner=cpo,
+        owner=cpo_platform,
         cdr_id="Cdr-bad",
         uid="uid-2",
         session_id="Sess2",
@@ -68,7 +68,7 @@ def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
         ],
     )
     other = CdrFactory(
-        owner=cpo,
+        owner=cpo_platform,
         cdr_id="Cdr-other",
         emsp=("FR", "OTH"),
         uid="uid-3",
@@ -76,7 +76,7 @@ def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
         findings=[{"code": "TARIFF_MISSING", "message": 'no tariff (not "COST_SUM")'}],
     )
     credit = CdrFactory(
-        owner=cpo,
+        owner=cpo_platform,
         cdr_id="Cdr-credit",
         excl="-10.00",
         incl="-12.10",
@@ -84,15 +84,19 @@ def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
         credit_of=ok,
         session_id="Sess1",
     )
-    PushDeliveryFactory.of_cdr(ok, receiver=emsp, status=DeliveryStatus.DELIVERED, expired=True)
+    PushDeliveryFactory.of_cdr(
+        ok, receiver=emsp_platform, status=DeliveryStatus.DELIVERED, expired=True
+    )
     PushDeliveryFactory.of_cdr(
         bad,
-        receiver=emsp,
+        receiver=emsp_platform,
         status=DeliveryStatus.DEAD,
         expired=True,
         last_error="retry window passed: HTTP 503",
     )
-    PushDeliveryFactory.of_cdr(credit, receiver=emsp, status=DeliveryStatus.PENDING, expired=True)
+    PushDeliveryFactory.of_cdr(
+        credit, receiver=emsp_platform, status=DeliveryStatus.PENDING, expired=True
+    )
     assert other_emsp
     return {"ok": ok, "bad": bad, "other": other, "credit": credit}
 
@@ -208,18 +212,20 @@ class TestCdrPages:
     def test_changelist_queries_do_not_grow_with_rows(
         self,
         admin_client: Client,
-        cpo: Platform,
-        emsp: Platform,
+        cpo_platform: Platform,
+        emsp_platform: Platform,
         django_assert_max_num_queries: Any,
     ) -> None:
         for n in range(50):
             cdr = CdrFactory(
-                owner=cpo,
+                owner=cpo_platform,
                 cdr_id=f"C{n}",
                 findings=[{"code": "COST_SUM", "message": "x"}],
                 computed={"total_cost": {"excl_vat": "1", "incl_vat": "2"}},
             )
-            PushDeliveryFactory.of_cdr(cdr, receiver=emsp, status=DeliveryStatus.DEAD, expired=True)
+            PushDeliveryFactory.of_cdr(
+                cdr, receiver=emsp_platform, status=DeliveryStatus.DEAD, expired=True
+            )
         admin_client.get(changelist("cdr"))  # warm the session
         with django_assert_max_num_queries(10):
             response = admin_client.get(changelist("cdr"), {"delivery_state": "DEAD"})

@@ -38,21 +38,21 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(cpo: Platform, emsp: Platform) -> dict[str, Model]:
+def one_of_each(cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Model]:
     """One of everything the new pages show."""
     created = timezone.now() - timedelta(seconds=90)
     request = AsyncRequestFactory(
-        requester=emsp,
-        receiver=cpo,
+        requester=emsp_platform,
+        receiver=cpo_platform,
         result_body={"result": "ACCEPTED"},
         result_received_at=created + timedelta(seconds=12),
         expires_at=created + timedelta(seconds=60),
         created_at=created,
     )
     return {
-        "token": TokenFactory(owner=emsp),
+        "token": TokenFactory(owner=emsp_platform),
         "tokenowner": TokenOwnerFactory(),
-        "session": SessionFactory(owner=cpo),
+        "session": SessionFactory(owner=cpo_platform),
         "asyncrequest": request,
     }
 
@@ -63,16 +63,16 @@ NEW_MODELS = ["token", "tokenowner", "session", "asyncrequest"]
 class TestPagesRender:
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_changelist_and_change_page(
-        self, admin_client: Client, world: dict[str, Model], model: str
+        self, admin_client: Client, one_of_each: dict[str, Model], model: str
     ) -> None:
-        obj = world[model]
+        obj = one_of_each[model]
         response = admin_client.get(changelist(model))
         assert response.status_code == 200
         assert list(response.context["cl"].result_list) == [obj]
         assert admin_client.get(change(model, obj.pk)).status_code == 200
 
     def test_token_list_shows_the_document_fields(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
         page = html(admin_client.get(changelist("token")))
         assert "DE*EMS" in page
@@ -84,9 +84,9 @@ class TestPagesRender:
         assert "object_tree=DE%2FEMS%2FABC123%2FRFID" in page
 
     def test_token_change_page_shows_document_owners_and_links(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
-        token = world["token"]
+        token = one_of_each["token"]
         page = html(admin_client.get(change("token", token.pk)))
         assert "&quot;visual_number&quot;: &quot;DF000-2001-8999&quot;" in page  # pretty JSON
         assert "Deliveries of this token" in page
@@ -96,17 +96,17 @@ class TestPagesRender:
         assert 'name="_save"' not in page
 
     def test_token_page_flags_an_ambiguous_uid(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
         TokenOwnerFactory(party=("FR", "OTH"), source=TokenSource.COMMAND)
-        page = html(admin_client.get(change("token", world["token"].pk)))
+        page = html(admin_client.get(change("token", one_of_each["token"].pk)))
         assert "2 owners: ambiguous without TO." in page
         assert "FR*OTH (from Command" in page
 
     def test_session_list_and_change_page(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
-        session = world["session"]
+        session = one_of_each["session"]
         page = html(admin_client.get(changelist("session")))
         assert "Sess1" in page  # as the CPO spelled it
         assert "NL*ABC" in page
@@ -122,7 +122,7 @@ class TestPagesRender:
         assert "location_id=LOC1" in detail
 
     def test_async_request_list_columns(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
         response = admin_client.get(changelist("asyncrequest"))
         page = html(response)
@@ -135,8 +135,10 @@ class TestPagesRender:
         assert admin.result_result(row) == "ACCEPTED"
         assert admin.time_to_result(row) == "12.0 s"
 
-    def test_async_request_change_page(self, admin_client: Client, world: dict[str, Model]) -> None:
-        row = world["asyncrequest"]
+    def test_async_request_change_page(
+        self, admin_client: Client, one_of_each: dict[str, Model]
+    ) -> None:
+        row = one_of_each["asyncrequest"]
         page = html(admin_client.get(change("asyncrequest", row.pk)))
         assert "https://emsp.example/ocpi/commands/START_SESSION/42" in page
         assert "&quot;timeout&quot;: 30" in page  # the CPO's answer
@@ -190,8 +192,8 @@ class TestAsyncColumns:
     def test_answers_and_results(
         self,
         admin_client: Client,
-        cpo: Platform,
-        emsp: Platform,
+        cpo_platform: Platform,
+        emsp_platform: Platform,
         fields: dict[str, Any],
         response_text: str,
         result_text: str,
@@ -199,7 +201,7 @@ class TestAsyncColumns:
     ) -> None:
         fields = dict(fields)
         delta = fields.pop("result_received_at_delta", None)
-        row = AsyncRequestFactory(requester=emsp, receiver=cpo, **fields)
+        row = AsyncRequestFactory(requester=emsp_platform, receiver=cpo_platform, **fields)
         if delta is not None:
             row.result_received_at = row.created_at + timedelta(seconds=delta)
             row.save()
@@ -214,12 +216,12 @@ class TestAsyncColumns:
 
 class TestTokenFilters:
     @pytest.fixture
-    def tokens(self, emsp: Platform) -> dict[str, Token]:
+    def tokens(self, emsp_platform: Platform) -> dict[str, Token]:
         other, _ = registered_party(role="EMSP", country_code="FR", party_id="OTH")
         return {
-            "rfid": TokenFactory(owner=emsp, uid="abc123"),
+            "rfid": TokenFactory(owner=emsp_platform, uid="abc123"),
             "app": TokenFactory(
-                owner=emsp,
+                owner=emsp_platform,
                 uid="app-77",
                 type="APP_USER",
                 contract_id="DE-EMS-C00000077-B",
@@ -227,7 +229,7 @@ class TestTokenFilters:
                 whitelist="NEVER",
             ),
             "invalid": TokenFactory(
-                owner=emsp,
+                owner=emsp_platform,
                 uid="dead01",
                 contract_id="DE-EMS-C00000099-C",
                 visual_number="OLD-CARD-99",
@@ -272,17 +274,17 @@ class TestTokenFilters:
         assert set(results(admin_client, "token", query)) == wanted
 
     def test_party_filter_lists_emsps_only(
-        self, admin_client: Client, cpo: Platform, tokens: dict[str, Token]
+        self, admin_client: Client, cpo_platform: Platform, tokens: dict[str, Token]
     ) -> None:
         response = admin_client.get(changelist("token"))
         party_filter = next(f for f in response.context["cl"].filter_specs if f.title == "party")
         assert [value for value, _ in party_filter.lookup_choices] == ["DE*EMS", "FR*OTH"]
 
     def test_deliveries_link_finds_this_token_only(
-        self, admin_client: Client, cpo: Platform, tokens: dict[str, Token]
+        self, admin_client: Client, cpo_platform: Platform, tokens: dict[str, Token]
     ) -> None:
         wanted = PushDeliveryFactory(
-            receiver=cpo,
+            receiver=cpo_platform,
             module="tokens",
             object_key="DE/EMS/ABC123/RFID",
             from_party_id="ABC",
@@ -290,7 +292,7 @@ class TestTokenFilters:
             status=DeliveryStatus.DELIVERED,
         )
         PushDeliveryFactory(
-            receiver=cpo,
+            receiver=cpo_platform,
             module="tokens",
             object_key="DE/EMS/ABC123/APP_USER",
             from_party_id="ABC",
@@ -298,7 +300,7 @@ class TestTokenFilters:
             status=DeliveryStatus.DELIVERED,
         )
         PushDeliveryFactory(
-            receiver=cpo,
+            receiver=cpo_platform,
             module="tokens",
             object_key="FR/OTH/ABC123/RFID",
             from_party_id="ABC",
@@ -306,7 +308,7 @@ class TestTokenFilters:
             status=DeliveryStatus.DELIVERED,
         )
         PushDeliveryFactory(
-            receiver=cpo,
+            receiver=cpo_platform,
             module="sessions",
             object_key="DE/EMS/ABC123/RFID",
             from_party_id="ABC",
@@ -372,14 +374,14 @@ class TestTokenOwnerIndex:
 
 class TestSessionFilters:
     @pytest.fixture
-    def sessions(self, cpo: Platform, emsp: Platform) -> dict[str, Session]:
+    def sessions(self, cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Session]:
         other_cpo, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
         registered_party(role="EMSP", country_code="FR", party_id="OTH")
         long_ago = timezone.now().replace(year=2020, month=6, day=1)
         return {
-            "active": SessionFactory(owner=cpo, session_id="S1"),
+            "active": SessionFactory(owner=cpo_platform, session_id="S1"),
             "done": SessionFactory(
-                owner=cpo,
+                owner=cpo_platform,
                 session_id="S2",
                 status="COMPLETED",
                 uid="card-22",
@@ -388,7 +390,7 @@ class TestSessionFilters:
                 start_date_time=long_ago,
             ),
             "fr": SessionFactory(
-                owner=cpo,
+                owner=cpo_platform,
                 session_id="S3",
                 emsp=("FR", "OTH"),
                 uid="fr-token",
@@ -442,9 +444,9 @@ class TestSessionFilters:
         ]
 
     def test_token_page_links_to_its_sessions(
-        self, admin_client: Client, emsp: Platform, sessions: dict[str, Session]
+        self, admin_client: Client, emsp_platform: Platform, sessions: dict[str, Session]
     ) -> None:
-        token = TokenFactory(owner=emsp, uid="card-22")
+        token = TokenFactory(owner=emsp_platform, uid="card-22")
         page = admin_client.get(change("token", token.pk))
         url = changelist("session") + "?q=CARD-22&emsp=DE%2AEMS"
         assert url.replace("&", "&amp;") in html(page)
@@ -454,10 +456,10 @@ class TestSessionFilters:
         }
 
     def test_deliveries_link_finds_this_session_only(
-        self, admin_client: Client, emsp: Platform, sessions: dict[str, Session]
+        self, admin_client: Client, emsp_platform: Platform, sessions: dict[str, Session]
     ) -> None:
         wanted = PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module="sessions",
             object_key="NL/ABC/S1",
             from_party_id="ABC",
@@ -465,7 +467,7 @@ class TestSessionFilters:
             status=DeliveryStatus.DELIVERED,
         )
         PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module="sessions",
             object_key="NL/ABC/S10",
             from_party_id="ABC",
@@ -473,7 +475,7 @@ class TestSessionFilters:
             status=DeliveryStatus.DELIVERED,
         )
         PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module="sessions",
             object_key="BE/XYZ/S1",
             from_party_id="ABC",
@@ -481,7 +483,7 @@ class TestSessionFilters:
             status=DeliveryStatus.DELIVERED,
         )
         PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module="cdrs",
             object_key="NL/ABC/S1",
             from_party_id="ABC",
@@ -495,15 +497,15 @@ class TestSessionFilters:
 
 class TestAsyncRequestFilters:
     @pytest.fixture
-    def requests(self, cpo: Platform, emsp: Platform) -> dict[str, AsyncRequest]:
+    def requests(self, cpo_platform: Platform, emsp_platform: Platform) -> dict[str, AsyncRequest]:
         scsp, _ = registered_party(role="SCSP", country_code="NL", party_id="SCS")
         other_cpo, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
         start = AsyncRequestFactory(
-            requester=emsp, receiver=cpo, result_body={"result": "ACCEPTED"}
+            requester=emsp_platform, receiver=cpo_platform, result_body={"result": "ACCEPTED"}
         )
         stop = AsyncRequestFactory(
-            requester=emsp,
-            receiver=cpo,
+            requester=emsp_platform,
+            receiver=cpo_platform,
             operation="STOP_SESSION",
             state=AsyncState.WAITING,
             session_id="Sess-9",
@@ -581,7 +583,7 @@ class TestAsyncRequestFilters:
     def test_result_deliveries_link(
         self,
         admin_client: Client,
-        emsp: Platform,
+        emsp_platform: Platform,
         requests: dict[str, AsyncRequest],
         name: str,
         module: str,
@@ -589,7 +591,7 @@ class TestAsyncRequestFilters:
         row = requests[name]
         # The keys as the service writes them: the first result and a later one.
         first = PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module=module,
             object_key=async_results._result_key(row, 0),
             from_party_id="ABC",
@@ -597,7 +599,7 @@ class TestAsyncRequestFilters:
             status=DeliveryStatus.DELIVERED,
         )
         later = PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module=module,
             object_key=async_results._result_key(row, 1),
             from_party_id="ABC",
@@ -606,7 +608,7 @@ class TestAsyncRequestFilters:
         )
         other = requests["stop"]
         PushDeliveryFactory(
-            receiver=emsp,
+            receiver=emsp_platform,
             module="commands",
             object_key=async_results._result_key(other, 0),
             from_party_id="ABC",
@@ -628,9 +630,9 @@ class TestAsyncRequestFilters:
 class TestReadOnly:
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_no_add_change_or_delete(
-        self, admin_client: Client, world: dict[str, Model], model: str
+        self, admin_client: Client, one_of_each: dict[str, Model], model: str
     ) -> None:
-        obj = world[model]
+        obj = one_of_each[model]
         before = type(obj)._default_manager.filter(pk=obj.pk).values().get()
         assert admin_client.get(reverse(f"admin:hub_{model}_add")).status_code == 403
         assert admin_client.post(reverse(f"admin:hub_{model}_add"), {}).status_code == 403
@@ -643,11 +645,11 @@ class TestReadOnly:
 
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_no_bulk_delete_action(
-        self, admin_client: Client, world: dict[str, Model], model: str
+        self, admin_client: Client, one_of_each: dict[str, Model], model: str
     ) -> None:
         response = admin_client.get(changelist(model))
         assert response.context["action_form"] is None
-        assert 'name="_save"' not in html(admin_client.get(change(model, world[model].pk)))
+        assert 'name="_save"' not in html(admin_client.get(change(model, one_of_each[model].pk)))
 
 
 class TestBoundedQueries:
@@ -662,10 +664,10 @@ class TestBoundedQueries:
         assert len(response.context["cl"].result_list) == rows
 
     def test_tokens(
-        self, admin_client: Client, emsp: Platform, django_assert_max_num_queries: Any
+        self, admin_client: Client, emsp_platform: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            TokenFactory(owner=emsp, uid=f"uid-{n}", contract_id=f"DE-EMS-C{n:08d}-A")
+            TokenFactory(owner=emsp_platform, uid=f"uid-{n}", contract_id=f"DE-EMS-C{n:08d}-A")
         self._assert_bounded(admin_client, "token", django_assert_max_num_queries)
 
     def test_token_owners(self, admin_client: Client, django_assert_max_num_queries: Any) -> None:
@@ -674,23 +676,23 @@ class TestBoundedQueries:
         self._assert_bounded(admin_client, "tokenowner", django_assert_max_num_queries)
 
     def test_sessions(
-        self, admin_client: Client, cpo: Platform, django_assert_max_num_queries: Any
+        self, admin_client: Client, cpo_platform: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            SessionFactory(owner=cpo, session_id=f"S{n}")
+            SessionFactory(owner=cpo_platform, session_id=f"S{n}")
         self._assert_bounded(admin_client, "session", django_assert_max_num_queries)
 
     def test_async_requests(
         self,
         admin_client: Client,
-        cpo: Platform,
-        emsp: Platform,
+        cpo_platform: Platform,
+        emsp_platform: Platform,
         django_assert_max_num_queries: Any,
     ) -> None:
         for n in range(50):
             AsyncRequestFactory(
-                requester=emsp,
-                receiver=cpo,
+                requester=emsp_platform,
+                receiver=cpo_platform,
                 result_body={"result": "ACCEPTED"},
                 later_results=[{"result": "CANCELED_RESERVATION"}] if n % 2 else [],
                 correlation_id=f"corr-{n}",
@@ -701,16 +703,20 @@ class TestBoundedQueries:
 
 class TestOutboundTokenNeverShown:
     def test_no_new_page_renders_a_partner_token(
-        self, admin_client: Client, world: dict[str, Model], cpo: Platform, emsp: Platform
+        self,
+        admin_client: Client,
+        one_of_each: dict[str, Model],
+        cpo_platform: Platform,
+        emsp_platform: Platform,
     ) -> None:
-        secrets = [cpo.outbound_token, emsp.outbound_token]
+        secrets = [cpo_platform.outbound_token, emsp_platform.outbound_token]
         assert all(secrets)
         pages = [changelist(model) for model in NEW_MODELS]
-        pages += [change(model, world[model].pk) for model in NEW_MODELS]
+        pages += [change(model, one_of_each[model].pk) for model in NEW_MODELS]
         pages += [
             changelist("token") + "?q=abc123",
             changelist("session") + "?q=NL*ABC",
-            changelist("asyncrequest") + f"?q={world['asyncrequest'].pk}",
+            changelist("asyncrequest") + f"?q={one_of_each['asyncrequest'].pk}",
             changelist("asyncrequest") + "?receiver=NL*ABC",
         ]
         for url in pages:

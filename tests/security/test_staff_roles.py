@@ -64,17 +64,17 @@ def operation(client: Client, platform: Platform, op: str) -> Any:
 
 
 @pytest.fixture
-def cpo() -> Platform:
+def cpo_platform() -> Platform:
     return registered_party(role="CPO", country_code="NL", party_id="ABC", name="Acme CPO")[0]
 
 
 @pytest.fixture
-def emsp() -> Platform:
+def emsp_platform() -> Platform:
     return registered_party(role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP")[0]
 
 
 @pytest.fixture
-def report(cpo: Platform, emsp: Platform) -> ReconciliationReport:
+def report(cpo_platform: Platform, emsp_platform: Platform) -> ReconciliationReport:
     from datetime import date
 
     created = ReconciliationReportFactory(
@@ -114,11 +114,11 @@ class TestGroups:
 
 class TestViewer:
     def test_sees_everything_and_may_do_nothing(
-        self, cpo: Platform, emsp: Platform, report: ReconciliationReport
+        self, cpo_platform: Platform, emsp_platform: Platform, report: ReconciliationReport
     ) -> None:
         client = client_for("viewer")
-        delivery = PushDeliveryFactory(receiver=emsp, status=DeliveryStatus.FAILED)
-        cdr = CdrFactory(owner=cpo)
+        delivery = PushDeliveryFactory(receiver=emsp_platform, status=DeliveryStatus.FAILED)
+        cdr = CdrFactory(owner=cpo_platform)
         for model in ("platform", "pushdelivery", "cdr", "ocpiexchange", "reconciliationreport"):
             assert client.get(changelist(model)).status_code == 200
         assert actions_of(client, "platform") == set()
@@ -130,63 +130,65 @@ class TestViewer:
         assert delivery.status == DeliveryStatus.FAILED
         response = post_action(client, "cdr", "export_csv_action", cdr)
         assert response.get("Content-Type", "").startswith("text/csv") is False
-        assert operation(client, cpo, "suspend").status_code == 403
-        cpo.refresh_from_db()
-        assert cpo.status == ConnectionStatus.CONNECTED
+        assert operation(client, cpo_platform, "suspend").status_code == 403
+        cpo_platform.refresh_from_db()
+        assert cpo_platform.status == ConnectionStatus.CONNECTED
         csv_url = reverse("admin:hub_reconciliationreport_findings_csv", args=[report.pk])
         assert client.get(csv_url).status_code == 403
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
         assert StaffExport.objects.count() == 0
 
-    def test_platform_page_offers_no_operation(self, cpo: Platform) -> None:
-        response = client_for("viewer").get(change("platform", cpo.pk))
+    def test_platform_page_offers_no_operation(self, cpo_platform: Platform) -> None:
+        response = client_for("viewer").get(change("platform", cpo_platform.pk))
         assert response.status_code == 200
         assert response.context.get("platform_operations") == []
 
 
 class TestOperator:
-    def test_resends_cancels_suspends_and_exports(self, cpo: Platform, emsp: Platform) -> None:
+    def test_resends_cancels_suspends_and_exports(
+        self, cpo_platform: Platform, emsp_platform: Platform
+    ) -> None:
         client = client_for("operator")
         assert actions_of(client, "pushdelivery") == {"resend_action", "cancel_action"}
         assert actions_of(client, "platform") == {"suspend_action", "reactivate_action"}
         assert actions_of(client, "cdr") == {"export_csv_action", "resend_dead_action"}
-        pending = PushDeliveryFactory(receiver=emsp, object_key="NL/ABC/P1")
+        pending = PushDeliveryFactory(receiver=emsp_platform, object_key="NL/ABC/P1")
         post_action(client, "pushdelivery", "cancel_action", pending)
         pending.refresh_from_db()
         assert pending.status == DeliveryStatus.CANCELLED
         failed = PushDeliveryFactory(
-            receiver=emsp, object_key="NL/ABC/F1", status=DeliveryStatus.FAILED
+            receiver=emsp_platform, object_key="NL/ABC/F1", status=DeliveryStatus.FAILED
         )
         post_action(client, "pushdelivery", "resend_action", failed)
         failed.refresh_from_db()
         assert failed.status == DeliveryStatus.PENDING
-        assert operation(client, cpo, "suspend").status_code == 302
-        cpo.refresh_from_db()
-        assert cpo.status == ConnectionStatus.SUSPENDED
+        assert operation(client, cpo_platform, "suspend").status_code == 302
+        cpo_platform.refresh_from_db()
+        assert cpo_platform.status == ConnectionStatus.SUSPENDED
 
-    def test_may_not_rotate_unregister_invite_or_manage_users(self, cpo: Platform) -> None:
+    def test_may_not_rotate_unregister_invite_or_manage_users(self, cpo_platform: Platform) -> None:
         client = client_for("operator")
-        assert operation(client, cpo, "rotate").status_code == 403
-        assert operation(client, cpo, "unregister").status_code == 403
-        before = cpo.outbound_token
-        post_action(client, "platform", "unregister_action", cpo)
-        cpo.refresh_from_db()
-        assert cpo.registered and cpo.outbound_token == before
+        assert operation(client, cpo_platform, "rotate").status_code == 403
+        assert operation(client, cpo_platform, "unregister").status_code == 403
+        before = cpo_platform.outbound_token
+        post_action(client, "platform", "unregister_action", cpo_platform)
+        cpo_platform.refresh_from_db()
+        assert cpo_platform.registered and cpo_platform.outbound_token == before
         assert client.get(reverse("admin:hub_platform_invite")).status_code == 403
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
-        page = client.get(change("platform", cpo.pk)).context["platform_operations"]
+        page = client.get(change("platform", cpo_platform.pk)).context["platform_operations"]
         assert [op["label"] for op in page] == ["Suspend"]
 
 
 class TestAdministrator:
-    def test_everything_including_rotate_unregister_and_users(self, cpo: Platform) -> None:
+    def test_everything_including_rotate_unregister_and_users(self, cpo_platform: Platform) -> None:
         client = client_for("administrator")
         assert {"rotate_action", "unregister_action", "invite_action"} <= actions_of(
             client, "platform"
         )
         labels = [
             op["label"]
-            for op in client.get(change("platform", cpo.pk)).context["platform_operations"]
+            for op in client.get(change("platform", cpo_platform.pk)).context["platform_operations"]
         ]
         assert {"Rotate credentials", "Unregister", "Suspend"} <= set(labels)
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
@@ -195,10 +197,12 @@ class TestAdministrator:
 
 
 class TestExports:
-    def test_cdr_export_is_logged_and_formula_safe(self, cpo: Platform) -> None:
+    def test_cdr_export_is_logged_and_formula_safe(self, cpo_platform: Platform) -> None:
         client = client_for("operator")
-        evil = CdrFactory(owner=cpo, cdr_id="=HYPERLINK(1)", session_id="@SUM(A1)", uid="+cmd|calc")
-        plain = CdrFactory(owner=cpo, cdr_id="Cdr2", excl="-5.00")
+        evil = CdrFactory(
+            owner=cpo_platform, cdr_id="=HYPERLINK(1)", session_id="@SUM(A1)", uid="+cmd|calc"
+        )
+        plain = CdrFactory(owner=cpo_platform, cdr_id="Cdr2", excl="-5.00")
         response = post_action(client, "cdr", "export_csv_action", evil, plain)
         assert response["Content-Type"].startswith("text/csv")
         rows = csv_rows(response)
@@ -270,8 +274,8 @@ class TestLoginThrottling:
 
 
 class TestDeliveriesUnchangedForViewers:
-    def test_cancel_refused_leaves_pending(self, emsp: Platform) -> None:
-        delivery = PushDeliveryFactory(receiver=emsp)
+    def test_cancel_refused_leaves_pending(self, emsp_platform: Platform) -> None:
+        delivery = PushDeliveryFactory(receiver=emsp_platform)
         post_action(client_for("viewer"), "pushdelivery", "cancel_action", delivery)
         assert PushDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
 
