@@ -5,7 +5,6 @@ HTTP goes to a SimulatedPartner on 127.0.0.1; a MockTransport is used only for t
 the partner cannot give (a Location header).
 """
 
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -41,6 +40,8 @@ from tests.factories import (
     PlatformRoleFactory,
     registered_party,
 )
+from tests.partners.ocpi import role
+from tests.partners.server import free_port
 from tests.partners.simulated import SimulatedPartner, envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -48,15 +49,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 CPO = PartyRef.of("NL", "CPO")
 EMSP = PartyRef.of("DE", "MSP")
 CORRELATION = "corr-forward-1"
-
-
-def role(kind: str, party: PartyRef) -> dict[str, Any]:
-    return {
-        "role": kind,
-        "country_code": party.country_code,
-        "party_id": party.party_id,
-        "business_details": {"name": f"{party} {kind}"},
-    }
 
 
 def location(n: int) -> dict[str, Any]:
@@ -72,8 +64,14 @@ def location(n: int) -> dict[str, Any]:
 def cpo_server() -> Iterator[SimulatedPartner]:
     """A CPO that has issued a token (by registering with a stand-in hub) for the hub to use."""
     with (
-        SimulatedPartner(roles=[role("HUB", PartyRef.of("NL", "HUB"))], name="stand-in") as hub,
-        SimulatedPartner(roles=[role("CPO", CPO)], max_limit=2, name="cpo") as partner,
+        SimulatedPartner(
+            roles=[role("HUB", "NL", "HUB", name="NL*HUB HUB")], name="stand-in"
+        ) as hub,
+        SimulatedPartner(
+            roles=[role("CPO", CPO.country_code, CPO.party_id, name=f"{CPO} CPO")],
+            max_limit=2,
+            name="cpo",
+        ) as partner,
     ):
         partner.register_with(hub.versions_url, hub.token_a)
         partner.clear_received()
@@ -185,12 +183,6 @@ def test_timeout_is_4002(caller: OcpiCaller, cpo_server: SimulatedPartner, setti
         forward(caller)
     assert raised.value.ocpi_status == 4002
     assert "0.3s" in raised.value.message
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_connection_refused_is_4003(caller: OcpiCaller) -> None:
