@@ -18,6 +18,7 @@ from hub.models import (
     AsyncState,
     DeliveryStatus,
     Platform,
+    PushDelivery,
     Session,
     Token,
     TokenOwner,
@@ -35,6 +36,18 @@ from tests.factories import (
 from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
+
+
+def delivered(receiver: Platform, module: str, object_key: str) -> PushDelivery:
+    """NL*ABC's object delivered to DE*EMS (commands and charging profiles are POSTed)."""
+    return PushDeliveryFactory(
+        receiver=receiver,
+        module=module,
+        object_key=object_key,
+        from_party_id="ABC",
+        operation="POST" if module in ("commands", "chargingprofiles") else "PUT",
+        status=DeliveryStatus.DELIVERED,
+    )
 
 
 @pytest.fixture
@@ -283,38 +296,10 @@ class TestTokenFilters:
     def test_deliveries_link_finds_this_token_only(
         self, admin_client: Client, cpo_platform: Platform, tokens: dict[str, Token]
     ) -> None:
-        wanted = PushDeliveryFactory(
-            receiver=cpo_platform,
-            module="tokens",
-            object_key="DE/EMS/ABC123/RFID",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
-        PushDeliveryFactory(
-            receiver=cpo_platform,
-            module="tokens",
-            object_key="DE/EMS/ABC123/APP_USER",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
-        PushDeliveryFactory(
-            receiver=cpo_platform,
-            module="tokens",
-            object_key="FR/OTH/ABC123/RFID",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
-        PushDeliveryFactory(
-            receiver=cpo_platform,
-            module="sessions",
-            object_key="DE/EMS/ABC123/RFID",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
+        wanted = delivered(cpo_platform, "tokens", "DE/EMS/ABC123/RFID")
+        delivered(cpo_platform, "tokens", "DE/EMS/ABC123/APP_USER")
+        delivered(cpo_platform, "tokens", "FR/OTH/ABC123/RFID")
+        delivered(cpo_platform, "sessions", "DE/EMS/ABC123/RFID")
         response = admin_client.get(change("token", tokens["rfid"].pk))
         link = response.context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
@@ -458,38 +443,10 @@ class TestSessionFilters:
     def test_deliveries_link_finds_this_session_only(
         self, admin_client: Client, emsp_platform: Platform, sessions: dict[str, Session]
     ) -> None:
-        wanted = PushDeliveryFactory(
-            receiver=emsp_platform,
-            module="sessions",
-            object_key="NL/ABC/S1",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
-        PushDeliveryFactory(
-            receiver=emsp_platform,
-            module="sessions",
-            object_key="NL/ABC/S10",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
-        PushDeliveryFactory(
-            receiver=emsp_platform,
-            module="sessions",
-            object_key="BE/XYZ/S1",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
-        PushDeliveryFactory(
-            receiver=emsp_platform,
-            module="cdrs",
-            object_key="NL/ABC/S1",
-            from_party_id="ABC",
-            operation="PUT",
-            status=DeliveryStatus.DELIVERED,
-        )
+        wanted = delivered(emsp_platform, "sessions", "NL/ABC/S1")
+        delivered(emsp_platform, "sessions", "NL/ABC/S10")
+        delivered(emsp_platform, "sessions", "BE/XYZ/S1")
+        delivered(emsp_platform, "cdrs", "NL/ABC/S1")
         response = admin_client.get(change("session", sessions["active"].pk))
         link = response.context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
@@ -590,31 +547,10 @@ class TestAsyncRequestFilters:
     ) -> None:
         row = requests[name]
         # The keys as the service writes them: the first result and a later one.
-        first = PushDeliveryFactory(
-            receiver=emsp_platform,
-            module=module,
-            object_key=async_results._result_key(row, 0),
-            from_party_id="ABC",
-            operation="POST",
-            status=DeliveryStatus.DELIVERED,
-        )
-        later = PushDeliveryFactory(
-            receiver=emsp_platform,
-            module=module,
-            object_key=async_results._result_key(row, 1),
-            from_party_id="ABC",
-            operation="POST",
-            status=DeliveryStatus.DELIVERED,
-        )
+        first = delivered(emsp_platform, module, async_results._result_key(row, 0))
+        later = delivered(emsp_platform, module, async_results._result_key(row, 1))
         other = requests["stop"]
-        PushDeliveryFactory(
-            receiver=emsp_platform,
-            module="commands",
-            object_key=async_results._result_key(other, 0),
-            from_party_id="ABC",
-            operation="POST",
-            status=DeliveryStatus.DELIVERED,
-        )
+        delivered(emsp_platform, "commands", async_results._result_key(other, 0))
         response = admin_client.get(change("asyncrequest", row.pk))
         link = response.context["result_deliveries_url"]
         assert set(admin_client.get(link).context["cl"].result_list) == {first, later}

@@ -15,6 +15,7 @@ from hub.ocpi.datetimes import format_datetime
 from hub.services.sync import next_link, pull_sync
 from tests.integration.hubnet import connect, role
 from tests.partners.simulated import SimulatedPartner
+from tests.payloads import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -38,17 +39,7 @@ def location(number: int, *, party_id: str = "SIM", last_updated: str | None = N
             {
                 "uid": f"EVSE{number}",
                 "status": "AVAILABLE",
-                "connectors": [
-                    {
-                        "id": "1",
-                        "standard": "IEC_62196_T2",
-                        "format": "SOCKET",
-                        "power_type": "AC_3_PHASE",
-                        "max_voltage": 230,
-                        "max_amperage": 32,
-                        "last_updated": stamp,
-                    }
-                ],
+                "connectors": [connector(stamp)],
                 "last_updated": stamp,
             }
         ],

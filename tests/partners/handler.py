@@ -275,15 +275,7 @@ class OcpiHandling:
         if missing:
             return Reply(200, envelope(None, 3003, f"Missing endpoints: {missing}"))
         new_own = generate_token()
-        with self._lock:
-            self._hub_token = hub_token
-            self._hub_versions_url = versions_url
-            self._hub_version = version
-            self._hub_endpoints = endpoints
-            self._hub_credentials = copy.deepcopy(body)
-            self._own_token = new_own
-            self._registered = True
-            self._token_a_valid = False
+        self._registered_with(new_own, hub_token, versions_url, version, endpoints, body)
         return Reply(200, envelope(self.credentials()))
 
     # functional modules: only the token issued to the hub is valid.

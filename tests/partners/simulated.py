@@ -40,7 +40,6 @@ from tests.partners.behaviour import Behaviour, PartnerBehaviour, ReplyOverride
 from tests.partners.client import PartnerClient
 from tests.partners.handler import OcpiHandling, PartnerHandler
 from tests.partners.ocpi import (
-    DEFAULT_MODULES_BY_ROLE,
     DEFAULT_ROLES,
     OCPI_VERSION,
     JsonObject,
@@ -48,27 +47,10 @@ from tests.partners.ocpi import (
     OcpiCallError,
     TokenEncoding,
     default_modules,
-    encode_token,
-    envelope,
     generate_token,
-    ocpi_timestamp,
 )
 from tests.partners.server import PartnerServer, PartnerServing
 from tests.partners.store import PartnerStore, ReceivedRequest, SentRequest
-
-__all__ = [
-    "DEFAULT_MODULES_BY_ROLE",
-    "DEFAULT_ROLES",
-    "OCPI_VERSION",
-    "Behaviour",
-    "OcpiCallError",
-    "ReceivedRequest",
-    "SentRequest",
-    "SimulatedPartner",
-    "encode_token",
-    "envelope",
-    "ocpi_timestamp",
-]
 
 
 class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerClient, OcpiHandling):
@@ -270,15 +252,7 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
         finally:
             with self._lock:
                 self._pending_own_tokens.discard(new_token)
-        with self._lock:
-            self._own_token = new_token
-            self._hub_token = token_c
-            self._hub_versions_url = versions_url
-            self._hub_version = version
-            self._hub_endpoints = endpoints
-            self._hub_credentials = copy.deepcopy(data)
-            self._registered = True
-            self._token_a_valid = False
+        self._registered_with(new_token, token_c, versions_url, version, endpoints, data)
         return cast(JsonObject, data)
 
     def update_credentials(self, token: str | None = None) -> JsonObject:
@@ -312,6 +286,26 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
         data = self._call_data("DELETE", credentials_url, token=self.hub_token)
         self._forget_registration()
         return data
+
+    def _registered_with(
+        self,
+        own_token: str,
+        hub_token: str,
+        versions_url: str,
+        version: str,
+        endpoints: list[JsonObject],
+        credentials: Any,
+    ) -> None:
+        """A registration completed (as sender or as receiver): Token A is spent."""
+        with self._lock:
+            self._own_token = own_token
+            self._hub_token = hub_token
+            self._hub_versions_url = versions_url
+            self._hub_version = version
+            self._hub_endpoints = endpoints
+            self._hub_credentials = copy.deepcopy(credentials)
+            self._registered = True
+            self._token_a_valid = False
 
     def _forget_registration(self) -> None:
         with self._lock:

@@ -32,7 +32,8 @@ from hub.services.registry import hub_versions_url, platform_invite
 from tests.conftest import OcpiTestClient
 from tests.factories import PartyClaimFactory, registered_party
 from tests.integration.hubnet import role
-from tests.partners.simulated import OcpiCallError, SimulatedPartner
+from tests.partners.ocpi import OcpiCallError
+from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import assert_refused, snapshot
 
 V = "/ocpi/2.2.1"

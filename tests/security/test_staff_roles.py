@@ -14,7 +14,6 @@ from hub.models import (
     DeliveryStatus,
     Platform,
     PushDelivery,
-    ReconciliationFinding,
     ReconciliationReport,
     StaffExport,
 )
@@ -22,6 +21,7 @@ from hub.services.staff import csv_safe
 from tests.factories import (
     CdrFactory,
     PushDeliveryFactory,
+    ReconciliationFindingFactory,
     ReconciliationReportFactory,
     registered_party,
 )
@@ -75,18 +75,9 @@ def emsp_platform() -> Platform:
 
 @pytest.fixture
 def report(cpo_platform: Platform, emsp_platform: Platform) -> ReconciliationReport:
-    from datetime import date
 
-    created = ReconciliationReportFactory(
-        cpo_country_code="NL",
-        cpo_party_id="ABC",
-        emsp_country_code="DE",
-        emsp_party_id="EMS",
-        period_start=date(2025, 3, 1),
-        period_end=date(2025, 3, 2),
-        status="DONE",
-    )
-    ReconciliationFinding.objects.create(
+    created = ReconciliationReportFactory()
+    ReconciliationFindingFactory(
         report=created, kind="MISSING", cdr_key="NL/ABC/=1+1", message="=HYPERLINK(x)"
     )
     return created

@@ -40,9 +40,9 @@ from tests.factories import (
     PlatformRoleFactory,
     registered_party,
 )
-from tests.partners.ocpi import role
+from tests.partners.ocpi import envelope, role
 from tests.partners.server import free_port
-from tests.partners.simulated import SimulatedPartner, envelope
+from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
