@@ -1,5 +1,7 @@
-"""Helpers shared by the admin tests: URLs, page text, changelist results."""
+"""Helpers shared by the admin tests: URLs, page text, changelist results, CSV exports."""
 
+import csv
+import io
 from typing import Any
 
 from django.test import Client
@@ -23,3 +25,9 @@ def results(client: Client, model: str, query: dict[str, str] | None = None) -> 
     response = client.get(changelist(model), query or {})
     assert response.status_code == 200, query
     return list(response.context["cl"].result_list)
+
+
+def csv_rows(response: Any) -> list[list[str]]:
+    """The rows of a CSV export, streamed or not."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.reader(io.StringIO(content.decode())))

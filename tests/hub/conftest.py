@@ -7,7 +7,7 @@ from tests.factories import registered_party
 
 
 @pytest.fixture
-def cpo() -> Platform:
+def cpo_platform() -> Platform:
     """The CPO platform the admin pages show (NL*ABC)."""
     platform, _ = registered_party(
         role="CPO", country_code="NL", party_id="ABC", name="Acme CPO Platform"
@@ -16,7 +16,7 @@ def cpo() -> Platform:
 
 
 @pytest.fixture
-def emsp() -> Platform:
+def emsp_platform() -> Platform:
     """The eMSP platform the admin pages show (DE*EMS)."""
     platform, _ = registered_party(
         role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP Platform"

@@ -21,6 +21,7 @@ from hub.models import (
 from hub.ocpi.tokens import token_digest
 from hub.services.registry.credentials import hub_versions_url
 from tests.factories import (
+    OcpiExchangeFactory,
     PlatformEndpointFactory,
     PlatformFactory,
     PlatformRoleFactory,
@@ -37,22 +38,6 @@ TOKEN_RE = re.compile(r'<code class="hub-token"[^>]*>([^<]+)</code>')
 def run_action(client: Client, action: str, *platforms: Platform, **extra: str) -> Any:
     data = {"action": action, ACTION_CHECKBOX_NAME: [p.pk for p in platforms], **extra}
     return client.post(changelist("platform"), data, follow=True)
-
-
-def make_exchange(**fields: Any) -> OcpiExchange:
-    values: dict[str, Any] = {
-        "direction": ExchangeDirection.INBOUND,
-        "method": "GET",
-        "url": "http://hub.example/ocpi/2.2.1/emsp/locations",
-        "module": "locations",
-        "from_party": "NL*ABC",
-        "to_party": "DE*XYZ",
-        "http_status": 200,
-        "ocpi_status": 1000,
-        "duration_ms": 12.5,
-        **fields,
-    }
-    return OcpiExchange.objects.create(**values)
 
 
 @pytest.fixture
@@ -115,7 +100,7 @@ class TestPagesRender:
     def test_other_changelists_and_change_pages(
         self, admin_client: Client, platform: Platform, model: str
     ) -> None:
-        exchange = make_exchange(platform=platform, correlation_id="corr-1")
+        exchange = OcpiExchangeFactory(platform=platform, correlation_id="corr-1")
         objects = {
             "ocpiexchange": exchange,
             "platformrole": platform.roles.first(),
@@ -127,7 +112,7 @@ class TestPagesRender:
         assert admin_client.get(change(model, obj.pk)).status_code == 200
 
     def test_exchange_filters_render(self, admin_client: Client, platform: Platform) -> None:
-        make_exchange(platform=platform)
+        OcpiExchangeFactory(platform=platform)
         for query in (
             "direction__exact=IN",
             "module=locations",
@@ -140,7 +125,7 @@ class TestPagesRender:
             assert response.status_code == 200, query
 
     def test_exchange_log_is_read_only(self, admin_client: Client) -> None:
-        exchange = make_exchange()
+        exchange = OcpiExchangeFactory()
         assert admin_client.get(reverse("admin:hub_ocpiexchange_add")).status_code == 403
         delete = reverse("admin:hub_ocpiexchange_delete", args=[exchange.pk])
         assert admin_client.post(delete, {"post": "yes"}).status_code == 403
@@ -383,8 +368,8 @@ class TestSearch:
     def test_exchange_search_by_correlation_id(
         self, admin_client: Client, platform: Platform
     ) -> None:
-        wanted = make_exchange(platform=platform, correlation_id="corr-wanted", url="/a")
-        make_exchange(platform=platform, correlation_id="corr-other", url="/b")
+        wanted = OcpiExchangeFactory(platform=platform, correlation_id="corr-wanted", url="/a")
+        OcpiExchangeFactory(platform=platform, correlation_id="corr-other", url="/b")
         response = admin_client.get(changelist("ocpiexchange"), {"q": "corr-wanted"})
         assert response.status_code == 200
         assert list(response.context["cl"].result_list) == [wanted]
@@ -392,20 +377,20 @@ class TestSearch:
     def test_exchange_search_falls_back_to_url_and_platform(
         self, admin_client: Client, platform: Platform
     ) -> None:
-        wanted = make_exchange(url="http://hub.example/ocpi/2.2.1/cpo/tariffs")
-        make_exchange()
+        wanted = OcpiExchangeFactory(url="http://hub.example/ocpi/2.2.1/cpo/tariffs")
+        OcpiExchangeFactory()
         response = admin_client.get(changelist("ocpiexchange"), {"q": "tariffs"})
         assert list(response.context["cl"].result_list) == [wanted]
-        by_platform = make_exchange(platform=platform)
+        by_platform = OcpiExchangeFactory(platform=platform)
         response = admin_client.get(changelist("ocpiexchange"), {"q": "Acme"})
         assert list(response.context["cl"].result_list) == [by_platform]
 
     def test_correlation_link_filters_the_log(
         self, admin_client: Client, platform: Platform
     ) -> None:
-        first = make_exchange(correlation_id="flow-1", direction=ExchangeDirection.INBOUND)
-        second = make_exchange(correlation_id="flow-1", direction=ExchangeDirection.OUTBOUND)
-        make_exchange(correlation_id="flow-2")
+        first = OcpiExchangeFactory(correlation_id="flow-1", direction=ExchangeDirection.INBOUND)
+        second = OcpiExchangeFactory(correlation_id="flow-1", direction=ExchangeDirection.OUTBOUND)
+        OcpiExchangeFactory(correlation_id="flow-2")
         page = html(admin_client.get(changelist("ocpiexchange")))
         assert "?correlation_id=flow-1" in page
         response = admin_client.get(changelist("ocpiexchange"), {"correlation_id": "flow-1"})

@@ -2,10 +2,7 @@
 CDRs to DE*EMS were mispriced or never arrived?", the CSV exports carry the right rows, the
 dead-letter resend goes through the outbox service, and everything stays read-only."""
 
-import csv
-import io
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
 from unittest import mock
 
@@ -29,12 +26,16 @@ from hub.models import (
     ReconciliationReport,
 )
 from hub.tasks import deliver_money_task
-from tests.factories import registered_party
-from tests.hub.admin_pages import change, changelist, html, results
+from tests.factories import (
+    CdrFactory,
+    PushDeliveryFactory,
+    ReconciliationFindingFactory,
+    ReconciliationReportFactory,
+    registered_party,
+)
+from tests.hub.admin_pages import change, changelist, csv_rows, html, results
 
 pytestmark = pytest.mark.django_db
-
-START = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def run_action(client: Client, model: str, action: str, *objs: Model, follow: bool = True) -> Any:
@@ -42,117 +43,20 @@ def run_action(client: Client, model: str, action: str, *objs: Model, follow: bo
     return client.post(changelist(model), data, follow=follow)
 
 
-def csv_rows(response: Any) -> list[list[str]]:
-    content = b"".join(response.streaming_content) if response.streaming else response.content
-    return list(csv.reader(io.StringIO(content.decode())))
-
-
-def make_cdr(
-    owner: Platform | None,
-    cdr_id: str = "Cdr1",
-    *,
-    party: tuple[str, str] = ("NL", "ABC"),
-    emsp: tuple[str, str] = ("DE", "EMS"),
-    uid: str = "uid-1",
-    session_id: str = "Sess1",
-    excl: str = "10.00",
-    incl: str | None = "12.10",
-    kwh: str = "20.5",
-    findings: list[dict[str, str]] | None = None,
-    price_check: str = PriceCheck.UNCHECKED,
-    computed: dict[str, Any] | None = None,
-    credit: bool = False,
-    credit_of: Cdr | None = None,
-    start: datetime = START,
-) -> Cdr:
-    """A stored CDR, written directly (as the CDR service would)."""
-    end = start + timedelta(hours=1)
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "id": cdr_id,
-        "session_id": session_id,
-        "cdr_token": {
-            "country_code": emsp[0],
-            "party_id": emsp[1],
-            "uid": uid,
-            "type": "RFID",
-            "contract_id": f"{emsp[0]}-{emsp[1]}-C1",
-        },
-        "currency": "EUR",
-        "total_cost": {"excl_vat": float(excl), "incl_vat": None if incl is None else float(incl)},
-        "total_energy": float(kwh),
-        "total_time": 1.0,
-        "start_date_time": start.isoformat(),
-        "end_date_time": end.isoformat(),
-        "last_updated": end.isoformat(),
-        "credit": credit,
-    }
-    return Cdr.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        cdr_id=cdr_id.upper(),
-        owner=owner,
-        data=data,
-        token_country_code=emsp[0],
-        token_party_id=emsp[1],
-        token_uid=uid.upper(),
-        token_type="RFID",
-        session_id=session_id.upper(),
-        currency="EUR",
-        total_cost_excl_vat=Decimal(excl),
-        total_cost_incl_vat=None if incl is None else Decimal(incl),
-        total_energy=Decimal(kwh),
-        total_time=Decimal(1),
-        start_date_time=start,
-        end_date_time=end,
-        last_updated=end,
-        credit=credit,
-        credit_reference_id=credit_of.cdr_id if credit_of else "",
-        credit_of=credit_of,
-        findings=findings or [],
-        price_check=price_check,
-        computed=computed,
-    )
-
-
-def make_delivery(receiver: Platform, cdr: Cdr, status: str, **fields: Any) -> PushDelivery:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "receiver": receiver,
-        "to_country_code": cdr.token_country_code,
-        "to_party_id": cdr.token_party_id,
-        "from_country_code": cdr.country_code,
-        "from_party_id": cdr.party_id,
-        "module": "cdrs",
-        "object_key": f"{cdr.country_code}/{cdr.party_id}/{cdr.cdr_id}",
-        "operation": "POST",
-        "status": status,
-        "next_attempt_at": now - timedelta(days=3),
-        "expires_at": now - timedelta(days=1),
-    }
-    values.update(fields)
-    delivery = PushDelivery.objects.create(**values)
-    # created_at is auto_now_add: backdate it as a delivery whose window passed would be.
-    PushDelivery.objects.filter(pk=delivery.pk).update(created_at=now - timedelta(days=4))
-    delivery.refresh_from_db()
-    return delivery
-
-
 @pytest.fixture
-def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
+def cdrs(cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Cdr]:
     """A matched and delivered CDR, a mispriced dead-lettered one with findings, an unpriced
     one never delivered for another eMSP, and a credit of the first."""
     other_emsp, _ = registered_party(role="EMSP", country_code="FR", party_id="OTH")
-    ok = make_cdr(
-        cpo,
-        "Cdr-ok",
+    ok = CdrFactory(
+        owner=cpo_platform,
+        cdr_id="Cdr-ok",
         price_check=PriceCheck.MATCH,
         computed={"total_cost": {"excl_vat": "10.0000", "incl_vat": "12.1000"}},
     )
-    bad = make_cdr(
-        cpo,
-        "Cdr-bad",
+    bad = CdrFactory(
+        owner=cpo_platform,
+        cdr_id="Cdr-bad",
         uid="uid-2",
         session_id="Sess2",
         excl="99.00",
@@ -164,40 +68,43 @@ def cdrs(cpo: Platform, emsp: Platform) -> dict[str, Cdr]:
             {"code": "ENERGY_SUM", "message": "dimensions sum to 19 kWh, total_energy is 20.5"},
         ],
     )
-    other = make_cdr(
-        cpo,
-        "Cdr-other",
+    other = CdrFactory(
+        owner=cpo_platform,
+        cdr_id="Cdr-other",
         emsp=("FR", "OTH"),
         uid="uid-3",
         session_id="Sess3",
         findings=[{"code": "TARIFF_MISSING", "message": 'no tariff (not "COST_SUM")'}],
     )
-    credit = make_cdr(
-        cpo,
-        "Cdr-credit",
+    credit = CdrFactory(
+        owner=cpo_platform,
+        cdr_id="Cdr-credit",
         excl="-10.00",
         incl="-12.10",
         credit=True,
         credit_of=ok,
         session_id="Sess1",
     )
-    make_delivery(emsp, ok, DeliveryStatus.DELIVERED)
-    make_delivery(emsp, bad, DeliveryStatus.DEAD, last_error="retry window passed: HTTP 503")
-    make_delivery(emsp, credit, DeliveryStatus.PENDING)
+    PushDeliveryFactory.of_cdr(
+        ok, receiver=emsp_platform, status=DeliveryStatus.DELIVERED, expired=True
+    )
+    PushDeliveryFactory.of_cdr(
+        bad,
+        receiver=emsp_platform,
+        status=DeliveryStatus.DEAD,
+        expired=True,
+        last_error="retry window passed: HTTP 503",
+    )
+    PushDeliveryFactory.of_cdr(
+        credit, receiver=emsp_platform, status=DeliveryStatus.PENDING, expired=True
+    )
     assert other_emsp
     return {"ok": ok, "bad": bad, "other": other, "credit": credit}
 
 
 @pytest.fixture
 def report(cdrs: dict[str, Cdr]) -> ReconciliationReport:
-    created = ReconciliationReport.objects.create(
-        cpo_country_code="NL",
-        cpo_party_id="ABC",
-        emsp_country_code="DE",
-        emsp_party_id="EMS",
-        period_start=date(2025, 3, 1),
-        period_end=date(2025, 3, 2),
-        status="DONE",
+    created = ReconciliationReportFactory(
         finished_at=timezone.now(),
         totals={
             "cdrs": 2,
@@ -208,14 +115,14 @@ def report(cdrs: dict[str, Cdr]) -> ReconciliationReport:
         },
         counts={"DEAD_LETTER": 1, "MISPRICED": 1, "MISSING": 0},
     )
-    ReconciliationFinding.objects.create(
+    ReconciliationFindingFactory(
         report=created,
         kind="DEAD_LETTER",
         cdr=cdrs["bad"],
         cdr_key="NL/ABC/CDR-BAD",
         message="Delivery to DE*EMS is dead-lettered",
     )
-    ReconciliationFinding.objects.create(
+    ReconciliationFindingFactory(
         report=created,
         kind="MISPRICED",
         cdr=cdrs["bad"],
@@ -299,18 +206,20 @@ class TestCdrPages:
     def test_changelist_queries_do_not_grow_with_rows(
         self,
         admin_client: Client,
-        cpo: Platform,
-        emsp: Platform,
+        cpo_platform: Platform,
+        emsp_platform: Platform,
         django_assert_max_num_queries: Any,
     ) -> None:
         for n in range(50):
-            cdr = make_cdr(
-                cpo,
-                f"C{n}",
+            cdr = CdrFactory(
+                owner=cpo_platform,
+                cdr_id=f"C{n}",
                 findings=[{"code": "COST_SUM", "message": "x"}],
                 computed={"total_cost": {"excl_vat": "1", "incl_vat": "2"}},
             )
-            make_delivery(emsp, cdr, DeliveryStatus.DEAD)
+            PushDeliveryFactory.of_cdr(
+                cdr, receiver=emsp_platform, status=DeliveryStatus.DEAD, expired=True
+            )
         admin_client.get(changelist("cdr"))  # warm the session
         with django_assert_max_num_queries(10):
             response = admin_client.get(changelist("cdr"), {"delivery_state": "DEAD"})
@@ -472,16 +381,10 @@ class TestReconciliationPages:
         )
 
     def test_findings_csv_action(self, admin_client: Client, report: ReconciliationReport) -> None:
-        second = ReconciliationReport.objects.create(
-            cpo_country_code="NL",
-            cpo_party_id="ABC",
-            emsp_country_code="DE",
-            emsp_party_id="EMS",
-            period_start=date(2025, 3, 2),
-            period_end=date(2025, 3, 3),
-            status="DONE",
+        second = ReconciliationReportFactory(
+            period_start=date(2025, 3, 2), period_end=date(2025, 3, 3)
         )
-        ReconciliationFinding.objects.create(
+        ReconciliationFindingFactory(
             report=second, kind="MISSING", cdr_key="NL/ABC/CDR-9", message="not in the store"
         )
         response = run_action(

@@ -4,7 +4,6 @@ is read-only, list queries stay bounded, and no partner token is ever rendered."
 
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,202 +25,47 @@ from hub.models import (
     TokenSource,
 )
 from hub.services.routing import async_results
-from tests.factories import registered_party
+from tests.factories import (
+    AsyncRequestFactory,
+    PushDeliveryFactory,
+    SessionFactory,
+    TokenFactory,
+    TokenOwnerFactory,
+    registered_party,
+)
 from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
 
 
-def make_token(
-    owner: Platform | None,
-    uid: str = "abc123",
-    *,
-    party: tuple[str, str] = ("DE", "EMS"),
-    token_type: str = "RFID",
-    contract_id: str = "DE-EMS-C00000001-A",
-    visual_number: str = "DF000-2001-8999",
-    issuer: str = "Blue Mobility",
-    whitelist: str = "ALLOWED",
-    valid: bool = True,
-) -> Token:
-    """A stored token, written directly (as `token_write` would: keys upper-cased)."""
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "uid": uid,
-        "type": token_type,
-        "contract_id": contract_id,
-        "visual_number": visual_number,
-        "issuer": issuer,
-        "valid": valid,
-        "whitelist": whitelist,
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    return Token.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        uid=uid.upper(),
-        type=token_type,
-        owner=owner,
-        data=data,
-        contract_id=contract_id.upper(),
-        valid=valid,
-        last_updated=timezone.now(),
-    )
-
-
-def make_owner(
-    uid: str = "ABC123",
-    *,
-    party: tuple[str, str] = ("DE", "EMS"),
-    token_type: str = "RFID",
-    source: str = TokenSource.TOKENS,
-) -> TokenOwner:
-    return TokenOwner.objects.create(
-        uid=uid.upper(),
-        type=token_type,
-        country_code=party[0],
-        party_id=party[1],
-        source=source,
-    )
-
-
-def make_session(
-    owner: Platform | None,
-    session_id: str = "Sess1",
-    *,
-    party: tuple[str, str] = ("NL", "ABC"),
-    emsp: tuple[str, str] = ("DE", "EMS"),
-    uid: str = "abc123",
-    contract_id: str = "DE-EMS-C00000001-A",
-    location_id: str = "Loc1",
-    status: str = "ACTIVE",
-    kwh: str = "12.5",
-    start: Any = None,
-) -> Session:
-    """A stored session, written directly (as the sessions service would)."""
-    start = start or timezone.now() - timedelta(hours=1)
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "id": session_id,
-        "start_date_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "kwh": float(kwh),
-        "cdr_token": {
-            "country_code": emsp[0],
-            "party_id": emsp[1],
-            "uid": uid,
-            "type": "RFID",
-            "contract_id": contract_id,
-        },
-        "auth_method": "WHITELIST",
-        "location_id": location_id,
-        "evse_uid": "E1",
-        "connector_id": "1",
-        "currency": "EUR",
-        "charging_periods": [
-            {
-                "start_date_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "dimensions": [{"type": "ENERGY", "volume": float(kwh)}],
-                "tariff_id": "T-PERIOD-7",
-            }
-        ],
-        "status": status,
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    return Session.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        session_id=session_id.upper(),
-        owner=owner,
-        data=data,
-        status=status,
-        token_country_code=emsp[0],
-        token_party_id=emsp[1],
-        location_id=location_id.upper(),
-        kwh=Decimal(kwh),
-        start_date_time=start,
-        last_updated=timezone.now(),
-    )
-
-
-def make_request(
-    requester: Platform,
-    receiver: Platform | None,
-    *,
-    kind: str = AsyncKind.COMMAND,
-    operation: str = "START_SESSION",
-    state: str = AsyncState.RESULT_RECEIVED,
-    response: dict[str, Any] | None = None,
-    result: dict[str, Any] | None = None,
-    session_id: str = "",
-    location_id: str = "Loc1",
-    correlation_id: str = "corr-cmd-1",
-    **fields: Any,
-) -> AsyncRequest:
-    """A request as `hub.services.routing.async_results` records it."""
-    body = {
-        "response_url": "https://emsp.example/ocpi/commands/START_SESSION/42",
-        "token": {"uid": "abc123", "type": "RFID", "contract_id": "DE-EMS-C00000001-A"},
-        "location_id": location_id,
-    }
-    row = AsyncRequest.objects.create(
-        kind=kind,
-        operation=operation,
-        requester=requester,
-        requester_country_code="DE",
-        requester_party_id="EMS",
+def delivered(receiver: Platform, module: str, object_key: str) -> PushDelivery:
+    """NL*ABC's object delivered to DE*EMS (commands and charging profiles are POSTed)."""
+    return PushDeliveryFactory(
         receiver=receiver,
-        receiver_country_code="NL",
-        receiver_party_id="ABC",
-        response_url="https://emsp.example/ocpi/commands/START_SESSION/42",
-        location_id=location_id,
-        session_id=session_id,
-        request_body=body,
-        response_body=response if response is not None else {"result": "ACCEPTED", "timeout": 30},
-        result_body=result,
-        state=state,
-        timeout_s=30,
-        correlation_id=correlation_id,
-        **fields,
-    )
-    return row
-
-
-def make_delivery(receiver: Platform, module: str, object_key: str) -> PushDelivery:
-    now = timezone.now()
-    return PushDelivery.objects.create(
-        receiver=receiver,
-        to_country_code="DE",
-        to_party_id="EMS",
-        from_country_code="NL",
-        from_party_id="ABC",
         module=module,
         object_key=object_key,
+        from_party_id="ABC",
         operation="POST" if module in ("commands", "chargingprofiles") else "PUT",
         status=DeliveryStatus.DELIVERED,
-        next_attempt_at=now,
-        expires_at=now + timedelta(hours=1),
     )
 
 
 @pytest.fixture
-def world(cpo: Platform, emsp: Platform) -> dict[str, Model]:
+def one_of_each(cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Model]:
     """One of everything the new pages show."""
     created = timezone.now() - timedelta(seconds=90)
-    request = make_request(
-        emsp,
-        cpo,
-        result={"result": "ACCEPTED"},
+    request = AsyncRequestFactory(
+        requester=emsp_platform,
+        receiver=cpo_platform,
+        result_body={"result": "ACCEPTED"},
         result_received_at=created + timedelta(seconds=12),
         expires_at=created + timedelta(seconds=60),
+        created_at=created,
     )
-    AsyncRequest.objects.filter(pk=request.pk).update(created_at=created)
-    request.refresh_from_db()
     return {
-        "token": make_token(emsp),
-        "tokenowner": make_owner(),
-        "session": make_session(cpo),
+        "token": TokenFactory(owner=emsp_platform),
+        "tokenowner": TokenOwnerFactory(),
+        "session": SessionFactory(owner=cpo_platform),
         "asyncrequest": request,
     }
 
@@ -232,16 +76,16 @@ NEW_MODELS = ["token", "tokenowner", "session", "asyncrequest"]
 class TestPagesRender:
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_changelist_and_change_page(
-        self, admin_client: Client, world: dict[str, Model], model: str
+        self, admin_client: Client, one_of_each: dict[str, Model], model: str
     ) -> None:
-        obj = world[model]
+        obj = one_of_each[model]
         response = admin_client.get(changelist(model))
         assert response.status_code == 200
         assert list(response.context["cl"].result_list) == [obj]
         assert admin_client.get(change(model, obj.pk)).status_code == 200
 
     def test_token_list_shows_the_document_fields(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
         page = html(admin_client.get(changelist("token")))
         assert "DE*EMS" in page
@@ -253,9 +97,9 @@ class TestPagesRender:
         assert "object_tree=DE%2FEMS%2FABC123%2FRFID" in page
 
     def test_token_change_page_shows_document_owners_and_links(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
-        token = world["token"]
+        token = one_of_each["token"]
         page = html(admin_client.get(change("token", token.pk)))
         assert "&quot;visual_number&quot;: &quot;DF000-2001-8999&quot;" in page  # pretty JSON
         assert "Deliveries of this token" in page
@@ -265,17 +109,17 @@ class TestPagesRender:
         assert 'name="_save"' not in page
 
     def test_token_page_flags_an_ambiguous_uid(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
-        make_owner(party=("FR", "OTH"), source=TokenSource.COMMAND)
-        page = html(admin_client.get(change("token", world["token"].pk)))
+        TokenOwnerFactory(party=("FR", "OTH"), source=TokenSource.COMMAND)
+        page = html(admin_client.get(change("token", one_of_each["token"].pk)))
         assert "2 owners: ambiguous without TO." in page
         assert "FR*OTH (from Command" in page
 
     def test_session_list_and_change_page(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
-        session = world["session"]
+        session = one_of_each["session"]
         page = html(admin_client.get(changelist("session")))
         assert "Sess1" in page  # as the CPO spelled it
         assert "NL*ABC" in page
@@ -291,7 +135,7 @@ class TestPagesRender:
         assert "location_id=LOC1" in detail
 
     def test_async_request_list_columns(
-        self, admin_client: Client, world: dict[str, Model]
+        self, admin_client: Client, one_of_each: dict[str, Model]
     ) -> None:
         response = admin_client.get(changelist("asyncrequest"))
         page = html(response)
@@ -304,8 +148,10 @@ class TestPagesRender:
         assert admin.result_result(row) == "ACCEPTED"
         assert admin.time_to_result(row) == "12.0 s"
 
-    def test_async_request_change_page(self, admin_client: Client, world: dict[str, Model]) -> None:
-        row = world["asyncrequest"]
+    def test_async_request_change_page(
+        self, admin_client: Client, one_of_each: dict[str, Model]
+    ) -> None:
+        row = one_of_each["asyncrequest"]
         page = html(admin_client.get(change("asyncrequest", row.pk)))
         assert "https://emsp.example/ocpi/commands/START_SESSION/42" in page
         assert "&quot;timeout&quot;: 30" in page  # the CPO's answer
@@ -323,13 +169,16 @@ class TestAsyncColumns:
         ("fields", "response_text", "result_text", "time_text"),
         [
             (
-                {"response": {"result": "REJECTED", "timeout": 0}, "state": AsyncState.REFUSED},
+                {
+                    "response_body": {"result": "REJECTED", "timeout": 0},
+                    "state": AsyncState.REFUSED,
+                },
                 "REJECTED",
                 "—",
                 "—",
             ),
             (
-                {"response": {"hub_error": "Timeout forwarding"}, "state": AsyncState.FAILED},
+                {"response_body": {"hub_error": "Timeout forwarding"}, "state": AsyncState.FAILED},
                 "hub: Timeout forwarding",
                 "—",
                 "—",
@@ -337,7 +186,7 @@ class TestAsyncColumns:
             (
                 {
                     "operation": "RESERVE_NOW",
-                    "result": {"result": "ACCEPTED"},
+                    "result_body": {"result": "ACCEPTED"},
                     "later_results": [{"result": "CANCELED_RESERVATION"}],
                     "result_received_at_delta": 125,
                 },
@@ -346,7 +195,7 @@ class TestAsyncColumns:
                 "2 min 5 s",
             ),
             (
-                {"result": {"result": "TIMEOUT"}, "state": AsyncState.TIMED_OUT},
+                {"result_body": {"result": "TIMEOUT"}, "state": AsyncState.TIMED_OUT},
                 "ACCEPTED",
                 "TIMEOUT",
                 "—",
@@ -356,8 +205,8 @@ class TestAsyncColumns:
     def test_answers_and_results(
         self,
         admin_client: Client,
-        cpo: Platform,
-        emsp: Platform,
+        cpo_platform: Platform,
+        emsp_platform: Platform,
         fields: dict[str, Any],
         response_text: str,
         result_text: str,
@@ -365,7 +214,7 @@ class TestAsyncColumns:
     ) -> None:
         fields = dict(fields)
         delta = fields.pop("result_received_at_delta", None)
-        row = make_request(emsp, cpo, **fields)
+        row = AsyncRequestFactory(requester=emsp_platform, receiver=cpo_platform, **fields)
         if delta is not None:
             row.result_received_at = row.created_at + timedelta(seconds=delta)
             row.save()
@@ -380,28 +229,28 @@ class TestAsyncColumns:
 
 class TestTokenFilters:
     @pytest.fixture
-    def tokens(self, emsp: Platform) -> dict[str, Token]:
+    def tokens(self, emsp_platform: Platform) -> dict[str, Token]:
         other, _ = registered_party(role="EMSP", country_code="FR", party_id="OTH")
         return {
-            "rfid": make_token(emsp, "abc123"),
-            "app": make_token(
-                emsp,
-                "app-77",
-                token_type="APP_USER",
+            "rfid": TokenFactory(owner=emsp_platform, uid="abc123"),
+            "app": TokenFactory(
+                owner=emsp_platform,
+                uid="app-77",
+                type="APP_USER",
                 contract_id="DE-EMS-C00000077-B",
                 visual_number="",
                 whitelist="NEVER",
             ),
-            "invalid": make_token(
-                emsp,
-                "dead01",
+            "invalid": TokenFactory(
+                owner=emsp_platform,
+                uid="dead01",
                 contract_id="DE-EMS-C00000099-C",
                 visual_number="OLD-CARD-99",
                 valid=False,
             ),
-            "fr": make_token(
-                other,
-                "abc123",
+            "fr": TokenFactory(
+                owner=other,
+                uid="abc123",
                 party=("FR", "OTH"),
                 contract_id="FR-OTH-C12345678-D",
                 visual_number="FR 1234",
@@ -438,19 +287,19 @@ class TestTokenFilters:
         assert set(results(admin_client, "token", query)) == wanted
 
     def test_party_filter_lists_emsps_only(
-        self, admin_client: Client, cpo: Platform, tokens: dict[str, Token]
+        self, admin_client: Client, cpo_platform: Platform, tokens: dict[str, Token]
     ) -> None:
         response = admin_client.get(changelist("token"))
         party_filter = next(f for f in response.context["cl"].filter_specs if f.title == "party")
         assert [value for value, _ in party_filter.lookup_choices] == ["DE*EMS", "FR*OTH"]
 
     def test_deliveries_link_finds_this_token_only(
-        self, admin_client: Client, cpo: Platform, tokens: dict[str, Token]
+        self, admin_client: Client, cpo_platform: Platform, tokens: dict[str, Token]
     ) -> None:
-        wanted = make_delivery(cpo, "tokens", "DE/EMS/ABC123/RFID")
-        make_delivery(cpo, "tokens", "DE/EMS/ABC123/APP_USER")
-        make_delivery(cpo, "tokens", "FR/OTH/ABC123/RFID")
-        make_delivery(cpo, "sessions", "DE/EMS/ABC123/RFID")
+        wanted = delivered(cpo_platform, "tokens", "DE/EMS/ABC123/RFID")
+        delivered(cpo_platform, "tokens", "DE/EMS/ABC123/APP_USER")
+        delivered(cpo_platform, "tokens", "FR/OTH/ABC123/RFID")
+        delivered(cpo_platform, "sessions", "DE/EMS/ABC123/RFID")
         response = admin_client.get(change("token", tokens["rfid"].pk))
         link = response.context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
@@ -458,8 +307,8 @@ class TestTokenFilters:
     def test_owner_index_link_and_back(
         self, admin_client: Client, tokens: dict[str, Token]
     ) -> None:
-        mine = make_owner("abc123")
-        make_owner("abc123", token_type="APP_USER")
+        mine = TokenOwnerFactory(uid="abc123")
+        TokenOwnerFactory(uid="abc123", type="APP_USER")
         found = results(admin_client, "tokenowner", {"uid": "ABC123", "type": "RFID"})
         assert found == [mine]
         page = html(admin_client.get(changelist("tokenowner")))
@@ -472,12 +321,12 @@ class TestTokenOwnerIndex:
     @pytest.fixture
     def owners(self) -> dict[str, TokenOwner]:
         return {
-            "tokens": make_owner("abc123"),
-            "command": make_owner("abc999", source=TokenSource.COMMAND),
-            "session": make_owner(
-                "xyz-1", party=("FR", "OTH"), token_type="APP_USER", source=TokenSource.SESSION
+            "tokens": TokenOwnerFactory(uid="abc123"),
+            "command": TokenOwnerFactory(uid="abc999", source=TokenSource.COMMAND),
+            "session": TokenOwnerFactory(
+                uid="xyz-1", party=("FR", "OTH"), type="APP_USER", source=TokenSource.SESSION
             ),
-            "cdr": make_owner("abc123", party=("BE", "CDR"), source=TokenSource.CDR),
+            "cdr": TokenOwnerFactory(uid="abc123", party=("BE", "CDR"), source=TokenSource.CDR),
         }
 
     @pytest.mark.parametrize(
@@ -510,29 +359,31 @@ class TestTokenOwnerIndex:
 
 class TestSessionFilters:
     @pytest.fixture
-    def sessions(self, cpo: Platform, emsp: Platform) -> dict[str, Session]:
+    def sessions(self, cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Session]:
         other_cpo, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
         registered_party(role="EMSP", country_code="FR", party_id="OTH")
         long_ago = timezone.now().replace(year=2020, month=6, day=1)
         return {
-            "active": make_session(cpo, "S1"),
-            "done": make_session(
-                cpo,
-                "S2",
+            "active": SessionFactory(owner=cpo_platform, session_id="S1"),
+            "done": SessionFactory(
+                owner=cpo_platform,
+                session_id="S2",
                 status="COMPLETED",
                 uid="card-22",
                 contract_id="DE-EMS-C00000022-X",
                 location_id="Loc2",
-                start=long_ago,
+                start_date_time=long_ago,
             ),
-            "fr": make_session(
-                cpo,
-                "S3",
+            "fr": SessionFactory(
+                owner=cpo_platform,
+                session_id="S3",
                 emsp=("FR", "OTH"),
                 uid="fr-token",
                 contract_id="FR-OTH-C00000003-Y",
             ),
-            "be": make_session(other_cpo, "S1", party=("BE", "XYZ"), uid="card-22"),
+            "be": SessionFactory(
+                owner=other_cpo, session_id="S1", party=("BE", "XYZ"), uid="card-22"
+            ),
         }
 
     @pytest.mark.parametrize(
@@ -578,9 +429,9 @@ class TestSessionFilters:
         ]
 
     def test_token_page_links_to_its_sessions(
-        self, admin_client: Client, emsp: Platform, sessions: dict[str, Session]
+        self, admin_client: Client, emsp_platform: Platform, sessions: dict[str, Session]
     ) -> None:
-        token = make_token(emsp, "card-22")
+        token = TokenFactory(owner=emsp_platform, uid="card-22")
         page = admin_client.get(change("token", token.pk))
         url = changelist("session") + "?q=CARD-22&emsp=DE%2AEMS"
         assert url.replace("&", "&amp;") in html(page)
@@ -590,12 +441,12 @@ class TestSessionFilters:
         }
 
     def test_deliveries_link_finds_this_session_only(
-        self, admin_client: Client, emsp: Platform, sessions: dict[str, Session]
+        self, admin_client: Client, emsp_platform: Platform, sessions: dict[str, Session]
     ) -> None:
-        wanted = make_delivery(emsp, "sessions", "NL/ABC/S1")
-        make_delivery(emsp, "sessions", "NL/ABC/S10")
-        make_delivery(emsp, "sessions", "BE/XYZ/S1")
-        make_delivery(emsp, "cdrs", "NL/ABC/S1")
+        wanted = delivered(emsp_platform, "sessions", "NL/ABC/S1")
+        delivered(emsp_platform, "sessions", "NL/ABC/S10")
+        delivered(emsp_platform, "sessions", "BE/XYZ/S1")
+        delivered(emsp_platform, "cdrs", "NL/ABC/S1")
         response = admin_client.get(change("session", sessions["active"].pk))
         link = response.context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
@@ -603,22 +454,24 @@ class TestSessionFilters:
 
 class TestAsyncRequestFilters:
     @pytest.fixture
-    def requests(self, cpo: Platform, emsp: Platform) -> dict[str, AsyncRequest]:
+    def requests(self, cpo_platform: Platform, emsp_platform: Platform) -> dict[str, AsyncRequest]:
         scsp, _ = registered_party(role="SCSP", country_code="NL", party_id="SCS")
         other_cpo, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
-        start = make_request(emsp, cpo, result={"result": "ACCEPTED"})
-        stop = make_request(
-            emsp,
-            cpo,
+        start = AsyncRequestFactory(
+            requester=emsp_platform, receiver=cpo_platform, result_body={"result": "ACCEPTED"}
+        )
+        stop = AsyncRequestFactory(
+            requester=emsp_platform,
+            receiver=cpo_platform,
             operation="STOP_SESSION",
             state=AsyncState.WAITING,
             session_id="Sess-9",
             location_id="",
             correlation_id="corr-stop",
         )
-        profile = make_request(
-            scsp,
-            other_cpo,
+        profile = AsyncRequestFactory(
+            requester=scsp,
+            receiver=other_cpo,
             kind=AsyncKind.CHARGING_PROFILE,
             operation="SET",
             state=AsyncState.TIMED_OUT,
@@ -687,17 +540,17 @@ class TestAsyncRequestFilters:
     def test_result_deliveries_link(
         self,
         admin_client: Client,
-        emsp: Platform,
+        emsp_platform: Platform,
         requests: dict[str, AsyncRequest],
         name: str,
         module: str,
     ) -> None:
         row = requests[name]
         # The keys as the service writes them: the first result and a later one.
-        first = make_delivery(emsp, module, async_results._result_key(row, 0))
-        later = make_delivery(emsp, module, async_results._result_key(row, 1))
+        first = delivered(emsp_platform, module, async_results._result_key(row, 0))
+        later = delivered(emsp_platform, module, async_results._result_key(row, 1))
         other = requests["stop"]
-        make_delivery(emsp, "commands", async_results._result_key(other, 0))
+        delivered(emsp_platform, "commands", async_results._result_key(other, 0))
         response = admin_client.get(change("asyncrequest", row.pk))
         link = response.context["result_deliveries_url"]
         assert set(admin_client.get(link).context["cl"].result_list) == {first, later}
@@ -713,9 +566,9 @@ class TestAsyncRequestFilters:
 class TestReadOnly:
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_no_add_change_or_delete(
-        self, admin_client: Client, world: dict[str, Model], model: str
+        self, admin_client: Client, one_of_each: dict[str, Model], model: str
     ) -> None:
-        obj = world[model]
+        obj = one_of_each[model]
         before = type(obj)._default_manager.filter(pk=obj.pk).values().get()
         assert admin_client.get(reverse(f"admin:hub_{model}_add")).status_code == 403
         assert admin_client.post(reverse(f"admin:hub_{model}_add"), {}).status_code == 403
@@ -728,11 +581,11 @@ class TestReadOnly:
 
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_no_bulk_delete_action(
-        self, admin_client: Client, world: dict[str, Model], model: str
+        self, admin_client: Client, one_of_each: dict[str, Model], model: str
     ) -> None:
         response = admin_client.get(changelist(model))
         assert response.context["action_form"] is None
-        assert 'name="_save"' not in html(admin_client.get(change(model, world[model].pk)))
+        assert 'name="_save"' not in html(admin_client.get(change(model, one_of_each[model].pk)))
 
 
 class TestBoundedQueries:
@@ -747,36 +600,36 @@ class TestBoundedQueries:
         assert len(response.context["cl"].result_list) == rows
 
     def test_tokens(
-        self, admin_client: Client, emsp: Platform, django_assert_max_num_queries: Any
+        self, admin_client: Client, emsp_platform: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            make_token(emsp, f"uid-{n}", contract_id=f"DE-EMS-C{n:08d}-A")
+            TokenFactory(owner=emsp_platform, uid=f"uid-{n}", contract_id=f"DE-EMS-C{n:08d}-A")
         self._assert_bounded(admin_client, "token", django_assert_max_num_queries)
 
     def test_token_owners(self, admin_client: Client, django_assert_max_num_queries: Any) -> None:
         for n in range(50):
-            make_owner(f"uid-{n}")
+            TokenOwnerFactory(uid=f"uid-{n}")
         self._assert_bounded(admin_client, "tokenowner", django_assert_max_num_queries)
 
     def test_sessions(
-        self, admin_client: Client, cpo: Platform, django_assert_max_num_queries: Any
+        self, admin_client: Client, cpo_platform: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            make_session(cpo, f"S{n}")
+            SessionFactory(owner=cpo_platform, session_id=f"S{n}")
         self._assert_bounded(admin_client, "session", django_assert_max_num_queries)
 
     def test_async_requests(
         self,
         admin_client: Client,
-        cpo: Platform,
-        emsp: Platform,
+        cpo_platform: Platform,
+        emsp_platform: Platform,
         django_assert_max_num_queries: Any,
     ) -> None:
         for n in range(50):
-            make_request(
-                emsp,
-                cpo,
-                result={"result": "ACCEPTED"},
+            AsyncRequestFactory(
+                requester=emsp_platform,
+                receiver=cpo_platform,
+                result_body={"result": "ACCEPTED"},
                 later_results=[{"result": "CANCELED_RESERVATION"}] if n % 2 else [],
                 correlation_id=f"corr-{n}",
                 result_received_at=timezone.now(),
@@ -786,16 +639,20 @@ class TestBoundedQueries:
 
 class TestOutboundTokenNeverShown:
     def test_no_new_page_renders_a_partner_token(
-        self, admin_client: Client, world: dict[str, Model], cpo: Platform, emsp: Platform
+        self,
+        admin_client: Client,
+        one_of_each: dict[str, Model],
+        cpo_platform: Platform,
+        emsp_platform: Platform,
     ) -> None:
-        secrets = [cpo.outbound_token, emsp.outbound_token]
+        secrets = [cpo_platform.outbound_token, emsp_platform.outbound_token]
         assert all(secrets)
         pages = [changelist(model) for model in NEW_MODELS]
-        pages += [change(model, world[model].pk) for model in NEW_MODELS]
+        pages += [change(model, one_of_each[model].pk) for model in NEW_MODELS]
         pages += [
             changelist("token") + "?q=abc123",
             changelist("session") + "?q=NL*ABC",
-            changelist("asyncrequest") + f"?q={world['asyncrequest'].pk}",
+            changelist("asyncrequest") + f"?q={one_of_each['asyncrequest'].pk}",
             changelist("asyncrequest") + "?receiver=NL*ABC",
         ]
         for url in pages:

@@ -21,141 +21,30 @@ from hub.admin.filters import CITY_CHOICES_CACHE_KEY
 from hub.models import (
     ConnectionStatus,
     DeliveryStatus,
-    Evse,
     Location,
     Platform,
     PlatformRole,
     ProxiedUrl,
     ProxiedUrlKind,
-    PushAttempt,
     PushDelivery,
     SyncState,
-    Tariff,
 )
 from hub.tasks import deliver_push_task
-from tests.factories import PlatformFactory, PlatformRoleFactory, registered_party
+from tests.factories import (
+    LocationFactory,
+    PlatformFactory,
+    PlatformRoleFactory,
+    ProxiedUrlFactory,
+    PushAttemptFactory,
+    PushDeliveryFactory,
+    SyncStateFactory,
+    TariffFactory,
+    evse,
+    registered_party,
+)
 from tests.hub.admin_pages import change, changelist, html, results
 
 pytestmark = pytest.mark.django_db
-
-
-def evse(uid: str, status: str, evse_id: str = "") -> dict[str, Any]:
-    return {
-        "uid": uid,
-        "evse_id": evse_id or f"NL*ABC*E{uid}",
-        "status": status,
-        "connectors": [],
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-
-
-def make_location(
-    owner: Platform | None,
-    location_id: str = "Loc1",
-    *,
-    party: tuple[str, str] = ("NL", "ABC"),
-    name: str = "Central Station",
-    city: str = "Amsterdam",
-    publish: bool = True,
-    evses: list[dict[str, Any]] | None = None,
-) -> Location:
-    """A stored location and its EVSE read model, written directly (as the service would)."""
-    evses = evses if evses is not None else []
-    data = {
-        "country_code": party[0],
-        "party_id": party[1],
-        "id": location_id,
-        "publish": publish,
-        "name": name,
-        "address": "Stationsplein 1",
-        "city": city,
-        "country": "NLD",
-        "coordinates": {"latitude": "52.378", "longitude": "4.900"},
-        "time_zone": "Europe/Amsterdam",
-        "evses": evses,
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    location = Location.objects.create(
-        country_code=party[0],
-        party_id=party[1],
-        location_id=location_id.upper(),
-        owner=owner,
-        data=data,
-        last_updated=timezone.now(),
-        publish=publish,
-        name=name,
-        city=city,
-        country="NLD",
-    )
-    for item in evses:
-        Evse.objects.create(
-            location=location,
-            uid=item["uid"].upper(),
-            evse_id=item["evse_id"],
-            status=item["status"],
-            last_updated=timezone.now(),
-        )
-    return location
-
-
-def make_tariff(
-    owner: Platform | None, tariff_id: str = "T1", *, currency: str = "EUR", **fields: Any
-) -> Tariff:
-    data = {
-        "country_code": "NL",
-        "party_id": "ABC",
-        "id": tariff_id,
-        "currency": currency,
-        "elements": [
-            {"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]},
-            {"price_components": [{"type": "TIME", "price": "2.00", "step_size": 60}]},
-        ],
-        "last_updated": "2025-01-01T10:00:00Z",
-    }
-    return Tariff.objects.create(
-        country_code="NL",
-        party_id="ABC",
-        tariff_id=tariff_id.upper(),
-        owner=owner,
-        data=data,
-        currency=currency,
-        last_updated=timezone.now(),
-        **fields,
-    )
-
-
-def make_delivery(receiver: Platform, **fields: Any) -> PushDelivery:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "receiver": receiver,
-        "to_country_code": "DE",
-        "to_party_id": "EMS",
-        "from_country_code": "NL",
-        "from_party_id": "HUB",
-        "module": "locations",
-        "object_key": "NL/ABC/LOC1",
-        "operation": "PUT",
-        "status": DeliveryStatus.PENDING,
-        "next_attempt_at": now,
-        "expires_at": now + timedelta(hours=1),
-        **fields,
-    }
-    return PushDelivery.objects.create(**values)
-
-
-def make_attempt(delivery: PushDelivery, **fields: Any) -> PushAttempt:
-    values: dict[str, Any] = {
-        "delivery": delivery,
-        "method": "PUT",
-        "url": "http://127.0.0.1:9/emsp/locations/NL/ABC/LOC1",
-        "request_id": "req-1",
-        "http_status": 503,
-        "ocpi_status": None,
-        "duration_ms": 12.0,
-        "error": "HTTP 503, OCPI None: unavailable",
-        **fields,
-    }
-    return PushAttempt.objects.create(**values)
 
 
 def run_action(client: Client, action: str, *deliveries: PushDelivery) -> Any:
@@ -172,10 +61,10 @@ def _fresh_city_choices() -> Iterator[None]:
 
 
 @pytest.fixture
-def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
+def one_of_each(cpo_platform: Platform, emsp_platform: Platform) -> dict[str, Any]:
     """One of everything the new pages show."""
-    location = make_location(
-        cpo,
+    location = LocationFactory(
+        owner=cpo_platform,
         evses=[
             evse("1", "AVAILABLE"),
             evse("2", "AVAILABLE"),
@@ -183,15 +72,15 @@ def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
             evse("4", "CHARGING", evse_id="NL*ABC*E40404"),
         ],
     )
-    tariff = make_tariff(cpo)
-    delivery = make_delivery(
-        emsp, status=DeliveryStatus.FAILED, correlation_id="corr-42", attempts=1
+    tariff = TariffFactory(owner=cpo_platform)
+    delivery = PushDeliveryFactory(
+        receiver=emsp_platform, status=DeliveryStatus.FAILED, correlation_id="corr-42", attempts=1
     )
-    make_attempt(delivery)
-    proxied = ProxiedUrl.objects.create(
+    PushAttemptFactory(delivery=delivery)
+    proxied = ProxiedUrlFactory(
         target_url="http://127.0.0.1:9/cpo/locations?offset=50&limit=50",
-        receiver=cpo,
-        caller=emsp,
+        receiver=cpo_platform,
+        caller=emsp_platform,
         from_country_code="DE",
         from_party_id="EMS",
         to_country_code="NL",
@@ -201,8 +90,8 @@ def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
         kind=ProxiedUrlKind.PAGE,
         expires_at=timezone.now() + timedelta(minutes=10),
     )
-    sync = SyncState.objects.create(
-        platform=cpo,
+    sync = SyncStateFactory(
+        platform=cpo_platform,
         country_code="NL",
         party_id="ABC",
         module="locations",
@@ -218,7 +107,7 @@ def world(cpo: Platform, emsp: Platform) -> dict[str, Any]:
         "pushdelivery": delivery,
         "proxiedurl": proxied,
         "syncstate": sync,
-        "platformrole": PlatformRole.objects.get(platform=cpo),
+        "platformrole": PlatformRole.objects.get(platform=cpo_platform),
     }
 
 
@@ -228,14 +117,14 @@ NEW_MODELS = ["location", "tariff", "pushdelivery", "proxiedurl", "syncstate", "
 class TestPagesRender:
     @pytest.mark.parametrize("model", NEW_MODELS)
     def test_changelist_and_change_page(
-        self, admin_client: Client, world: dict[str, Any], model: str
+        self, admin_client: Client, one_of_each: dict[str, Any], model: str
     ) -> None:
-        obj: Model = world[model]
+        obj: Model = one_of_each[model]
         assert admin_client.get(changelist(model)).status_code == 200
         assert admin_client.get(change(model, obj.pk)).status_code == 200
 
     def test_location_list_shows_evses_and_owner(
-        self, admin_client: Client, world: dict[str, Any]
+        self, admin_client: Client, one_of_each: dict[str, Any]
     ) -> None:
         page = html(admin_client.get(changelist("location")))
         assert "NL*ABC" in page
@@ -244,9 +133,9 @@ class TestPagesRender:
         assert "Acme CPO Platform" in page
 
     def test_location_change_page_shows_evses_document_and_deliveries_link(
-        self, admin_client: Client, world: dict[str, Any]
+        self, admin_client: Client, one_of_each: dict[str, Any]
     ) -> None:
-        location: Location = world["location"]
+        location: Location = one_of_each["location"]
         page = html(admin_client.get(change("location", location.pk)))
         assert "NL*ABC*E40404" in page  # the EVSE inline
         assert "&quot;time_zone&quot;: &quot;Europe/Amsterdam&quot;" in page  # pretty JSON
@@ -254,9 +143,9 @@ class TestPagesRender:
         assert "object_tree=NL%2FABC%2FLOC1" in page
 
     def test_delivery_change_page_shows_attempts_and_links(
-        self, admin_client: Client, world: dict[str, Any]
+        self, admin_client: Client, one_of_each: dict[str, Any]
     ) -> None:
-        delivery: PushDelivery = world["pushdelivery"]
+        delivery: PushDelivery = one_of_each["pushdelivery"]
         page = html(admin_client.get(change("pushdelivery", delivery.pk)))
         assert "HTTP 503, OCPI None: unavailable" in page  # the attempt inline
         assert "req-1" in page
@@ -264,14 +153,18 @@ class TestPagesRender:
         assert "location_id=LOC1" in page  # to the stored location
         assert 'name="_save"' not in page  # nothing to edit
 
-    def test_tariff_list_counts_elements(self, admin_client: Client, world: dict[str, Any]) -> None:
+    def test_tariff_list_counts_elements(
+        self, admin_client: Client, one_of_each: dict[str, Any]
+    ) -> None:
         response = admin_client.get(changelist("tariff"))
         row = response.context["cl"].result_list[0]
         assert response.context["cl"].model_admin.element_count(row) == 2
         assert "EUR" in html(response)
 
-    def test_role_list_shows_clientinfo(self, admin_client: Client, world: dict[str, Any]) -> None:
-        role: PlatformRole = world["platformrole"]
+    def test_role_list_shows_clientinfo(
+        self, admin_client: Client, one_of_each: dict[str, Any]
+    ) -> None:
+        role: PlatformRole = one_of_each["platformrole"]
         page = html(admin_client.get(changelist("platformrole")))
         assert "ClientInfo status" in page
         assert "object_tree=NL%2FABC%2FCPO" in page
@@ -282,15 +175,28 @@ class TestPagesRender:
 
 class TestLocationFilters:
     @pytest.fixture
-    def locations(self, cpo: Platform) -> dict[str, Location]:
+    def locations(self, cpo_platform: Platform) -> dict[str, Location]:
         other_owner, _ = registered_party(role="CPO", country_code="BE", party_id="XYZ")
         return {
-            "ams": make_location(cpo, "A1", city="Amsterdam", evses=[evse("1", "AVAILABLE")]),
-            "utr": make_location(
-                cpo, "U1", name="Jaarbeurs", city="Utrecht", evses=[evse("2", "CHARGING")]
+            "ams": LocationFactory(
+                owner=cpo_platform,
+                location_id="A1",
+                city="Amsterdam",
+                evses=[evse("1", "AVAILABLE")],
             ),
-            "hidden": make_location(cpo, "H1", city="Amsterdam", publish=False),
-            "be": make_location(other_owner, "B1", party=("BE", "XYZ"), city="Brussels"),
+            "utr": LocationFactory(
+                owner=cpo_platform,
+                location_id="U1",
+                name="Jaarbeurs",
+                city="Utrecht",
+                evses=[evse("2", "CHARGING")],
+            ),
+            "hidden": LocationFactory(
+                owner=cpo_platform, location_id="H1", city="Amsterdam", publish=False
+            ),
+            "be": LocationFactory(
+                owner=other_owner, location_id="B1", party=("BE", "XYZ"), city="Brussels"
+            ),
         }
 
     @pytest.mark.parametrize(
@@ -314,9 +220,9 @@ class TestLocationFilters:
         assert set(results(admin_client, "location", query)) == wanted
 
     def test_owner_filter_and_top_cities(
-        self, admin_client: Client, cpo: Platform, locations: dict[str, Location]
+        self, admin_client: Client, cpo_platform: Platform, locations: dict[str, Location]
     ) -> None:
-        found = results(admin_client, "location", {"owner__id__exact": str(cpo.pk)})
+        found = results(admin_client, "location", {"owner__id__exact": str(cpo_platform.pk)})
         assert set(found) == {locations["ams"], locations["utr"], locations["hidden"]}
         response = admin_client.get(changelist("location"))
         city_filter = next(f for f in response.context["cl"].filter_specs if f.title == "city")
@@ -342,31 +248,40 @@ class TestLocationFilters:
 
 class TestDeliveriesOfAnObject:
     def test_location_link_finds_its_tree_and_nothing_else(
-        self, admin_client: Client, cpo: Platform, emsp: Platform
+        self, admin_client: Client, cpo_platform: Platform, emsp_platform: Platform
     ) -> None:
-        location = make_location(cpo, "LOC1")
-        own = make_delivery(emsp, object_key="NL/ABC/LOC1")
-        child = make_delivery(emsp, object_key="NL/ABC/LOC1/E1", operation="PATCH")
-        make_delivery(emsp, object_key="NL/ABC/LOC10")  # a bare prefix would match this
-        make_delivery(emsp, module="tariffs", object_key="NL/ABC/LOC1")
+        location = LocationFactory(owner=cpo_platform, location_id="LOC1")
+        own = PushDeliveryFactory(receiver=emsp_platform, object_key="NL/ABC/LOC1")
+        child = PushDeliveryFactory(
+            receiver=emsp_platform, object_key="NL/ABC/LOC1/E1", operation="PATCH"
+        )
+        # a bare prefix would match this one
+        PushDeliveryFactory(receiver=emsp_platform, object_key="NL/ABC/LOC10")
+        PushDeliveryFactory(receiver=emsp_platform, module="tariffs", object_key="NL/ABC/LOC1")
         response = admin_client.get(change("location", location.pk))
         link = response.context["deliveries_url"]
         found = admin_client.get(link)
         assert found.status_code == 200
         assert set(found.context["cl"].result_list) == {own, child}
 
-    def test_tariff_link(self, admin_client: Client, cpo: Platform, emsp: Platform) -> None:
-        tariff = make_tariff(cpo, "T1")
-        wanted = make_delivery(emsp, module="tariffs", object_key="NL/ABC/T1")
-        make_delivery(emsp, module="tariffs", object_key="NL/ABC/T2")
+    def test_tariff_link(
+        self, admin_client: Client, cpo_platform: Platform, emsp_platform: Platform
+    ) -> None:
+        tariff = TariffFactory(owner=cpo_platform, tariff_id="T1")
+        wanted = PushDeliveryFactory(
+            receiver=emsp_platform, module="tariffs", object_key="NL/ABC/T1"
+        )
+        PushDeliveryFactory(receiver=emsp_platform, module="tariffs", object_key="NL/ABC/T2")
         link = admin_client.get(change("tariff", tariff.pk)).context["deliveries_url"]
         assert list(admin_client.get(link).context["cl"].result_list) == [wanted]
 
 
 class TestTariffFilters:
-    def test_deleted_and_currency(self, admin_client: Client, cpo: Platform) -> None:
-        live = make_tariff(cpo, "T1")
-        gone = make_tariff(cpo, "T2", currency="CHF", deleted_at=timezone.now())
+    def test_deleted_and_currency(self, admin_client: Client, cpo_platform: Platform) -> None:
+        live = TariffFactory(owner=cpo_platform, tariff_id="T1")
+        gone = TariffFactory(
+            owner=cpo_platform, tariff_id="T2", currency="CHF", deleted_at=timezone.now()
+        )
         assert results(admin_client, "tariff", {"deleted_at__isempty": "0"}) == [gone]
         assert results(admin_client, "tariff", {"deleted_at__isempty": "1"}) == [live]
         assert results(admin_client, "tariff", {"currency": "CHF"}) == [gone]
@@ -375,15 +290,18 @@ class TestTariffFilters:
 
 class TestDeliveryListing:
     @pytest.fixture
-    def deliveries(self, emsp: Platform) -> dict[str, PushDelivery]:
+    def deliveries(self, emsp_platform: Platform) -> dict[str, PushDelivery]:
         other = PlatformFactory.create(name="Green Roaming")
         return {
-            "pending": make_delivery(emsp),
-            "failed": make_delivery(
-                emsp, status=DeliveryStatus.FAILED, object_key="NL/ABC/LOC2", last_error="boom"
+            "pending": PushDeliveryFactory(receiver=emsp_platform),
+            "failed": PushDeliveryFactory(
+                receiver=emsp_platform,
+                status=DeliveryStatus.FAILED,
+                object_key="NL/ABC/LOC2",
+                last_error="boom",
             ),
-            "tariff": make_delivery(
-                other,
+            "tariff": PushDeliveryFactory(
+                receiver=other,
                 module="tariffs",
                 object_key="NL/ABC/T1",
                 operation="DELETE",
@@ -418,9 +336,11 @@ class TestDeliveryListing:
         assert set(results(admin_client, "pushdelivery", query)) == wanted
 
     def test_receiver_filter(
-        self, admin_client: Client, emsp: Platform, deliveries: dict[str, PushDelivery]
+        self, admin_client: Client, emsp_platform: Platform, deliveries: dict[str, PushDelivery]
     ) -> None:
-        found = results(admin_client, "pushdelivery", {"receiver__id__exact": str(emsp.pk)})
+        found = results(
+            admin_client, "pushdelivery", {"receiver__id__exact": str(emsp_platform.pk)}
+        )
         assert set(found) == {deliveries["pending"], deliveries["failed"]}
 
     def test_status_is_coloured(
@@ -431,24 +351,31 @@ class TestDeliveryListing:
         assert "background:#2e7d32" in page  # DELIVERED
 
     def test_changelist_queries_do_not_grow_with_rows(
-        self, admin_client: Client, emsp: Platform, django_assert_max_num_queries: Any
+        self, admin_client: Client, emsp_platform: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            delivery = make_delivery(
-                emsp, object_key=f"NL/ABC/LOC{n}", status=DeliveryStatus.FAILED, attempts=2
+            delivery = PushDeliveryFactory(
+                receiver=emsp_platform,
+                object_key=f"NL/ABC/LOC{n}",
+                status=DeliveryStatus.FAILED,
+                attempts=2,
             )
-            make_attempt(delivery)
-            make_attempt(delivery)
+            PushAttemptFactory(delivery=delivery)
+            PushAttemptFactory(delivery=delivery)
         admin_client.get(changelist("pushdelivery"))  # warm the session
         with django_assert_max_num_queries(10):
             response = admin_client.get(changelist("pushdelivery"))
         assert len(response.context["cl"].result_list) == 50
 
     def test_location_changelist_queries_do_not_grow_with_rows(
-        self, admin_client: Client, cpo: Platform, django_assert_max_num_queries: Any
+        self, admin_client: Client, cpo_platform: Platform, django_assert_max_num_queries: Any
     ) -> None:
         for n in range(50):
-            make_location(cpo, f"L{n}", evses=[evse("1", "AVAILABLE"), evse("2", "CHARGING")])
+            LocationFactory(
+                owner=cpo_platform,
+                location_id=f"L{n}",
+                evses=[evse("1", "AVAILABLE"), evse("2", "CHARGING")],
+            )
         admin_client.get(changelist("location"))  # warm the session and the city choices
         with django_assert_max_num_queries(10):
             response = admin_client.get(changelist("location"))
@@ -459,12 +386,12 @@ class TestResendAndCancel:
     def test_resend_failed_makes_it_pending_and_enqueues_after_commit(
         self,
         admin_client: Client,
-        emsp: Platform,
+        emsp_platform: Platform,
         django_capture_on_commit_callbacks: Any,
     ) -> None:
         long_ago = timezone.now() - timedelta(days=2)
-        delivery = make_delivery(
-            emsp,
+        delivery = PushDeliveryFactory(
+            receiver=emsp_platform,
             status=DeliveryStatus.FAILED,
             next_attempt_at=long_ago,
             last_error="HTTP 400, OCPI 2001: invalid",
@@ -489,11 +416,13 @@ class TestResendAndCancel:
     def test_resend_skips_delivered_and_in_flight(
         self,
         admin_client: Client,
-        emsp: Platform,
+        emsp_platform: Platform,
         django_capture_on_commit_callbacks: Any,
     ) -> None:
-        delivered = make_delivery(emsp, status=DeliveryStatus.DELIVERED)
-        in_flight = make_delivery(emsp, status=DeliveryStatus.IN_FLIGHT, object_key="NL/ABC/L2")
+        delivered = PushDeliveryFactory(receiver=emsp_platform, status=DeliveryStatus.DELIVERED)
+        in_flight = PushDeliveryFactory(
+            receiver=emsp_platform, status=DeliveryStatus.IN_FLIGHT, object_key="NL/ABC/L2"
+        )
         with (
             mock.patch.object(deliver_push_task, "delay") as delay,
             django_capture_on_commit_callbacks(execute=True),
@@ -509,11 +438,13 @@ class TestResendAndCancel:
     def test_resend_folds_into_the_pending_delivery_of_the_object(
         self,
         admin_client: Client,
-        emsp: Platform,
+        emsp_platform: Platform,
         django_capture_on_commit_callbacks: Any,
     ) -> None:
-        failed = make_delivery(emsp, status=DeliveryStatus.FAILED)
-        pending = make_delivery(emsp, next_attempt_at=timezone.now() + timedelta(hours=1))
+        failed = PushDeliveryFactory(receiver=emsp_platform, status=DeliveryStatus.FAILED)
+        pending = PushDeliveryFactory(
+            receiver=emsp_platform, next_attempt_at=timezone.now() + timedelta(hours=1)
+        )
         with (
             mock.patch.object(deliver_push_task, "delay") as delay,
             django_capture_on_commit_callbacks(execute=True),
@@ -526,16 +457,18 @@ class TestResendAndCancel:
         assert pending.next_attempt_at <= timezone.now()
         delay.assert_called_once_with(pending.pk)
 
-    def test_cancel_pending(self, admin_client: Client, emsp: Platform) -> None:
-        pending = make_delivery(emsp)
+    def test_cancel_pending(self, admin_client: Client, emsp_platform: Platform) -> None:
+        pending = PushDeliveryFactory(receiver=emsp_platform)
         response = run_action(admin_client, "cancel_action", pending)
         assert "1 deliveries cancelled" in html(response)
         pending.refresh_from_db()
         assert pending.status == DeliveryStatus.CANCELLED
         assert pending.last_error == "cancelled by staff"
 
-    def test_cancel_leaves_delivered_alone(self, admin_client: Client, emsp: Platform) -> None:
-        delivered = make_delivery(emsp, status=DeliveryStatus.DELIVERED)
+    def test_cancel_leaves_delivered_alone(
+        self, admin_client: Client, emsp_platform: Platform
+    ) -> None:
+        delivered = PushDeliveryFactory(receiver=emsp_platform, status=DeliveryStatus.DELIVERED)
         before = delivered.updated_at
         response = run_action(admin_client, "cancel_action", delivered)
         assert "1 not cancelled" in html(response)
@@ -544,11 +477,11 @@ class TestResendAndCancel:
         assert delivered.updated_at == before
 
     def test_staff_without_change_permission_get_no_actions(
-        self, client: Client, emsp: Platform, django_user_model: Any
+        self, client: Client, emsp_platform: Platform, django_user_model: Any
     ) -> None:
         from django.contrib.auth.models import Permission
 
-        make_delivery(emsp)
+        PushDeliveryFactory(receiver=emsp_platform)
         viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
         viewer.user_permissions.add(Permission.objects.get(codename="view_pushdelivery"))
         client.force_login(viewer)
@@ -560,9 +493,9 @@ class TestResendAndCancel:
 class TestReadOnly:
     @pytest.mark.parametrize("model", ["location", "tariff", "pushdelivery", "syncstate"])
     def test_no_add_change_or_delete(
-        self, admin_client: Client, world: dict[str, Any], model: str
+        self, admin_client: Client, one_of_each: dict[str, Any], model: str
     ) -> None:
-        obj: Model = world[model]
+        obj: Model = one_of_each[model]
         assert admin_client.get(reverse(f"admin:hub_{model}_add")).status_code == 403
         assert admin_client.post(change(model, obj.pk), {"name": "Hacked"}).status_code == 403
         delete = reverse(f"admin:hub_{model}_delete", args=[obj.pk])
@@ -570,9 +503,9 @@ class TestReadOnly:
         assert type(obj)._default_manager.filter(pk=obj.pk).exists()
 
     def test_location_post_changes_nothing(
-        self, admin_client: Client, world: dict[str, Any]
+        self, admin_client: Client, one_of_each: dict[str, Any]
     ) -> None:
-        location: Location = world["location"]
+        location: Location = one_of_each["location"]
         admin_client.post(change("location", location.pk), {"name": "Hacked", "publish": ""})
         location.refresh_from_db()
         assert location.name == "Central Station"
@@ -581,17 +514,17 @@ class TestReadOnly:
 
 class TestProxiedUrlsAndSync:
     def test_proxied_url_search_by_pasted_url(
-        self, admin_client: Client, world: dict[str, Any]
+        self, admin_client: Client, one_of_each: dict[str, Any]
     ) -> None:
-        proxied: ProxiedUrl = world["proxiedurl"]
+        proxied: ProxiedUrl = one_of_each["proxiedurl"]
         pasted = f"http://hub.example/ocpi/2.2.1/emsp/locations/page/{proxied.pk}"
         assert results(admin_client, "proxiedurl", {"q": pasted}) == [proxied]
         assert results(admin_client, "proxiedurl", {"q": str(uuid.uuid4())}) == []
         assert results(admin_client, "proxiedurl", {"expired": "no"}) == [proxied]
         assert results(admin_client, "proxiedurl", {"expired": "yes"}) == []
 
-    def test_sync_state_filters(self, admin_client: Client, world: dict[str, Any]) -> None:
-        sync: SyncState = world["syncstate"]
+    def test_sync_state_filters(self, admin_client: Client, one_of_each: dict[str, Any]) -> None:
+        sync: SyncState = one_of_each["syncstate"]
         assert results(admin_client, "syncstate", {"last_error__isempty": "0"}) == [sync]
         assert results(admin_client, "syncstate", {"module": "tariffs"}) == []
         assert results(admin_client, "syncstate", {"q": "NL*ABC"}) == [sync]
@@ -600,10 +533,10 @@ class TestProxiedUrlsAndSync:
 
 class TestClientInfoState:
     def test_role_filters_by_status_and_role(
-        self, admin_client: Client, cpo: Platform, emsp: Platform
+        self, admin_client: Client, cpo_platform: Platform, emsp_platform: Platform
     ) -> None:
-        emsp.status = ConnectionStatus.OFFLINE
-        emsp.save()
+        emsp_platform.status = ConnectionStatus.OFFLINE
+        emsp_platform.save()
         found = results(admin_client, "platformrole", {"platform__status__exact": "OFFLINE"})
         assert [str(role) for role in found] == ["DE*EMS EMSP"]
         found = results(admin_client, "platformrole", {"role__exact": "CPO"})
@@ -618,15 +551,19 @@ class TestClientInfoState:
 
 class TestOutboundTokenNeverShown:
     def test_no_new_page_renders_a_partner_token(
-        self, admin_client: Client, world: dict[str, Any], cpo: Platform, emsp: Platform
+        self,
+        admin_client: Client,
+        one_of_each: dict[str, Any],
+        cpo_platform: Platform,
+        emsp_platform: Platform,
     ) -> None:
-        secrets = [cpo.outbound_token, emsp.outbound_token]
+        secrets = [cpo_platform.outbound_token, emsp_platform.outbound_token]
         assert all(secrets)
         pages = [changelist(model) for model in NEW_MODELS]
-        pages += [change(model, world[model].pk) for model in NEW_MODELS]
+        pages += [change(model, one_of_each[model].pk) for model in NEW_MODELS]
         pages += [
             changelist("pushdelivery") + "?q=NL/ABC/LOC1",
-            changelist("location") + f"?owner__id__exact={cpo.pk}",
+            changelist("location") + f"?owner__id__exact={cpo_platform.pk}",
         ]
         for url in pages:
             response = admin_client.get(url)

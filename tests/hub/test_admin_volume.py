@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from hub.admin.paging import EstimatedCountPaginator, is_unfiltered
 from hub.models import OcpiExchange, Platform, PushAttempt, PushDelivery
+from tests.factories import PushAttemptFactory, PushDeliveryFactory
 from tests.hub.admin_pages import changelist
-from tests.hub.test_admin_outbox import make_attempt, make_delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -92,14 +92,14 @@ class TestNoFullCount:
         assert model_admin.show_full_result_count is False
 
     def test_exchange_log_filtered_count_is_bounded_and_exact_below_the_limit(
-        self, admin_client: Client, cpo: Platform, settings: Any
+        self, admin_client: Client, cpo_platform: Platform, settings: Any
     ) -> None:
         settings.HUB_ADMIN_EXACT_COUNT_LIMIT = 1000
-        make_exchanges(7, cpo)
+        make_exchanges(7, cpo_platform)
         make_exchanges(3)
         with CaptureQueriesContext(connection) as ctx:
             response = admin_client.get(
-                changelist("ocpiexchange"), {"platform__id__exact": str(cpo.pk)}
+                changelist("ocpiexchange"), {"platform__id__exact": str(cpo_platform.pk)}
             )
         assert response.context["cl"].result_count == 7
         counts = [q["sql"] for q in ctx.captured_queries if COUNT_RE.search(q["sql"])]
@@ -107,10 +107,10 @@ class TestNoFullCount:
         assert all("LIMIT 1000" in sql for sql in counts), counts
 
     def test_filtered_count_stops_at_the_limit(
-        self, admin_client: Client, cpo: Platform, settings: Any
+        self, admin_client: Client, cpo_platform: Platform, settings: Any
     ) -> None:
         settings.HUB_ADMIN_EXACT_COUNT_LIMIT = 5
-        make_exchanges(12, cpo)
+        make_exchanges(12, cpo_platform)
         response = admin_client.get(changelist("ocpiexchange"), {"direction": "IN"})
         cl = response.context["cl"]
         assert cl.result_count == 5
@@ -120,12 +120,14 @@ class TestNoFullCount:
         connection.vendor != "postgresql", reason="pg_class statistics are PostgreSQL's"
     )
     def test_unfiltered_count_is_postgresql_estimate_above_the_limit(
-        self, admin_client: Client, cpo: Platform, emsp: Platform, settings: Any
+        self, admin_client: Client, cpo_platform: Platform, emsp_platform: Platform, settings: Any
     ) -> None:
         settings.HUB_ADMIN_EXACT_COUNT_LIMIT = 10
-        make_exchanges(40, cpo)
+        make_exchanges(40, cpo_platform)
         for n in range(30):
-            make_attempt(make_delivery(emsp, object_key=f"NL/ABC/L{n}"))
+            PushAttemptFactory(
+                delivery=PushDeliveryFactory(receiver=emsp_platform, object_key=f"NL/ABC/L{n}")
+            )
         analyze(OcpiExchange, PushDelivery, PushAttempt)
         for model, rows in (("ocpiexchange", 40), ("pushdelivery", 30)):
             with CaptureQueriesContext(connection) as ctx:
@@ -137,18 +139,18 @@ class TestNoFullCount:
             assert [q["sql"] for q in ctx.captured_queries if COUNT_RE.search(q["sql"])] == []
 
     def test_unfiltered_small_table_is_counted_exactly(
-        self, admin_client: Client, cpo: Platform
+        self, admin_client: Client, cpo_platform: Platform
     ) -> None:
         """Below the limit (or never analysed, or SQLite) the bounded count is the truth."""
-        make_exchanges(4, cpo)
+        make_exchanges(4, cpo_platform)
         cl = admin_client.get(changelist("ocpiexchange")).context["cl"]
         assert cl.result_count == 4
         assert cl.paginator.count_is_exact is True
 
     def test_date_range_filter_uses_the_indexed_column(
-        self, admin_client: Client, cpo: Platform
+        self, admin_client: Client, cpo_platform: Platform
     ) -> None:
-        make_exchanges(2, cpo)
+        make_exchanges(2, cpo_platform)
         now = timezone.now()
         day = timedelta(days=1)
         response = admin_client.get(
@@ -174,11 +176,11 @@ class TestPaginatorUnits:
         assert EstimatedCountPaginator([1, 2, 3], 2).count == 3
 
     def test_delivery_page_shows_only_the_latest_attempts(
-        self, admin_client: Client, emsp: Platform
+        self, admin_client: Client, emsp_platform: Platform
     ) -> None:
         from hub.admin.delivery import INLINE_ATTEMPTS_LIMIT
 
-        delivery = make_delivery(emsp)
+        delivery = PushDeliveryFactory(receiver=emsp_platform)
         PushAttempt.objects.bulk_create(
             PushAttempt(delivery=delivery, method="PUT", url=f"http://127.0.0.1:9/{n}")
             for n in range(INLINE_ATTEMPTS_LIMIT + 5)

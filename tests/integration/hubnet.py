@@ -8,18 +8,12 @@ from typing import Any
 
 from hub.models import Platform
 from hub.services.registry.credentials import hub_versions_url, platform_invite
+from tests.partners.ocpi import role
 from tests.partners.simulated import SimulatedPartner
 
+__all__ = ["connect", "network", "role", "routing_headers"]
+
 HUB = ("NL", "HUB")
-
-
-def role(kind: str, country_code: str, party_id: str) -> dict[str, Any]:
-    return {
-        "role": kind,
-        "country_code": country_code,
-        "party_id": party_id,
-        "business_details": {"name": f"{party_id} {kind}"},
-    }
 
 
 def connect(partner: SimulatedPartner, name: str) -> Platform:

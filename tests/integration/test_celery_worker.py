@@ -10,6 +10,7 @@ from django.utils import timezone
 from hub.celery import app
 from hub.models import OcpiExchange
 from hub.tasks import exchange_log_prune_task
+from tests.factories import OcpiExchangeFactory
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -32,9 +33,13 @@ def test_app_configuration_is_the_outbox_contract() -> None:
 
 def test_worker_runs_a_task_from_the_broker(celery_worker_process: Any) -> None:
     # given: an exchange-log entry past the retention period and a fresh one
-    old = OcpiExchange.objects.create(direction="IN", method="GET", url="http://x/old")
-    OcpiExchange.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=90))
-    fresh = OcpiExchange.objects.create(direction="IN", method="GET", url="http://x/new")
+    old = OcpiExchangeFactory(
+        direction="IN",
+        method="GET",
+        url="http://x/old",
+        created_at=timezone.now() - timedelta(days=90),
+    )
+    fresh = OcpiExchangeFactory(direction="IN", method="GET", url="http://x/new")
     # when: the prune task is sent through the broker
     exchange_log_prune_task.delay()
     # then: the worker process deletes the old entry only

@@ -22,7 +22,8 @@ from hub.ocpi.exceptions import ConnectionProblemError, ForwardTimeoutError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from tests.integration.hubnet import connect, role
-from tests.partners.simulated import SimulatedPartner, envelope
+from tests.partners.ocpi import envelope
+from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -9,6 +9,7 @@ import pytest
 
 from hub.models import Location, PushDelivery
 from tests.integration.hubnet import network, routing_headers
+from tests.payloads import connector
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -35,17 +36,7 @@ def location(
                 "evse_id": "NL*CP1*E1",
                 "status": status,
                 "capabilities": ["RFID_READER"],
-                "connectors": [
-                    {
-                        "id": "1",
-                        "standard": "IEC_62196_T2",
-                        "format": "SOCKET",
-                        "power_type": "AC_3_PHASE",
-                        "max_voltage": 230,
-                        "max_amperage": 32,
-                        "last_updated": last_updated,
-                    }
-                ],
+                "connectors": [connector(last_updated)],
                 "last_updated": last_updated,
             }
         ],

@@ -15,6 +15,7 @@ from hub.ocpi.datetimes import format_datetime
 from hub.services.sync import next_link, pull_sync
 from tests.integration.hubnet import connect, role
 from tests.partners.simulated import SimulatedPartner
+from tests.payloads import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -38,17 +39,7 @@ def location(number: int, *, party_id: str = "SIM", last_updated: str | None = N
             {
                 "uid": f"EVSE{number}",
                 "status": "AVAILABLE",
-                "connectors": [
-                    {
-                        "id": "1",
-                        "standard": "IEC_62196_T2",
-                        "format": "SOCKET",
-                        "power_type": "AC_3_PHASE",
-                        "max_voltage": 230,
-                        "max_amperage": 32,
-                        "last_updated": stamp,
-                    }
-                ],
+                "connectors": [connector(stamp)],
                 "last_updated": stamp,
             }
         ],
@@ -68,7 +59,7 @@ def tariff(tariff_id: str) -> Any:
 
 
 @pytest.fixture
-def cpo(hub_url: str) -> Iterator[tuple[SimulatedPartner, Platform]]:
+def connected_cpo(hub_url: str) -> Iterator[tuple[SimulatedPartner, Platform]]:
     with SimulatedPartner(roles=[role("CPO", "NL", "SIM")], max_limit=50, name="cpo") as partner:
         yield partner, connect(partner, "Sim CPO")
 
@@ -79,8 +70,8 @@ def sync(*args: str) -> str:
     return out.getvalue()
 
 
-def test_full_then_incremental_locations(cpo: tuple[SimulatedPartner, Platform]) -> None:
-    partner, platform = cpo
+def test_full_then_incremental_locations(connected_cpo: tuple[SimulatedPartner, Platform]) -> None:
+    partner, platform = connected_cpo
     partner.set_objects("locations", [location(n) for n in range(250)])
     # when: a full sync
     output = sync("locations", "--party", "NL-SIM", "--full")
@@ -111,9 +102,9 @@ def test_full_then_incremental_locations(cpo: tuple[SimulatedPartner, Platform])
 
 
 def test_invalid_and_foreign_objects_are_counted_not_stored(
-    cpo: tuple[SimulatedPartner, Platform],
+    connected_cpo: tuple[SimulatedPartner, Platform],
 ) -> None:
-    partner, _ = cpo
+    partner, _ = connected_cpo
     no_address = location(1)
     del no_address["address"]
     bad_coordinates = location(2)
@@ -135,9 +126,9 @@ def test_invalid_and_foreign_objects_are_counted_not_stored(
 
 
 def test_full_tariffs_sync_retires_the_missing_ones(
-    cpo: tuple[SimulatedPartner, Platform],
+    connected_cpo: tuple[SimulatedPartner, Platform],
 ) -> None:
-    partner, _ = cpo
+    partner, _ = connected_cpo
     partner.set_objects("tariffs", [tariff("T1"), tariff("T2"), tariff("T3")])
     assert "fetched 3, stored 3" in sync("tariffs", "--party", "NL-SIM", "--full")
     # when: the CPO no longer lists T2; an incremental sync deletes nothing
@@ -165,8 +156,10 @@ def test_unknown_party_and_missing_endpoint_are_clear_errors(hub_url: str) -> No
             sync("tariffs", "--party", "NL-NOT")
 
 
-def test_a_failing_cpo_is_reported_and_recorded(cpo: tuple[SimulatedPartner, Platform]) -> None:
-    partner, platform = cpo
+def test_a_failing_cpo_is_reported_and_recorded(
+    connected_cpo: tuple[SimulatedPartner, Platform],
+) -> None:
+    partner, platform = connected_cpo
     partner.set_objects("locations", [location(n) for n in range(120)])
     partner.set_behaviour(LOCATIONS, status=500, times=10)
     with pytest.raises(CommandError, match="HTTP 500"):
@@ -177,9 +170,9 @@ def test_a_failing_cpo_is_reported_and_recorded(cpo: tuple[SimulatedPartner, Pla
 
 
 def test_periodic_pull_syncs_due_cpos_once_per_interval(
-    cpo: tuple[SimulatedPartner, Platform],
+    connected_cpo: tuple[SimulatedPartner, Platform],
 ) -> None:
-    partner, _ = cpo
+    partner, _ = connected_cpo
     partner.set_objects("locations", [location(n) for n in range(3)])
     partner.set_objects("tariffs", [tariff("T1")])
     # when: the beat task's service runs
@@ -199,11 +192,11 @@ def test_periodic_pull_syncs_due_cpos_once_per_interval(
 
 
 def test_beat_task_hands_each_pull_to_a_worker(
-    cpo: tuple[SimulatedPartner, Platform], monkeypatch: pytest.MonkeyPatch
+    connected_cpo: tuple[SimulatedPartner, Platform], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hub import tasks
 
-    _, platform = cpo
+    _, platform = connected_cpo
     sent: list[tuple[Any, ...]] = []
     monkeypatch.setattr(tasks.pull_sync_party_task, "delay", lambda *args: sent.append(args))
     assert len(tasks.pull_sync_task()) == 2

@@ -26,25 +26,21 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from tests.partners.simulated import (
-    ReceivedRequest,
-    SimulatedPartner,
-    _PartnerHandler,
-    _PartnerServer,
-    envelope,
-)
+from tests.partners.handler import PartnerHandler
+from tests.partners.ocpi import envelope
+from tests.partners.server import PartnerServer
+from tests.partners.simulated import SimulatedPartner
 
 # The longest any hostile answer goes on (a thread per request writes it).
 _MAX_S = 120.0
 _PAD = 64 * 1024
 
-Writer = Callable[[_PartnerHandler, threading.Event], None]
+Writer = Callable[[PartnerHandler, threading.Event], None]
 
 
 def _envelope_bytes() -> bytes:
@@ -67,7 +63,7 @@ def bomb_bytes(size: int) -> bytes:
     return b"".join(parts)
 
 
-def _start(handler: _PartnerHandler, headers: dict[str, str]) -> None:
+def _start(handler: PartnerHandler, headers: dict[str, str]) -> None:
     handler.send_response(200)
     for name, value in {"Content-Type": "application/json", **headers}.items():
         handler.send_header(name, value)
@@ -77,7 +73,7 @@ def _start(handler: _PartnerHandler, headers: dict[str, str]) -> None:
 def gzip_bomb(size: int = 1024**3) -> Writer:
     body = bomb_bytes(size)
 
-    def write(handler: _PartnerHandler, stopping: threading.Event) -> None:
+    def write(handler: PartnerHandler, stopping: threading.Event) -> None:
         _start(handler, {"Content-Encoding": "gzip", "Content-Length": str(len(body))})
         handler.wfile.write(body)
 
@@ -85,7 +81,7 @@ def gzip_bomb(size: int = 1024**3) -> Writer:
 
 
 def endless() -> Writer:
-    def write(handler: _PartnerHandler, stopping: threading.Event) -> None:
+    def write(handler: PartnerHandler, stopping: threading.Event) -> None:
         _start(handler, {"Transfer-Encoding": "chunked"})
         chunk = f"{_PAD:x}\r\n".encode() + b" " * _PAD + b"\r\n"
         ends = time.monotonic() + _MAX_S
@@ -96,7 +92,7 @@ def endless() -> Writer:
 
 
 def drip(interval: float = 1.0) -> Writer:
-    def write(handler: _PartnerHandler, stopping: threading.Event) -> None:
+    def write(handler: PartnerHandler, stopping: threading.Event) -> None:
         body = b" " * 1000 + _envelope_bytes()
         _start(handler, {"Content-Length": str(len(body))})
         ends = time.monotonic() + _MAX_S
@@ -109,7 +105,7 @@ def drip(interval: float = 1.0) -> Writer:
 
 
 def drip_headers(interval: float = 1.0) -> Writer:
-    def write(handler: _PartnerHandler, stopping: threading.Event) -> None:
+    def write(handler: PartnerHandler, stopping: threading.Event) -> None:
         handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
         ends = time.monotonic() + _MAX_S
         while not stopping.wait(interval) and time.monotonic() < ends:
@@ -127,9 +123,9 @@ class HostileRule:
     hits: int = 0
 
 
-class _HostileHandler(_PartnerHandler):
+class _HostileHandler(PartnerHandler):
     def _hostile_dispatch(self) -> None:
-        partner = cast(HostilePartner, cast(_PartnerServer, self.server).partner)
+        partner = cast(HostilePartner, cast(PartnerServer, self.server).partner)
         path = urlsplit(self.path).path.rstrip("/") or "/"
         rule = partner._take_rule(self.command, path)
         if rule is None:
@@ -193,22 +189,5 @@ class HostilePartner(SimulatedPartner):
         return None
 
     def _record(self, method: str, target: str, headers: httpx.Headers, body: bytes) -> None:
-        split = urlsplit(target)
-        try:
-            parsed: Any = jsonlib.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        record = ReceivedRequest(
-            method=method.upper(),
-            path=split.path.rstrip("/") or "/",
-            query=parse_qs(split.query, keep_blank_values=True),
-            headers=headers,
-            body=body,
-            json=parsed,
-            time=datetime.now(tz=UTC),
-            response_status=0,
-        )
-        with self._received_cond:
-            record.token, record.token_form = self._identify_token(headers.get("Authorization"))
-            self._received.append(record)
-            self._received_cond.notify_all()
+        """Record a hostile request as answered with nothing (`response_status` 0)."""
+        self._record_arrival(method, target, headers, body, response_status=0)

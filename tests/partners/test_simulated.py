@@ -37,87 +37,93 @@ def hub() -> Iterator[SimulatedPartner]:
 
 
 @pytest.fixture
-def cpo() -> Iterator[SimulatedPartner]:
+def cpo_server() -> Iterator[SimulatedPartner]:
     with SimulatedPartner(name="cpo") as partner:
         yield partner
 
 
 @pytest.fixture
-def emsp_with_cpo(cpo: SimulatedPartner) -> Iterator[tuple[SimulatedPartner, SimulatedPartner]]:
+def emsp_with_cpo(
+    cpo_server: SimulatedPartner,
+) -> Iterator[tuple[SimulatedPartner, SimulatedPartner]]:
     """An eMSP registered with the CPO (the CPO plays the hub's side)."""
     with SimulatedPartner(roles=[EMSP_ROLE], name="emsp") as emsp:
-        emsp.register_with(cpo.versions_url, cpo.token_a)
-        yield emsp, cpo
+        emsp.register_with(cpo_server.versions_url, cpo_server.token_a)
+        yield emsp, cpo_server
 
 
-def test_partner_initiated_registration(hub: SimulatedPartner, cpo: SimulatedPartner) -> None:
-    data = cpo.register_with(hub.versions_url, hub.token_a)
+def test_partner_initiated_registration(
+    hub: SimulatedPartner, cpo_server: SimulatedPartner
+) -> None:
+    data = cpo_server.register_with(hub.versions_url, hub.token_a)
 
-    assert data["token"] == cpo.hub_token == hub.own_token
+    assert data["token"] == cpo_server.hub_token == hub.own_token
     assert data["url"] == hub.versions_url
     assert data["roles"][0]["role"] == "HUB"
-    assert hub.hub_token == cpo.own_token
+    assert hub.hub_token == cpo_server.own_token
     assert hub.hub_token not in (None, hub.token_a)
-    assert cpo.registered and hub.registered
-    assert cpo.hub_endpoint("credentials") == hub.module_url("credentials")
-    assert hub.hub_versions_url == cpo.versions_url
+    assert cpo_server.registered and hub.registered
+    assert cpo_server.hub_endpoint("credentials") == hub.module_url("credentials")
+    assert hub.hub_versions_url == cpo_server.versions_url
     assert hub.hub_version == "2.2.1"
-    assert {"identifier": "locations", "role": "SENDER", "url": cpo.module_url("locations")} in (
-        hub.hub_endpoints
-    )
+    assert {
+        "identifier": "locations",
+        "role": "SENDER",
+        "url": cpo_server.module_url("locations"),
+    } in (hub.hub_endpoints)
     # The receiver called the sender back with token B, base64-encoded, before answering.
-    callback = cpo.wait_for(lambda r: r.path == "/ocpi/versions")
-    assert callback.token == cpo.own_token
+    callback = cpo_server.wait_for(lambda r: r.path == "/ocpi/versions")
+    assert callback.token == cpo_server.own_token
     assert callback.token_form == "base64"
     assert callback.headers["authorization"].startswith("Token ")
     # Token A is dead now.
-    response = cpo.request("GET", hub.versions_url, token=hub.token_a)
+    response = cpo_server.request("GET", hub.versions_url, token=hub.token_a)
     assert response.status_code == 401
     assert response.json()["status_code"] // 1000 == 2
 
 
-def test_hub_initiated_registration_with_raw_tokens(cpo: SimulatedPartner) -> None:
+def test_hub_initiated_registration_with_raw_tokens(cpo_server: SimulatedPartner) -> None:
     with SimulatedPartner(roles=[HUB_ROLE], token_encoding="raw", name="hub") as hub:
-        hub.register_with(cpo.versions_url, cpo.token_a)
+        hub.register_with(cpo_server.versions_url, cpo_server.token_a)
 
-        assert hub.hub_token == cpo.own_token and cpo.hub_token == hub.own_token
-        post = cpo.wait_for(lambda r: r.method == "POST" and r.module == "credentials")
-        assert post.token == cpo.token_a
+        assert hub.hub_token == cpo_server.own_token and cpo_server.hub_token == hub.own_token
+        post = cpo_server.wait_for(lambda r: r.method == "POST" and r.module == "credentials")
+        assert post.token == cpo_server.token_a
         assert post.token_form == "raw"
         assert post.json["url"] == hub.versions_url
         # A raw-token partner still accepts base64 from the other side.
         callback = hub.wait_for(lambda r: r.path == "/ocpi/versions")
         assert callback.token_form == "base64"
-        assert not cpo.token_a_valid
+        assert not cpo_server.token_a_valid
 
 
 def test_registration_in_both_directions_and_rotation(
-    hub: SimulatedPartner, cpo: SimulatedPartner
+    hub: SimulatedPartner, cpo_server: SimulatedPartner
 ) -> None:
-    cpo.register_with(hub.versions_url, hub.token_a)
-    old_hub_token, old_own_token = cpo.hub_token, cpo.own_token
+    cpo_server.register_with(hub.versions_url, hub.token_a)
+    old_hub_token, old_own_token = cpo_server.hub_token, cpo_server.own_token
 
-    data = cpo.update_credentials()
+    data = cpo_server.update_credentials()
 
-    assert data["token"] == cpo.hub_token == hub.own_token != old_hub_token
-    assert hub.hub_token == cpo.own_token != old_own_token
-    assert cpo.request("GET", "credentials", token=old_hub_token).status_code == 401
-    assert cpo.request("GET", "credentials").status_code == 200
+    assert data["token"] == cpo_server.hub_token == hub.own_token != old_hub_token
+    assert hub.hub_token == cpo_server.own_token != old_own_token
+    assert cpo_server.request("GET", "credentials", token=old_hub_token).status_code == 401
+    assert cpo_server.request("GET", "credentials").status_code == 200
 
     # The hub rotates from its side (PUT to the CPO) with its current token.
     hub.update_credentials()
-    assert cpo.hub_token == hub.own_token and hub.hub_token == cpo.own_token
+    assert cpo_server.hub_token == hub.own_token and hub.hub_token == cpo_server.own_token
 
-    cpo.unregister()
-    assert not cpo.registered and not hub.registered
-    assert cpo.hub_token is None
+    cpo_server.unregister()
+    assert not cpo_server.registered and not hub.registered
+    assert cpo_server.hub_token is None
     response = hub.request("GET", "locations", token=old_own_token)
     assert response.status_code == 401
 
     # Re-registration the other way round with a freshly issued Token A.
-    hub.register_with(cpo.versions_url, cpo.issue_token_a())
-    assert cpo.registered and hub.registered
-    assert cpo.hub_token == hub.own_token
+    hub.register_with(cpo_server.versions_url, cpo_server.issue_token_a())
+    assert cpo_server.registered and hub.registered
+    assert cpo_server.hub_token == hub.own_token
 
 
 def test_missing_or_unknown_token_is_401(
@@ -138,20 +144,22 @@ def test_missing_or_unknown_token_is_401(
     assert cpo.errors == [] and emsp.errors == []
 
 
-def test_credentials_state_errors_are_405(hub: SimulatedPartner, cpo: SimulatedPartner) -> None:
+def test_credentials_state_errors_are_405(
+    hub: SimulatedPartner, cpo_server: SimulatedPartner
+) -> None:
     credentials_url = hub.module_url("credentials")
-    body = cpo.credentials("some-token")
+    body = cpo_server.credentials("some-token")
     for method in ("PUT", "DELETE"):
-        response = cpo.request(method, credentials_url, token=hub.token_a, json=body)
+        response = cpo_server.request(method, credentials_url, token=hub.token_a, json=body)
         assert response.status_code == 405
         assert response.json()["status_code"] // 1000 == 2
 
-    cpo.register_with(hub.versions_url, hub.token_a)
-    response = cpo.request("POST", "credentials", json=cpo.credentials())
+    cpo_server.register_with(hub.versions_url, hub.token_a)
+    response = cpo_server.request("POST", "credentials", json=cpo_server.credentials())
     assert response.status_code == 405
 
     with pytest.raises(OcpiCallError) as error:
-        cpo.register_with(hub.versions_url, hub.token_a)
+        cpo_server.register_with(hub.versions_url, hub.token_a)
     assert error.value.http_status == 401
 
 

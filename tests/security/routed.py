@@ -26,6 +26,7 @@ from tests.factories import (
     PlatformRoleFactory,
     issue_token,
 )
+from tests.partners.ocpi import role
 from tests.partners.simulated import SimulatedPartner
 
 CPO_MODULES = [
@@ -48,15 +49,6 @@ EMSP_MODULES = [
     ("commands", "SENDER"),
     ("chargingprofiles", "SENDER"),
 ]
-
-
-def _role(kind: str, country_code: str, party_id: str) -> dict[str, Any]:
-    return {
-        "role": kind,
-        "country_code": country_code,
-        "party_id": party_id,
-        "business_details": {"name": f"{party_id} {kind}"},
-    }
 
 
 @dataclass
@@ -149,11 +141,11 @@ def _attacker(kind: str, country_code: str, party_id: str) -> Member:
 def roaming(db: None, ocpi_client: OcpiTestClient, settings: Any) -> Iterator[Roaming]:
     settings.OCPI_BASE_URL = "http://testserver"
     with (
-        SimulatedPartner(roles=[_role("HUB", "NL", "HUB")], name="stand-in-1") as stand_in_1,
-        SimulatedPartner(roles=[_role("HUB", "NL", "HUB")], name="stand-in-2") as stand_in_2,
-        SimulatedPartner(roles=[_role("CPO", "NL", "CP1")], modules=CPO_MODULES, name="cp1") as cpo,
+        SimulatedPartner(roles=[role("HUB", "NL", "HUB")], name="stand-in-1") as stand_in_1,
+        SimulatedPartner(roles=[role("HUB", "NL", "HUB")], name="stand-in-2") as stand_in_2,
+        SimulatedPartner(roles=[role("CPO", "NL", "CP1")], modules=CPO_MODULES, name="cp1") as cpo,
         SimulatedPartner(
-            roles=[_role("EMSP", "DE", "MS1")], modules=EMSP_MODULES, name="ms1"
+            roles=[role("EMSP", "DE", "MS1")], modules=EMSP_MODULES, name="ms1"
         ) as emsp,
     ):
         # One stand-in hub each: a stand-in takes one registration (its Token A is then used).

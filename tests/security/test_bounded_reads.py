@@ -23,7 +23,8 @@ from hub.services.registry.stillalive import platform_probe
 from hub.services.sync import SyncError, sync_module
 from tests.integration.hubnet import connect, role
 from tests.partners.hostile import HostilePartner, drip, drip_headers, endless, gzip_bomb
-from tests.partners.simulated import OcpiCallError, SimulatedPartner
+from tests.partners.ocpi import OcpiCallError
+from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

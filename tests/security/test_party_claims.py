@@ -30,9 +30,10 @@ from hub.models import (
 )
 from hub.services.registry.credentials import hub_versions_url, platform_invite
 from tests.conftest import OcpiTestClient
-from tests.factories import registered_party
+from tests.factories import PartyClaimFactory, registered_party
 from tests.integration.hubnet import role
-from tests.partners.simulated import OcpiCallError, SimulatedPartner
+from tests.partners.ocpi import OcpiCallError
+from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import assert_refused, snapshot
 
 V = "/ocpi/2.2.1"
@@ -123,7 +124,7 @@ def test_a_party_reserved_to_another_platform_cannot_be_claimed(
 ) -> None:
     # given: NL*OLD CPO is reserved to platform "Holder" (dropped, pending or invited)
     holder, _ = registered_party("CPO", "NL", "HLD", name="Holder")
-    PartyClaim.objects.create(
+    PartyClaimFactory(
         platform=holder, country_code="NL", party_id="OLD", role="CPO", state=claim_state
     )
     _, token_a = platform_invite(name="Newcomer")

@@ -14,15 +14,18 @@ from hub.models import (
     DeliveryStatus,
     Platform,
     PushDelivery,
-    ReconciliationFinding,
     ReconciliationReport,
     StaffExport,
 )
 from hub.services.staff import csv_safe
-from tests.factories import registered_party
-from tests.hub.admin_pages import change, changelist
-from tests.hub.test_admin_cdrs import csv_rows, make_cdr
-from tests.hub.test_admin_outbox import make_delivery
+from tests.factories import (
+    CdrFactory,
+    PushDeliveryFactory,
+    ReconciliationFindingFactory,
+    ReconciliationReportFactory,
+    registered_party,
+)
+from tests.hub.admin_pages import change, changelist, csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -61,29 +64,20 @@ def operation(client: Client, platform: Platform, op: str) -> Any:
 
 
 @pytest.fixture
-def cpo() -> Platform:
+def cpo_platform() -> Platform:
     return registered_party(role="CPO", country_code="NL", party_id="ABC", name="Acme CPO")[0]
 
 
 @pytest.fixture
-def emsp() -> Platform:
+def emsp_platform() -> Platform:
     return registered_party(role="EMSP", country_code="DE", party_id="EMS", name="Blue eMSP")[0]
 
 
 @pytest.fixture
-def report(cpo: Platform, emsp: Platform) -> ReconciliationReport:
-    from datetime import date
+def report(cpo_platform: Platform, emsp_platform: Platform) -> ReconciliationReport:
 
-    created = ReconciliationReport.objects.create(
-        cpo_country_code="NL",
-        cpo_party_id="ABC",
-        emsp_country_code="DE",
-        emsp_party_id="EMS",
-        period_start=date(2025, 3, 1),
-        period_end=date(2025, 3, 2),
-        status="DONE",
-    )
-    ReconciliationFinding.objects.create(
+    created = ReconciliationReportFactory()
+    ReconciliationFindingFactory(
         report=created, kind="MISSING", cdr_key="NL/ABC/=1+1", message="=HYPERLINK(x)"
     )
     return created
@@ -111,11 +105,11 @@ class TestGroups:
 
 class TestViewer:
     def test_sees_everything_and_may_do_nothing(
-        self, cpo: Platform, emsp: Platform, report: ReconciliationReport
+        self, cpo_platform: Platform, emsp_platform: Platform, report: ReconciliationReport
     ) -> None:
         client = client_for("viewer")
-        delivery = make_delivery(emsp, status=DeliveryStatus.FAILED)
-        cdr = make_cdr(cpo)
+        delivery = PushDeliveryFactory(receiver=emsp_platform, status=DeliveryStatus.FAILED)
+        cdr = CdrFactory(owner=cpo_platform)
         for model in ("platform", "pushdelivery", "cdr", "ocpiexchange", "reconciliationreport"):
             assert client.get(changelist(model)).status_code == 200
         assert actions_of(client, "platform") == set()
@@ -127,61 +121,65 @@ class TestViewer:
         assert delivery.status == DeliveryStatus.FAILED
         response = post_action(client, "cdr", "export_csv_action", cdr)
         assert response.get("Content-Type", "").startswith("text/csv") is False
-        assert operation(client, cpo, "suspend").status_code == 403
-        cpo.refresh_from_db()
-        assert cpo.status == ConnectionStatus.CONNECTED
+        assert operation(client, cpo_platform, "suspend").status_code == 403
+        cpo_platform.refresh_from_db()
+        assert cpo_platform.status == ConnectionStatus.CONNECTED
         csv_url = reverse("admin:hub_reconciliationreport_findings_csv", args=[report.pk])
         assert client.get(csv_url).status_code == 403
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
         assert StaffExport.objects.count() == 0
 
-    def test_platform_page_offers_no_operation(self, cpo: Platform) -> None:
-        response = client_for("viewer").get(change("platform", cpo.pk))
+    def test_platform_page_offers_no_operation(self, cpo_platform: Platform) -> None:
+        response = client_for("viewer").get(change("platform", cpo_platform.pk))
         assert response.status_code == 200
         assert response.context.get("platform_operations") == []
 
 
 class TestOperator:
-    def test_resends_cancels_suspends_and_exports(self, cpo: Platform, emsp: Platform) -> None:
+    def test_resends_cancels_suspends_and_exports(
+        self, cpo_platform: Platform, emsp_platform: Platform
+    ) -> None:
         client = client_for("operator")
         assert actions_of(client, "pushdelivery") == {"resend_action", "cancel_action"}
         assert actions_of(client, "platform") == {"suspend_action", "reactivate_action"}
         assert actions_of(client, "cdr") == {"export_csv_action", "resend_dead_action"}
-        pending = make_delivery(emsp, object_key="NL/ABC/P1")
+        pending = PushDeliveryFactory(receiver=emsp_platform, object_key="NL/ABC/P1")
         post_action(client, "pushdelivery", "cancel_action", pending)
         pending.refresh_from_db()
         assert pending.status == DeliveryStatus.CANCELLED
-        failed = make_delivery(emsp, object_key="NL/ABC/F1", status=DeliveryStatus.FAILED)
+        failed = PushDeliveryFactory(
+            receiver=emsp_platform, object_key="NL/ABC/F1", status=DeliveryStatus.FAILED
+        )
         post_action(client, "pushdelivery", "resend_action", failed)
         failed.refresh_from_db()
         assert failed.status == DeliveryStatus.PENDING
-        assert operation(client, cpo, "suspend").status_code == 302
-        cpo.refresh_from_db()
-        assert cpo.status == ConnectionStatus.SUSPENDED
+        assert operation(client, cpo_platform, "suspend").status_code == 302
+        cpo_platform.refresh_from_db()
+        assert cpo_platform.status == ConnectionStatus.SUSPENDED
 
-    def test_may_not_rotate_unregister_invite_or_manage_users(self, cpo: Platform) -> None:
+    def test_may_not_rotate_unregister_invite_or_manage_users(self, cpo_platform: Platform) -> None:
         client = client_for("operator")
-        assert operation(client, cpo, "rotate").status_code == 403
-        assert operation(client, cpo, "unregister").status_code == 403
-        before = cpo.outbound_token
-        post_action(client, "platform", "unregister_action", cpo)
-        cpo.refresh_from_db()
-        assert cpo.registered and cpo.outbound_token == before
+        assert operation(client, cpo_platform, "rotate").status_code == 403
+        assert operation(client, cpo_platform, "unregister").status_code == 403
+        before = cpo_platform.outbound_token
+        post_action(client, "platform", "unregister_action", cpo_platform)
+        cpo_platform.refresh_from_db()
+        assert cpo_platform.registered and cpo_platform.outbound_token == before
         assert client.get(reverse("admin:hub_platform_invite")).status_code == 403
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
-        page = client.get(change("platform", cpo.pk)).context["platform_operations"]
+        page = client.get(change("platform", cpo_platform.pk)).context["platform_operations"]
         assert [op["label"] for op in page] == ["Suspend"]
 
 
 class TestAdministrator:
-    def test_everything_including_rotate_unregister_and_users(self, cpo: Platform) -> None:
+    def test_everything_including_rotate_unregister_and_users(self, cpo_platform: Platform) -> None:
         client = client_for("administrator")
         assert {"rotate_action", "unregister_action", "invite_action"} <= actions_of(
             client, "platform"
         )
         labels = [
             op["label"]
-            for op in client.get(change("platform", cpo.pk)).context["platform_operations"]
+            for op in client.get(change("platform", cpo_platform.pk)).context["platform_operations"]
         ]
         assert {"Rotate credentials", "Unregister", "Suspend"} <= set(labels)
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
@@ -190,10 +188,12 @@ class TestAdministrator:
 
 
 class TestExports:
-    def test_cdr_export_is_logged_and_formula_safe(self, cpo: Platform) -> None:
+    def test_cdr_export_is_logged_and_formula_safe(self, cpo_platform: Platform) -> None:
         client = client_for("operator")
-        evil = make_cdr(cpo, "=HYPERLINK(1)", session_id="@SUM(A1)", uid="+cmd|calc")
-        plain = make_cdr(cpo, "Cdr2", excl="-5.00")
+        evil = CdrFactory(
+            owner=cpo_platform, cdr_id="=HYPERLINK(1)", session_id="@SUM(A1)", uid="+cmd|calc"
+        )
+        plain = CdrFactory(owner=cpo_platform, cdr_id="Cdr2", excl="-5.00")
         response = post_action(client, "cdr", "export_csv_action", evil, plain)
         assert response["Content-Type"].startswith("text/csv")
         rows = csv_rows(response)
@@ -265,8 +265,8 @@ class TestLoginThrottling:
 
 
 class TestDeliveriesUnchangedForViewers:
-    def test_cancel_refused_leaves_pending(self, emsp: Platform) -> None:
-        delivery = make_delivery(emsp)
+    def test_cancel_refused_leaves_pending(self, emsp_platform: Platform) -> None:
+        delivery = PushDeliveryFactory(receiver=emsp_platform)
         post_action(client_for("viewer"), "pushdelivery", "cancel_action", delivery)
         assert PushDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
 

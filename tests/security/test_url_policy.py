@@ -90,7 +90,7 @@ def test_public_names_and_addresses_pass_the_policy(dns: FakeResolver) -> None:
 
 
 @pytest.fixture
-def listener() -> Iterator[SimulatedPartner]:
+def listener_server() -> Iterator[SimulatedPartner]:
     """A real server on 127.0.0.1 that must never be reached."""
     with SimulatedPartner() as partner:
         yield partner
@@ -98,7 +98,7 @@ def listener() -> Iterator[SimulatedPartner]:
 
 @pytest.mark.usefixtures("production_policy")
 def test_client_reaches_nothing_on_loopback_in_any_spelling(
-    listener: SimulatedPartner, dns: FakeResolver
+    listener_server: SimulatedPartner, dns: FakeResolver
 ) -> None:
     # given: every spelling of the listener's loopback address, and names resolving to it
     dns.answer("rebound.partner.test", ["127.0.0.1"])
@@ -106,45 +106,45 @@ def test_client_reaches_nothing_on_loopback_in_any_spelling(
     hosts = ["127.0.0.1", "2130706433", "017700000001", "0x7f.1", "localhost", "[::ffff:127.0.0.1]"]
     hosts += ["rebound.partner.test", "mapped.partner.test"]
     for host in hosts:
-        url = f"http://{host}:{listener.port}/ocpi/versions"
+        url = f"http://{host}:{listener_server.port}/ocpi/versions"
         # when / then
         with pytest.raises(UrlNotAllowedError):
             OcpiClient(token="t").get(url, module="versions")
-    assert listener.received == []
+    assert listener_server.received == []
 
 
 @pytest.mark.usefixtures("production_policy")
 def test_name_rebinding_to_loopback_after_the_check_cannot_connect(
-    listener: SimulatedPartner, dns: FakeResolver
+    listener_server: SimulatedPartner, dns: FakeResolver
 ) -> None:
     # given: a name that answers public to the first lookup (the policy check) and the
     # listener's loopback address to every later one (the connect)
     dns.answer("rebind.partner.test", [PUBLIC], ["127.0.0.1"])
-    url = f"http://rebind.partner.test:{listener.port}/ocpi/versions"
+    url = f"http://rebind.partner.test:{listener_server.port}/ocpi/versions"
     # when
     with pytest.raises((UrlNotAllowedError, OcpiTransportError)):
         OcpiClient(token="t").get(url, module="versions")
     # then: the connection was never made to what the second answer said
-    assert listener.received == []
+    assert listener_server.received == []
     assert len(dns.lookups) >= 2
 
 
 def test_partner_on_loopback_by_name_works_with_private_urls_allowed(
-    listener: SimulatedPartner, dns: FakeResolver
+    listener_server: SimulatedPartner, dns: FakeResolver
 ) -> None:
     # given: the test settings allow private URLs; a name resolving to the listener
     dns.answer("sim.partner.test", ["127.0.0.1"])
-    url = f"http://sim.partner.test:{listener.port}/ocpi/versions"
+    url = f"http://sim.partner.test:{listener_server.port}/ocpi/versions"
     # when
-    result = OcpiClient(token=listener.token_a).get(url, module="versions")
+    result = OcpiClient(token=listener_server.token_a).get(url, module="versions")
     # then: connected to the checked address, the Host header still names the partner
     assert result.ok
-    (received,) = listener.received
-    assert received.headers["Host"] == f"sim.partner.test:{listener.port}"
+    (received,) = listener_server.received
+    assert received.headers["Host"] == f"sim.partner.test:{listener_server.port}"
 
 
 def test_pinned_backend_checks_the_addresses_it_connects_to(
-    dns: FakeResolver, settings: Any, listener: SimulatedPartner
+    dns: FakeResolver, settings: Any, listener_server: SimulatedPartner
 ) -> None:
     # given: the pooled client's backend, asked to connect to a name whose answer is private
     settings.OCPI_ALLOW_PRIVATE_URLS = False
@@ -152,8 +152,8 @@ def test_pinned_backend_checks_the_addresses_it_connects_to(
     backend = client_module.PolicyCheckedBackend()
     # when / then: refused before any connect
     with pytest.raises(UrlNotAllowedError):
-        backend.connect_tcp("direct.partner.test", listener.port, timeout=1)
-    assert listener.received == []
+        backend.connect_tcp("direct.partner.test", listener_server.port, timeout=1)
+    assert listener_server.received == []
 
 
 # ---- every place a partner hands the hub a URL ------------------------------------------------
@@ -332,11 +332,11 @@ def world_token() -> dict[str, Any]:
 
 @pytest.mark.usefixtures("production_policy")
 def test_proxied_link_into_the_hub_network_is_not_followed(
-    world: World, listener: SimulatedPartner
+    world: World, listener_server: SimulatedPartner
 ) -> None:
     # given: CP1 answered a forwarded GET with a next-page Link on the hub's loopback
     page = proxy_url(
-        target_url=f"http://127.0.0.1:{listener.port}/ocpi/2.2.1/locations?offset=50",
+        target_url=f"http://127.0.0.1:{listener_server.port}/ocpi/2.2.1/locations?offset=50",
         receiver=world.cp1.platform,
         caller=world.ms1.platform,
         module="locations",
@@ -350,7 +350,7 @@ def test_proxied_link_into_the_hub_network_is_not_followed(
     # then: 4003 without the address, and nothing reached the listener
     assert_refused(response, 200, 4003, "URL policy")
     assert "127.0.0.1" not in response.json()["status_message"]
-    assert listener.received == []
+    assert listener_server.received == []
 
 
 @pytest.mark.usefixtures("production_policy")

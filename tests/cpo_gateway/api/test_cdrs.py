@@ -52,12 +52,7 @@ def _base_url(settings: Any) -> None:
 
 
 @pytest.fixture
-def cpo_token() -> str:
-    return registered_party("CPO", "NL", "CP1")[1]
-
-
-@pytest.fixture
-def emsp() -> Platform:
+def emsp_platform() -> Platform:
     """DE*MS1, the token owner, with a cdrs RECEIVER."""
     platform, _ = registered_party("EMSP", "DE", "MS1")
     PlatformEndpointFactory(
@@ -106,7 +101,11 @@ def codes(stored: Cdr) -> list[str]:
 
 
 def test_post_stores_queues_one_post_to_the_token_owner_and_answers_location(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, other_emsp: Platform, settings: Any
+    ocpi_client: OcpiTestClient,
+    cpo_token: str,
+    emsp_platform: Platform,
+    other_emsp: Platform,
+    settings: Any,
 ) -> None:
     settings.OCPI_CDR_RETRY_WINDOW_S = 3 * 86400
     # when
@@ -128,7 +127,7 @@ def test_post_stores_queues_one_post_to_the_token_owner_and_answers_location(
     assert (stored.total_energy, stored.total_time) == (Decimal(10), Decimal(1))
     assert stored.findings == []
     assert stored.session_id == "SES-0001"
-    assert deliveries() == [(emsp.pk, "NL/CP1/CDR-0001", "POST", "CP1", "MS1")]
+    assert deliveries() == [(emsp_platform.pk, "NL/CP1/CDR-0001", "POST", "CP1", "MS1")]
     delivery = PushDelivery.objects.get()
     assert (delivery.from_country_code, delivery.to_country_code) == ("NL", "DE")
     window = delivery.expires_at - delivery.created_at
@@ -138,7 +137,7 @@ def test_post_stores_queues_one_post_to_the_token_owner_and_answers_location(
 
 
 def test_push_builder_posts_the_stored_cdr_to_the_endpoint_url_itself(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     post(ocpi_client, cpo_token, cdr())
     request = build_cdr_push(PushDelivery.objects.get())
@@ -152,7 +151,7 @@ def test_push_builder_posts_the_stored_cdr_to_the_endpoint_url_itself(
 
 
 def test_identical_replay_is_idempotent_with_the_same_location(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     first = post(ocpi_client, cpo_token, cdr())
     again = post(ocpi_client, cpo_token, cdr())
@@ -164,7 +163,7 @@ def test_identical_replay_is_idempotent_with_the_same_location(
 
 
 def test_different_cdr_under_a_stored_id_is_refused_and_changes_nothing(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     post(ocpi_client, cpo_token, cdr())
     changed = cdr(id="cdr-0001", total_energy=11.0)  # CiString: the same id
@@ -174,7 +173,7 @@ def test_different_cdr_under_a_stored_id_is_refused_and_changes_nothing(
 
 
 def test_credit_cdr_is_linked_to_its_original_and_delivered(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     post(ocpi_client, cpo_token, cdr())
     response = post(ocpi_client, cpo_token, credit_of(cdr()))
@@ -189,7 +188,7 @@ def test_credit_cdr_is_linked_to_its_original_and_delivered(
 
 
 def test_credit_not_negating_the_original_is_stored_with_a_finding(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     post(ocpi_client, cpo_token, cdr())
     body = credit_of(cdr(), total_cost={"excl_vat": 4.25, "incl_vat": 5.0575})
@@ -201,7 +200,7 @@ def test_credit_not_negating_the_original_is_stored_with_a_finding(
 
 
 def test_credit_for_another_emsps_token_is_stored_with_a_finding(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, other_emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, other_emsp: Platform
 ) -> None:
     post(ocpi_client, cpo_token, cdr())
     body = credit_of(cdr(), cdr_token=cdr(("DE", "MS2"))["cdr_token"])
@@ -215,7 +214,7 @@ def test_credit_for_another_emsps_token_is_stored_with_a_finding(
 
 
 def test_credit_id_may_have_39_characters(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     original = cdr(id="X" * 36)
     post(ocpi_client, cpo_token, original)
@@ -239,7 +238,7 @@ def test_credit_id_may_have_39_characters(
 def test_inconsistent_but_valid_cdrs_are_stored_with_findings(
     ocpi_client: OcpiTestClient,
     cpo_token: str,
-    emsp: Platform,
+    emsp_platform: Platform,
     changes: dict[str, Any],
     expected: list[str],
 ) -> None:
@@ -251,7 +250,7 @@ def test_inconsistent_but_valid_cdrs_are_stored_with_findings(
 
 
 def test_periods_out_of_order_outside_and_unknown_tariff_are_findings(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     body = cdr()
     first, second = body["charging_periods"]
@@ -262,7 +261,7 @@ def test_periods_out_of_order_outside_and_unknown_tariff_are_findings(
 
 
 def test_token_known_as_another_emsps_is_a_finding(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, other_emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, other_emsp: Platform
 ) -> None:
     token_owner_learn(
         owner=PartyRef("DE", "MS2"), uid="04A1B2C3D4", token_type="RFID", source="TOKENS"
@@ -281,27 +280,27 @@ def test_owner_without_cdrs_receiver_stores_without_delivery(
 
 
 def test_offline_owner_is_accepted_and_the_delivery_waits(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
-    Platform.objects.filter(pk=emsp.pk).update(status=ConnectionStatus.OFFLINE)
+    Platform.objects.filter(pk=emsp_platform.pk).update(status=ConnectionStatus.OFFLINE)
     assert post(ocpi_client, cpo_token, cdr()).status_code == 201
     assert len(deliveries()) == 1
 
 
 @pytest.mark.parametrize("to", [("DE", "MS1"), ("de", "ms1"), ("NL", "HUB")])
 def test_to_naming_the_token_owner_or_the_hub_is_stored_and_queued(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, to: tuple[str, str]
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, to: tuple[str, str]
 ) -> None:
     headers = {"OCPI-to-country-code": to[0], "OCPI-to-party-id": to[1]}
     assert post(ocpi_client, cpo_token, cdr(), headers=headers).status_code == 201
-    assert deliveries() == [(emsp.pk, "NL/CP1/CDR-0001", "POST", "CP1", "MS1")]
+    assert deliveries() == [(emsp_platform.pk, "NL/CP1/CDR-0001", "POST", "CP1", "MS1")]
 
 
 # ---- Location GET --------------------------------------------------------------------------------
 
 
 def test_location_is_readable_by_the_owning_cpo_only(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     post(ocpi_client, cpo_token, cdr())
     path = LOCATION.removeprefix("http://testserver")
@@ -324,7 +323,7 @@ def test_location_is_readable_by_the_owning_cpo_only(
 def test_to_contradicting_cdr_token_is_refused_2001(
     ocpi_client: OcpiTestClient,
     cpo_token: str,
-    emsp: Platform,
+    emsp_platform: Platform,
     other_emsp: Platform,
     to: tuple[str, str],
 ) -> None:
@@ -339,20 +338,20 @@ def test_unknown_token_owner_is_refused_4001(ocpi_client: OcpiTestClient, cpo_to
 
 
 def test_a_cdr_for_a_suspended_owner_is_kept_and_its_delivery_held(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     # Suspension holds deliveries (issue 10, defect 7): the bill is stored and waits for the
     # eMSP's reactivation instead of being refused to the CPO.
-    Platform.objects.filter(pk=emsp.pk).update(status=ConnectionStatus.SUSPENDED)
+    Platform.objects.filter(pk=emsp_platform.pk).update(status=ConnectionStatus.SUSPENDED)
     response = post(ocpi_client, cpo_token, cdr())
     assert (response.status_code, response.json()["status_code"]) == (201, 1000), response.content
     assert Cdr.objects.count() == 1
-    delivery = PushDelivery.objects.get(receiver=emsp, module="cdrs")
+    delivery = PushDelivery.objects.get(receiver=emsp_platform, module="cdrs")
     assert delivery.status == DeliveryStatus.HELD
 
 
 def test_credit_for_an_unknown_original_is_refused(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     response = post(ocpi_client, cpo_token, credit_of(cdr()))
     assert_status(response, 2001, "credit_reference_id", "CDR-0001")
@@ -360,7 +359,7 @@ def test_credit_for_an_unknown_original_is_refused(
 
 
 def test_credit_of_another_cpos_cdr_is_refused(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     _, other_token = registered_party("CPO", "NL", "CP2")
     post(ocpi_client, other_token, cdr(party_id="CP2"))
@@ -370,7 +369,7 @@ def test_credit_of_another_cpos_cdr_is_refused(
 
 
 def test_cdr_claiming_another_cpos_identity_is_refused(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     registered_party("CPO", "NL", "CP2")
     response = post(ocpi_client, cpo_token, cdr(party_id="CP2"))
@@ -380,14 +379,14 @@ def test_cdr_claiming_another_cpos_identity_is_refused(
 
 
 def test_from_header_of_another_party_is_refused(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     headers = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "MS1"}
     assert_status(post(ocpi_client, cpo_token, cdr(), headers=headers), 2001, "OCPI-from")
     assert_nothing_stored()
 
 
-def test_emsp_cannot_post_cdrs(ocpi_client: OcpiTestClient, emsp: Platform) -> None:
+def test_emsp_cannot_post_cdrs(ocpi_client: OcpiTestClient, emsp_platform: Platform) -> None:
     _, token = registered_party("EMSP", "DE", "MS9")
     response = post(ocpi_client, token, cdr(country_code="DE", party_id="MS9"))
     assert response.status_code == 404
@@ -440,7 +439,7 @@ def _periods(*dimensions: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_invalid_cdr_is_refused_2001_naming_the_field(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, body: Any, field: str
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, body: Any, field: str
 ) -> None:
     assert_status(post(ocpi_client, cpo_token, body), 2001, field)
     assert_nothing_stored()

@@ -16,11 +16,6 @@ LOC = "/ocpi/2.2.1/cpo/locations/NL/CP1/LOC1"
 
 
 @pytest.fixture
-def cpo_token() -> str:
-    return registered_party("CPO", "NL", "CP1")[1]
-
-
-@pytest.fixture
 def emsp_receiver() -> Any:
     platform, _ = registered_party("EMSP", "DE", "MS1")
     PlatformEndpointFactory(platform=platform, identifier="locations", role="RECEIVER")

@@ -44,12 +44,7 @@ def period(start: str, kwh: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cpo_token() -> str:
-    return registered_party("CPO", "NL", "CP1")[1]
-
-
-@pytest.fixture
-def emsp() -> Platform:
+def emsp_platform() -> Platform:
     """DE*MS1, the token owner, with a sessions RECEIVER."""
     platform, _ = registered_party("EMSP", "DE", "MS1")
     PlatformEndpointFactory(platform=platform, identifier="sessions", role="RECEIVER")
@@ -93,7 +88,7 @@ def assert_2001(response: Any, *words: str) -> None:
 
 
 def test_put_creates_201_stores_and_queues_a_put_to_the_token_owner_only(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, other_emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, other_emsp: Platform
 ) -> None:
     # when
     response = put(ocpi_client, cpo_token, session())
@@ -105,7 +100,7 @@ def test_put_creates_201_stores_and_queues_a_put_to_the_token_owner_only(
     assert (stored.country_code, stored.party_id, stored.session_id) == ("NL", "CP1", "SES-0001")
     assert (stored.token_country_code, stored.token_party_id) == ("DE", "MS1")
     assert (stored.status, stored.location_id, str(stored.kwh)) == ("ACTIVE", "LOC1", "3.5000")
-    assert deliveries() == [(emsp.pk, "NL/CP1/SES-0001", "PUT", "CP1", "MS1")]
+    assert deliveries() == [(emsp_platform.pk, "NL/CP1/SES-0001", "PUT", "CP1", "MS1")]
     delivery = PushDelivery.objects.get()
     assert delivery.from_country_code == "NL"
     assert delivery.to_country_code == "DE"
@@ -121,7 +116,7 @@ def test_put_creates_201_stores_and_queues_a_put_to_the_token_owner_only(
 
 
 def test_lower_case_ids_are_keyed_upper_case_and_kept_in_the_payload(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     body = session(id="ses-0001", party_id="cp1")
     body["cdr_token"]["party_id"] = "ms1"
@@ -137,7 +132,7 @@ def test_lower_case_ids_are_keyed_upper_case_and_kept_in_the_payload(
 
 
 def test_replayed_and_stale_puts_change_nothing(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     deliver_all()
@@ -150,7 +145,7 @@ def test_replayed_and_stale_puts_change_nothing(
 
 
 def test_put_replaces_the_whole_session_including_charging_periods(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     newer = session(last_updated="2024-05-01T10:30:00Z")
@@ -161,7 +156,7 @@ def test_put_replaces_the_whole_session_including_charging_periods(
 
 
 def test_patch_merges_fields_and_appends_charging_periods(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     # given
     put(ocpi_client, cpo_token, session())
@@ -188,7 +183,7 @@ def test_patch_merges_fields_and_appends_charging_periods(
 
 
 def test_replayed_patch_does_not_append_its_periods_twice(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     patch = {
@@ -201,7 +196,7 @@ def test_replayed_patch_does_not_append_its_periods_twice(
 
 
 def test_stale_patch_changes_nothing_and_queues_nothing(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     deliver_all()
@@ -218,7 +213,7 @@ def test_stale_patch_changes_nothing_and_queues_nothing(
 
 
 def test_reservation_session_with_na_evse_is_accepted(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     body = load_ocpi_fixture("sessions", "session_reservation")
     response = put(ocpi_client, cpo_token, body, url="/ocpi/2.2.1/cpo/sessions/NL/CP1/RES-0001")
@@ -227,7 +222,7 @@ def test_reservation_session_with_na_evse_is_accepted(
 
 
 def test_get_returns_the_hub_copy_and_404_for_unknown(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     assert ocpi_client.get(URL, token=cpo_token).json()["data"] == session()
@@ -239,7 +234,7 @@ def test_get_returns_the_hub_copy_and_404_for_unknown(
 
 
 def test_deliveries_put_first_then_patch_of_changed_fields_then_put_for_new_periods(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     # given: the first version, not yet delivered, then a PATCH: still one pending PUT
     put(ocpi_client, cpo_token, session())
@@ -278,7 +273,7 @@ def test_deliveries_put_first_then_patch_of_changed_fields_then_put_for_new_peri
 
 
 def test_patch_delivery_becomes_a_put_when_no_version_was_acknowledged(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     PushDelivery.objects.update(status=DeliveryStatus.DEAD)  # the eMSP never got the PUT
@@ -303,11 +298,11 @@ def test_owner_without_sessions_receiver_stores_without_delivery(
 
 
 def test_offline_owner_is_accepted_and_the_delivery_waits_for_it(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
-    Platform.objects.filter(pk=emsp.pk).update(status=ConnectionStatus.OFFLINE)
+    Platform.objects.filter(pk=emsp_platform.pk).update(status=ConnectionStatus.OFFLINE)
     assert put(ocpi_client, cpo_token, session()).status_code == 201
-    assert deliveries() == [(emsp.pk, "NL/CP1/SES-0001", "PUT", "CP1", "MS1")]
+    assert deliveries() == [(emsp_platform.pk, "NL/CP1/SES-0001", "PUT", "CP1", "MS1")]
 
 
 # ---- routing refusals: nothing stored ----------------------------------------------------------
@@ -323,7 +318,7 @@ def assert_nothing_stored() -> None:
 def test_to_contradicting_cdr_token_is_refused_2001(
     ocpi_client: OcpiTestClient,
     cpo_token: str,
-    emsp: Platform,
+    emsp_platform: Platform,
     other_emsp: Platform,
     to: tuple[str, str],
 ) -> None:
@@ -335,11 +330,11 @@ def test_to_contradicting_cdr_token_is_refused_2001(
 
 @pytest.mark.parametrize("to", [("DE", "MS1"), ("de", "ms1"), ("NL", "HUB")])
 def test_to_naming_the_token_owner_or_the_hub_is_stored_and_queued(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, to: tuple[str, str]
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, to: tuple[str, str]
 ) -> None:
     headers = {"OCPI-to-country-code": to[0], "OCPI-to-party-id": to[1]}
     assert put(ocpi_client, cpo_token, session(), headers=headers).status_code == 201
-    assert deliveries() == [(emsp.pk, "NL/CP1/SES-0001", "PUT", "CP1", "MS1")]
+    assert deliveries() == [(emsp_platform.pk, "NL/CP1/SES-0001", "PUT", "CP1", "MS1")]
 
 
 def test_unknown_token_owner_is_refused_4001(ocpi_client: OcpiTestClient, cpo_token: str) -> None:
@@ -372,18 +367,18 @@ def test_owner_not_connected_for_good_is_refused_4003(
 
 
 def test_a_session_for_a_suspended_owner_is_kept_and_its_delivery_held(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     # Suspension holds deliveries (issue 10, defect 7): the session waits for reactivation.
-    Platform.objects.filter(pk=emsp.pk).update(status=ConnectionStatus.SUSPENDED)
+    Platform.objects.filter(pk=emsp_platform.pk).update(status=ConnectionStatus.SUSPENDED)
     assert put(ocpi_client, cpo_token, session()).json()["status_code"] == 1000
     assert Session.objects.count() == 1
-    delivery = PushDelivery.objects.get(receiver=emsp, module="sessions")
+    delivery = PushDelivery.objects.get(receiver=emsp_platform, module="sessions")
     assert delivery.status == DeliveryStatus.HELD
 
 
 def test_token_owner_of_a_stored_session_cannot_change(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, other_emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, other_emsp: Platform
 ) -> None:
     put(ocpi_client, cpo_token, session())
     moved = session(last_updated="2024-05-01T11:00:00Z", owner=("DE", "MS2"))
@@ -398,7 +393,7 @@ def test_token_owner_of_a_stored_session_cannot_change(
 
 
 def test_cpo_writing_another_partys_session_404(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     registered_party("CPO", "NL", "CP2")
     body = session(party_id="CP2")
@@ -412,7 +407,9 @@ def test_cpo_writing_another_partys_session_404(
     )
 
 
-def test_emsp_cannot_use_the_cpo_receiver(ocpi_client: OcpiTestClient, emsp: Platform) -> None:
+def test_emsp_cannot_use_the_cpo_receiver(
+    ocpi_client: OcpiTestClient, emsp_platform: Platform
+) -> None:
     _, token = registered_party("EMSP", "DE", "MS9")
     body = session(country_code="DE", party_id="MS9")
     response = put(ocpi_client, token, body, url="/ocpi/2.2.1/cpo/sessions/DE/MS9/SES-0001")
@@ -421,7 +418,7 @@ def test_emsp_cannot_use_the_cpo_receiver(ocpi_client: OcpiTestClient, emsp: Pla
 
 
 def test_from_header_of_another_party_is_refused(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     headers = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "MS1"}
     assert_2001(put(ocpi_client, cpo_token, session(), headers=headers), "OCPI-from")
@@ -482,7 +479,7 @@ def _with(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     ],
 )
 def test_invalid_session_is_refused_2001_naming_the_field(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, body: Any, field: str
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, body: Any, field: str
 ) -> None:
     assert_2001(put(ocpi_client, cpo_token, body), field)
     assert_nothing_stored()
@@ -497,7 +494,7 @@ def test_invalid_session_is_refused_2001_naming_the_field(
     ],
 )
 def test_body_identity_must_equal_the_url(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, body: Any, field: str
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, body: Any, field: str
 ) -> None:
     assert_2001(put(ocpi_client, cpo_token, body), field)
     assert_nothing_stored()
@@ -521,7 +518,7 @@ def test_non_json_body_is_http_400(ocpi_client: OcpiTestClient, cpo_token: str) 
     ],
 )
 def test_invalid_patch_is_refused_2001_and_changes_nothing(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform, patch: Any, field: str
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform, patch: Any, field: str
 ) -> None:
     put(ocpi_client, cpo_token, session())
     deliver_all()
@@ -531,7 +528,7 @@ def test_invalid_patch_is_refused_2001_and_changes_nothing(
 
 
 def test_patch_of_an_unknown_session_is_404(
-    ocpi_client: OcpiTestClient, cpo_token: str, emsp: Platform
+    ocpi_client: OcpiTestClient, cpo_token: str, emsp_platform: Platform
 ) -> None:
     patch = {"kwh": 1.0, "last_updated": "2024-05-01T11:00:00Z"}
     response = ocpi_client.patch(URL, json=patch, token=cpo_token)

@@ -43,16 +43,6 @@ def stored_token(party_id: str, index: int, *, valid: bool = True) -> Token:
 
 
 @pytest.fixture
-def cpo() -> tuple[Any, str]:
-    return registered_party("CPO", "NL", "CP1")
-
-
-@pytest.fixture
-def cpo_token(cpo: tuple[Any, str]) -> str:
-    return cpo[1]
-
-
-@pytest.fixture
 def store() -> list[Token]:
     # Two eMSPs interleaved in time; invalidated tokens are listed too.
     return [stored_token("MSA" if i % 2 else "MSB", i, valid=i != 3) for i in range(7)]
@@ -223,9 +213,9 @@ def test_authorize_invalid_type_or_uid_2001(ocpi_client: OcpiTestClient, cpo_tok
 
 
 def test_authorize_from_an_own_non_cpo_party_2001(
-    ocpi_client: OcpiTestClient, cpo: tuple[Any, str]
+    ocpi_client: OcpiTestClient, cpo_party: tuple[Any, str]
 ) -> None:
-    platform, token = cpo
+    platform, token = cpo_party
     PlatformRoleFactory(platform=platform, role="EMSP", country_code="NL", party_id="MSX")
     headers = {"OCPI-from-country-code": "NL", "OCPI-from-party-id": "MSX"}
     response = ocpi_client.post(authorize_url(), token=token, headers=headers)

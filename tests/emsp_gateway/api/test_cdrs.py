@@ -16,7 +16,7 @@ LIST = "/ocpi/2.2.1/emsp/cdrs"
 
 
 @pytest.fixture
-def net(ocpi_client: OcpiTestClient) -> dict[str, Any]:
+def seeded(ocpi_client: OcpiTestClient) -> dict[str, Any]:
     """CPOs NL*CP1 and NL*CP2, eMSPs DE*MS1 (cdrs RECEIVER) and DE*MS2 (pulls only); CDRs C-1
     and C-2 for MS1's tokens at CP1, C-3 for MS2's at CP1, C-1 for MS2's at CP2."""
     parties: dict[str, Any] = {}
@@ -43,21 +43,21 @@ def ids(response: Any) -> list[tuple[str, str]]:
 
 
 def test_emsp_lists_only_the_cdrs_of_its_tokens(
-    ocpi_client: OcpiTestClient, net: dict[str, Any]
+    ocpi_client: OcpiTestClient, seeded: dict[str, Any]
 ) -> None:
-    ms1 = ocpi_client.get(LIST, token=net["MS1"][1])
+    ms1 = ocpi_client.get(LIST, token=seeded["MS1"][1])
     assert ms1.status_code == 200
     assert ids(ms1) == [("CP1", "C-1"), ("CP1", "C-2")]
     assert ms1["X-Total-Count"] == "2"
     assert ms1.json()["data"][0] == cdr(id="C-1", last_updated="2024-05-01T11:05:00Z")
-    ms2 = ocpi_client.get(LIST, token=net["MS2"][1])
+    ms2 = ocpi_client.get(LIST, token=seeded["MS2"][1])
     assert sorted(ids(ms2)) == [("CP1", "C-3"), ("CP2", "C-1")]
 
 
 def test_list_filters_and_pages_by_last_updated(
-    ocpi_client: OcpiTestClient, net: dict[str, Any]
+    ocpi_client: OcpiTestClient, seeded: dict[str, Any]
 ) -> None:
-    token = net["MS1"][1]
+    token = seeded["MS1"][1]
     later = ocpi_client.get(LIST, token=token, query={"date_from": "2024-05-15T00:00:00Z"})
     assert ids(later) == [("CP1", "C-2")]
     earlier = ocpi_client.get(LIST, token=token, query={"date_to": "2024-05-15T00:00:00Z"})
@@ -70,27 +70,29 @@ def test_list_filters_and_pages_by_last_updated(
 
 
 def test_from_header_narrows_the_list_to_that_party(
-    ocpi_client: OcpiTestClient, net: dict[str, Any]
+    ocpi_client: OcpiTestClient, seeded: dict[str, Any]
 ) -> None:
-    platform: Platform = net["MS1"][0]
+    platform: Platform = seeded["MS1"][0]
     platform.roles.create(role="EMSP", country_code="DE", party_id="MS3", business_details={})
     headers = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "MS3"}
-    assert ids(ocpi_client.get(LIST, token=net["MS1"][1], headers=headers)) == []
+    assert ids(ocpi_client.get(LIST, token=seeded["MS1"][1], headers=headers)) == []
 
 
-def test_cpo_cannot_use_the_emsp_sender(ocpi_client: OcpiTestClient, net: dict[str, Any]) -> None:
-    assert ocpi_client.get(LIST, token=net["CP1"][1]).status_code == 403
+def test_cpo_cannot_use_the_emsp_sender(
+    ocpi_client: OcpiTestClient, seeded: dict[str, Any]
+) -> None:
+    assert ocpi_client.get(LIST, token=seeded["CP1"][1]).status_code == 403
 
 
 def test_list_with_to_a_cpo_is_forwarded_to_its_sender(
-    ocpi_client: OcpiTestClient, net: dict[str, Any]
+    ocpi_client: OcpiTestClient, seeded: dict[str, Any]
 ) -> None:
     PlatformEndpointFactory(
-        platform=net["CP2"][0],
+        platform=seeded["CP2"][0],
         identifier="cdrs",
         role="SENDER",
         url="http://127.0.0.1:9/ocpi/2.2.1/cdrs",  # nothing listens there
     )
     headers = {"OCPI-to-country-code": "NL", "OCPI-to-party-id": "CP2"}
-    response = ocpi_client.get(LIST, token=net["MS1"][1], headers=headers)
+    response = ocpi_client.get(LIST, token=seeded["MS1"][1], headers=headers)
     assert response.json()["status_code"] == 4003  # tried, and CP2 could not be reached

@@ -12,7 +12,7 @@ from hub.models import AsyncKind, AsyncRequest, AsyncState, OcpiExchange, Platfo
 from hub.services.routing.async_results import async_requests_expire, build_async_result_push
 from tests.conftest import OcpiTestClient
 from tests.emsp_gateway.api.test_commands import store_session
-from tests.factories import PlatformEndpointFactory, registered_party
+from tests.factories import AsyncRequestFactory, PlatformEndpointFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def active_profile() -> dict[str, Any]:
 
 
 @pytest.fixture
-def cpo() -> tuple[Platform, str]:
+def cpo_party() -> tuple[Platform, str]:
     platform, token = registered_party("CPO", "NL", "CP1")
     PlatformEndpointFactory(
         platform=platform,
@@ -51,11 +51,6 @@ def cpo() -> tuple[Platform, str]:
         url="http://127.0.0.1:9/ocpi/2.2.1/chargingprofiles",
     )
     return platform, token
-
-
-@pytest.fixture
-def emsp() -> tuple[Platform, str]:
-    return registered_party("EMSP", "DE", "MS1")
 
 
 def nothing_happened() -> None:
@@ -88,10 +83,10 @@ def nothing_happened() -> None:
     ],
 )
 def test_invalid_set_charging_profile_is_2001_naming_the_field(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any, body: Any, field: str
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any, body: Any, field: str
 ) -> None:
     store_session("SES1")
-    response = ocpi_client.put(f"{PROFILES}/SES1", json=body, token=emsp[1])
+    response = ocpi_client.put(f"{PROFILES}/SES1", json=body, token=emsp_party[1])
     assert response.status_code == 200
     assert response.json()["status_code"] == 2001
     assert response.json()["status_message"].startswith(field)
@@ -111,24 +106,29 @@ def test_invalid_set_charging_profile_is_2001_naming_the_field(
     ],
 )
 def test_invalid_query_parameters_are_2001_naming_them(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any, method: str, query: Any, field: str
+    ocpi_client: OcpiTestClient,
+    cpo_party: Any,
+    emsp_party: Any,
+    method: str,
+    query: Any,
+    field: str,
 ) -> None:
     store_session("SES1")
-    response = ocpi_client.request(method, f"{PROFILES}/SES1", token=emsp[1], query=query)
+    response = ocpi_client.request(method, f"{PROFILES}/SES1", token=emsp_party[1], query=query)
     assert response.status_code == 200
     assert response.json()["status_code"] == 2001
     assert response.json()["status_message"].startswith(field)
     nothing_happened()
 
 
-def test_too_long_session_id_is_2001(ocpi_client: OcpiTestClient, emsp: Any) -> None:
-    response = ocpi_client.put(f"{PROFILES}/{'S' * 37}", json=set_profile(), token=emsp[1])
+def test_too_long_session_id_is_2001(ocpi_client: OcpiTestClient, emsp_party: Any) -> None:
+    response = ocpi_client.put(f"{PROFILES}/{'S' * 37}", json=set_profile(), token=emsp_party[1])
     assert response.json()["status_code"] == 2001
     nothing_happened()
 
 
 def test_unknown_session_is_answered_unknown_session(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given: SES1 exists, but for another eMSP's token
     registered_party("EMSP", "DE", "MS2")
@@ -139,7 +139,7 @@ def test_unknown_session_is_answered_unknown_session(
         ("DELETE", {"query": {"response_url": EMSP_URL}}),
     ):
         # when
-        response = ocpi_client.request(method, f"{PROFILES}/SES1", token=emsp[1], **kwargs)
+        response = ocpi_client.request(method, f"{PROFILES}/SES1", token=emsp_party[1], **kwargs)
         # then
         assert response.json()["status_code"] == 1000
         assert response.json()["data"] == {"result": "UNKNOWN_SESSION", "timeout": 0}
@@ -148,52 +148,54 @@ def test_unknown_session_is_answered_unknown_session(
 
 
 def test_invalid_active_charging_profile_from_the_cpo_is_2001(
-    ocpi_client: OcpiTestClient, cpo: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any
 ) -> None:
     store_session("SES1")
     body = active_profile()
     del body["start_date_time"]
-    response = ocpi_client.put("/ocpi/2.2.1/cpo/chargingprofiles/SES1", json=body, token=cpo[1])
+    response = ocpi_client.put(
+        "/ocpi/2.2.1/cpo/chargingprofiles/SES1", json=body, token=cpo_party[1]
+    )
     assert response.json()["status_code"] == 2001
     assert "start_date_time" in response.json()["status_message"]
     nothing_happened()
 
 
 def test_active_charging_profile_for_a_session_nobody_profiled_is_4001(
-    ocpi_client: OcpiTestClient, cpo: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any
 ) -> None:
     response = ocpi_client.put(
-        "/ocpi/2.2.1/cpo/chargingprofiles/SES404", json=active_profile(), token=cpo[1]
+        "/ocpi/2.2.1/cpo/chargingprofiles/SES404", json=active_profile(), token=cpo_party[1]
     )
     assert response.json()["status_code"] == 4001
     nothing_happened()
 
 
 def test_an_emsp_cannot_put_active_charging_profiles(
-    ocpi_client: OcpiTestClient, emsp: Any
+    ocpi_client: OcpiTestClient, emsp_party: Any
 ) -> None:
     response = ocpi_client.put(
-        "/ocpi/2.2.1/cpo/chargingprofiles/SES1", json=active_profile(), token=emsp[1]
+        "/ocpi/2.2.1/cpo/chargingprofiles/SES1", json=active_profile(), token=emsp_party[1]
     )
     assert response.status_code == 403
     nothing_happened()
 
 
 def profile_request(cpo: Platform, emsp: Platform, operation: str) -> AsyncRequest:
-    return AsyncRequest.objects.create(
+    return AsyncRequestFactory(
         kind=AsyncKind.CHARGING_PROFILE,
         operation=operation,
         requester=emsp,
-        requester_country_code="DE",
         requester_party_id="MS1",
         receiver=cpo,
-        receiver_country_code="NL",
         receiver_party_id="CP1",
         response_url=EMSP_URL,
+        location_id="",
         session_id="SES1",
         request_body=set_profile(),
+        response_body=None,
         state=AsyncState.WAITING,
-        timeout_s=30,
+        correlation_id="",
         expires_at=timezone.now() + timedelta(seconds=60),
     )
 
@@ -215,13 +217,18 @@ def results_url(row: AsyncRequest) -> str:
     ],
 )
 def test_result_must_be_the_object_of_the_request(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any, operation: str, wrong: Any, right: Any
+    ocpi_client: OcpiTestClient,
+    cpo_party: Any,
+    emsp_party: Any,
+    operation: str,
+    wrong: Any,
+    right: Any,
 ) -> None:
-    row = profile_request(cpo[0], emsp[0], operation)
-    refused = ocpi_client.post(results_url(row), json=wrong, token=cpo[1])
+    row = profile_request(cpo_party[0], emsp_party[0], operation)
+    refused = ocpi_client.post(results_url(row), json=wrong, token=cpo_party[1])
     assert refused.json()["status_code"] == 2001
     assert not PushDelivery.objects.exists()
-    accepted = ocpi_client.post(results_url(row), json=right, token=cpo[1])
+    accepted = ocpi_client.post(results_url(row), json=right, token=cpo_party[1])
     assert accepted.json()["status_code"] == 1000
     (delivery,) = PushDelivery.objects.filter(module="chargingprofiles")
     request = build_async_result_push(delivery)
@@ -230,9 +237,9 @@ def test_result_must_be_the_object_of_the_request(
 
 
 def test_result_from_another_platform_is_404(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
-    row = profile_request(cpo[0], emsp[0], "SET")
+    row = profile_request(cpo_party[0], emsp_party[0], "SET")
     _, other = registered_party("CPO", "NL", "CP2")
     response = ocpi_client.post(results_url(row), json={"result": "ACCEPTED"}, token=other)
     assert response.status_code == 404
@@ -240,16 +247,16 @@ def test_result_from_another_platform_is_404(
 
 
 def test_profile_timeout_sends_nothing_and_a_late_result_is_still_relayed(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given: an overdue SET (ChargingProfileResultType has no TIMEOUT value)
-    row = profile_request(cpo[0], emsp[0], "SET")
+    row = profile_request(cpo_party[0], emsp_party[0], "SET")
     assert async_requests_expire(now=timezone.now() + timedelta(seconds=61))["timed_out"] == 1
     row.refresh_from_db()
     assert row.state == AsyncState.TIMED_OUT
     assert not PushDelivery.objects.exists()
     # when: the result comes late
-    response = ocpi_client.post(results_url(row), json={"result": "ACCEPTED"}, token=cpo[1])
+    response = ocpi_client.post(results_url(row), json={"result": "ACCEPTED"}, token=cpo_party[1])
     # then: the requester, told nothing so far, gets it
     assert response.json()["status_code"] == 1000
     assert PushDelivery.objects.filter(module="chargingprofiles").count() == 1

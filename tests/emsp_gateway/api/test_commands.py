@@ -14,7 +14,6 @@ import pytest
 from django.utils import timezone
 
 from hub.models import (
-    AsyncKind,
     AsyncRequest,
     AsyncState,
     Location,
@@ -27,7 +26,12 @@ from hub.models import (
 from hub.services.routing.async_results import async_requests_expire, build_async_result_push
 from hub.services.routing.commands import inferred_commands_endpoint
 from tests.conftest import OcpiTestClient
-from tests.factories import PlatformEndpointFactory, PlatformRoleFactory, registered_party
+from tests.factories import (
+    AsyncRequestFactory,
+    PlatformEndpointFactory,
+    PlatformRoleFactory,
+    registered_party,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +108,7 @@ def store_session(
 
 
 @pytest.fixture
-def cpo() -> tuple[Platform, str]:
+def cpo_party() -> tuple[Platform, str]:
     platform, cpo_token = registered_party("CPO", "NL", "CP1")
     PlatformEndpointFactory(
         platform=platform,
@@ -113,16 +117,6 @@ def cpo() -> tuple[Platform, str]:
         url="http://127.0.0.1:9/ocpi/2.2.1/commands",
     )
     return platform, cpo_token
-
-
-@pytest.fixture
-def emsp() -> tuple[Platform, str]:
-    return registered_party("EMSP", "DE", "MS1")
-
-
-@pytest.fixture
-def emsp_token(emsp: tuple[Platform, str]) -> str:
-    return emsp[1]
 
 
 def post(client: OcpiTestClient, token_: str, command: str, body: Any, **kwargs: Any) -> Any:
@@ -162,7 +156,12 @@ def nothing_happened() -> None:
     ],
 )
 def test_invalid_command_is_2001_naming_the_field_and_nothing_happens(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any, command: str, body: Any, field: str
+    ocpi_client: OcpiTestClient,
+    emsp_token: str,
+    cpo_party: Any,
+    command: str,
+    body: Any,
+    field: str,
 ) -> None:
     store_location()
     # when
@@ -192,15 +191,17 @@ def test_non_json_body_is_http_400(ocpi_client: OcpiTestClient, emsp_token: str)
     nothing_happened()
 
 
-def test_a_cpo_cannot_send_commands(ocpi_client: OcpiTestClient, cpo: Any) -> None:
+def test_a_cpo_cannot_send_commands(ocpi_client: OcpiTestClient, cpo_party: Any) -> None:
     store_location()
-    response = post(ocpi_client, cpo[1], "START_SESSION", start_session(token=token("NL", "CP1")))
+    response = post(
+        ocpi_client, cpo_party[1], "START_SESSION", start_session(token=token("NL", "CP1"))
+    )
     assert response.status_code == 403
     nothing_happened()
 
 
 def test_response_url_the_hub_may_not_call_is_2001(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any, settings: Any
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any, settings: Any
 ) -> None:
     # given: the production URL policy (no private addresses)
     settings.OCPI_ALLOW_PRIVATE_URLS = False
@@ -218,7 +219,7 @@ def test_response_url_the_hub_may_not_call_is_2001(
 
 
 def test_token_of_another_emsp_is_refused(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any
 ) -> None:
     # given: another eMSP exists; the caller sends its token
     registered_party("EMSP", "DE", "MS2")
@@ -236,7 +237,7 @@ def test_token_of_another_emsp_is_refused(
     nothing_happened()
 
 
-def test_token_must_belong_to_the_from_party(ocpi_client: OcpiTestClient, cpo: Any) -> None:
+def test_token_must_belong_to_the_from_party(ocpi_client: OcpiTestClient, cpo_party: Any) -> None:
     # given: one platform hosting two eMSP parties
     platform, emsp_token = registered_party("EMSP", "DE", "MS1")
     PlatformRoleFactory(platform=platform, role="EMSP", country_code="DE", party_id="MS2")
@@ -251,7 +252,7 @@ def test_token_must_belong_to_the_from_party(ocpi_client: OcpiTestClient, cpo: A
 
 
 def test_from_header_of_another_platform_is_refused(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any
 ) -> None:
     registered_party("EMSP", "DE", "MS2")
     store_location()
@@ -265,7 +266,9 @@ def test_from_header_of_another_platform_is_refused(
 # ---- routing decisions the hub makes itself ----------------------------------------------------
 
 
-def test_unknown_location_is_2003(ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any) -> None:
+def test_unknown_location_is_2003(
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any
+) -> None:
     for command, body in (
         ("START_SESSION", start_session(location_id="NOWHERE")),
         ("RESERVE_NOW", reserve_now(location_id="NOWHERE")),
@@ -287,7 +290,7 @@ def test_unknown_location_is_2003(ocpi_client: OcpiTestClient, emsp_token: str, 
 
 
 def test_location_id_used_by_two_cpos_asks_for_to(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any
 ) -> None:
     registered_party("CPO", "NL", "CP2")
     store_location("NL", "CP1", "LOC1")
@@ -299,7 +302,7 @@ def test_location_id_used_by_two_cpos_asks_for_to(
 
 
 def test_stop_of_a_session_the_hub_does_not_know_is_unknown_session(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any
 ) -> None:
     # given: a session of the same id, but another eMSP's token
     registered_party("EMSP", "DE", "MS2")
@@ -319,7 +322,7 @@ def test_stop_of_a_session_the_hub_does_not_know_is_unknown_session(
 
 
 def test_cancel_of_a_reservation_the_hub_never_routed_is_4001(
-    ocpi_client: OcpiTestClient, emsp_token: str, cpo: Any
+    ocpi_client: OcpiTestClient, emsp_token: str, cpo_party: Any
 ) -> None:
     body = {"response_url": EMSP_URL, "reservation_id": "RES1"}
     response = post(ocpi_client, emsp_token, "CANCEL_RESERVATION", body)
@@ -378,20 +381,17 @@ def waiting_command(
     state: str = AsyncState.WAITING,
     body: dict[str, Any] | None = None,
 ) -> AsyncRequest:
-    return AsyncRequest.objects.create(
-        kind=AsyncKind.COMMAND,
+    return AsyncRequestFactory(
         operation=operation,
         requester=emsp_platform,
-        requester_country_code="DE",
         requester_party_id="MS1",
         receiver=cpo_platform,
-        receiver_country_code="NL",
         receiver_party_id="CP1",
         response_url=EMSP_URL,
+        location_id="",
         request_body=body or start_session(),
-        response_body={"result": "ACCEPTED", "timeout": 30},
         state=state,
-        timeout_s=30,
+        correlation_id="",
         expires_at=timezone.now() + timedelta(seconds=60),
     )
 
@@ -413,13 +413,13 @@ def relayed(row: AsyncRequest) -> list[tuple[str, Any, str, str]]:
 
 
 def test_result_is_stored_and_queued_once_for_the_original_url(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given
-    row = waiting_command(cpo[0], emsp[0])
+    row = waiting_command(cpo_party[0], emsp_party[0])
     result = {"result": "ACCEPTED", "message": [{"language": "en", "text": "Charging"}]}
     # when
-    response = ocpi_client.post(result_url(row), json=result, token=cpo[1])
+    response = ocpi_client.post(result_url(row), json=result, token=cpo_party[1])
     # then: 1000 at once, data omitted
     assert response.status_code == 200
     assert response.json()["status_code"] == 1000
@@ -429,21 +429,21 @@ def test_result_is_stored_and_queued_once_for_the_original_url(
     assert row.result_body == result
     assert relayed(row) == [(f"command/{row.pk}/result/0", result, "CP1", EMSP_URL)]
     # when: the CPO posts the same result again (a retry): a no-op
-    again = ocpi_client.post(result_url(row), json=result, token=cpo[1])
+    again = ocpi_client.post(result_url(row), json=result, token=cpo_party[1])
     assert again.json()["status_code"] == 1000
     # and a different one is refused
-    other = ocpi_client.post(result_url(row), json={"result": "FAILED"}, token=cpo[1])
+    other = ocpi_client.post(result_url(row), json={"result": "FAILED"}, token=cpo_party[1])
     assert other.json()["status_code"] == 2001
     assert len(relayed(row)) == 1
 
 
 def test_result_from_anyone_but_the_cpo_is_404(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given: a command sent to NL*CP1; another CPO and the eMSP itself try to answer it
-    row = waiting_command(cpo[0], emsp[0])
+    row = waiting_command(cpo_party[0], emsp_party[0])
     _, other_cpo_token = registered_party("CPO", "NL", "CP2")
-    for token_ in (other_cpo_token, emsp[1]):
+    for token_ in (other_cpo_token, emsp_party[1]):
         # when
         response = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=token_)
         # then: as if the URL did not exist
@@ -455,16 +455,16 @@ def test_result_from_anyone_but_the_cpo_is_404(
 
 
 def test_result_to_a_wrong_or_unknown_url_is_404(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
-    row = waiting_command(cpo[0], emsp[0])
+    row = waiting_command(cpo_party[0], emsp_party[0])
     for path in (
         result_url(row, "STOP_SESSION"),
         "/ocpi/2.2.1/cpo/commands/START_SESSION/not-a-uuid",
         "/ocpi/2.2.1/cpo/commands/START_SESSION/1b4e28ba-2fa1-11d2-883f-0016d3cca427",
         f"/ocpi/2.2.1/cpo/chargingprofiles/results/{row.pk}",
     ):
-        response = ocpi_client.post(path, json={"result": "ACCEPTED"}, token=cpo[1])
+        response = ocpi_client.post(path, json={"result": "ACCEPTED"}, token=cpo_party[1])
         assert response.status_code == 404, path
     assert not PushDelivery.objects.exists()
 
@@ -480,10 +480,10 @@ def test_result_to_a_wrong_or_unknown_url_is_404(
     ],
 )
 def test_invalid_result_is_2001_and_changes_nothing(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any, body: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any, body: Any
 ) -> None:
-    row = waiting_command(cpo[0], emsp[0])
-    response = ocpi_client.post(result_url(row), json=body, token=cpo[1])
+    row = waiting_command(cpo_party[0], emsp_party[0])
+    response = ocpi_client.post(result_url(row), json=body, token=cpo_party[1])
     assert response.status_code == 200
     assert response.json()["status_code"] == 2001
     row.refresh_from_db()
@@ -492,29 +492,29 @@ def test_invalid_result_is_2001_and_changes_nothing(
 
 
 def test_result_before_the_synchronous_answer_is_accepted(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
-    row = waiting_command(cpo[0], emsp[0], state=AsyncState.FORWARDED)
-    response = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo[1])
+    row = waiting_command(cpo_party[0], emsp_party[0], state=AsyncState.FORWARDED)
+    response = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo_party[1])
     assert response.json()["status_code"] == 1000
     row.refresh_from_db()
     assert row.state == AsyncState.RESULT_RECEIVED
 
 
 def test_result_of_a_refused_command_is_2001(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
-    row = waiting_command(cpo[0], emsp[0], state=AsyncState.REFUSED)
-    response = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo[1])
+    row = waiting_command(cpo_party[0], emsp_party[0], state=AsyncState.REFUSED)
+    response = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo_party[1])
     assert response.json()["status_code"] == 2001
     assert not PushDelivery.objects.exists()
 
 
 def test_overdue_command_gets_one_timeout_and_a_late_result_is_refused(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given: a command whose result is overdue
-    row = waiting_command(cpo[0], emsp[0])
+    row = waiting_command(cpo_party[0], emsp_party[0])
     later = timezone.now() + timedelta(seconds=61)
     # when
     assert async_requests_expire(now=later)["timed_out"] == 1
@@ -527,24 +527,24 @@ def test_overdue_command_gets_one_timeout_and_a_late_result_is_refused(
     assert "NL*CP1" in body["message"][0]["text"]
     assert (from_party, url) == ("HUB", EMSP_URL)
     # and the CPO's late result is refused and not relayed
-    late = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo[1])
+    late = ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo_party[1])
     assert late.json()["status_code"] == 2001
     assert "timed out" in late.json()["status_message"]
     assert len(relayed(row)) == 1
 
 
 def test_cpo_cancelling_a_reservation_posts_a_second_result(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given: an accepted reservation
-    row = waiting_command(cpo[0], emsp[0], operation="RESERVE_NOW", body=reserve_now())
-    ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo[1])
+    row = waiting_command(cpo_party[0], emsp_party[0], operation="RESERVE_NOW", body=reserve_now())
+    ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo_party[1])
     # when: the CPO cancels it later, on the same URL (2.2.1 mod_commands)
     cancel = {"result": "CANCELED_RESERVATION"}
-    response = ocpi_client.post(result_url(row), json=cancel, token=cpo[1])
+    response = ocpi_client.post(result_url(row), json=cancel, token=cpo_party[1])
     # then: relayed as a second result, once
     assert response.json()["status_code"] == 1000
-    ocpi_client.post(result_url(row), json=cancel, token=cpo[1])
+    ocpi_client.post(result_url(row), json=cancel, token=cpo_party[1])
     assert [(key, body) for key, body, *_ in relayed(row)] == [
         (f"command/{row.pk}/result/0", {"result": "ACCEPTED"}),
         (f"command/{row.pk}/result/1", cancel),
@@ -552,25 +552,28 @@ def test_cpo_cancelling_a_reservation_posts_a_second_result(
 
 
 def test_cancelled_reservation_after_expiry_is_refused(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     body = reserve_now(expiry_date="2020-01-01T12:00:00Z")
-    row = waiting_command(cpo[0], emsp[0], operation="RESERVE_NOW", body=body)
-    ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo[1])
+    row = waiting_command(cpo_party[0], emsp_party[0], operation="RESERVE_NOW", body=body)
+    ocpi_client.post(result_url(row), json={"result": "ACCEPTED"}, token=cpo_party[1])
     cancel = {"result": "CANCELED_RESERVATION"}
     assert (
-        ocpi_client.post(result_url(row), json=cancel, token=cpo[1]).json()["status_code"] == 2001
+        ocpi_client.post(result_url(row), json=cancel, token=cpo_party[1]).json()["status_code"]
+        == 2001
     )
 
 
 def test_cancel_reservation_is_routed_to_the_cpo_of_the_reservation(
-    ocpi_client: OcpiTestClient, cpo: Any, emsp: Any
+    ocpi_client: OcpiTestClient, cpo_party: Any, emsp_party: Any
 ) -> None:
     # given: the eMSP's accepted RESERVE_NOW RES1 went to NL*CP1 (whose URL refuses connections)
-    waiting_command(cpo[0], emsp[0], operation="RESERVE_NOW", body=copy.deepcopy(reserve_now()))
+    waiting_command(
+        cpo_party[0], emsp_party[0], operation="RESERVE_NOW", body=copy.deepcopy(reserve_now())
+    )
     # when
     body = {"response_url": EMSP_URL, "reservation_id": "res1"}
-    response = post(ocpi_client, emsp[1], "CANCEL_RESERVATION", body)
+    response = post(ocpi_client, emsp_party[1], "CANCEL_RESERVATION", body)
     # then: the hub tried NL*CP1 (4003: it cannot be reached) and recorded the attempt
     assert response.json()["status_code"] == 4003
     cancel = AsyncRequest.objects.get(operation="CANCEL_RESERVATION")

@@ -10,6 +10,7 @@ from hub.models import Location
 from hub.ocpi.datetimes import format_datetime
 from tests.conftest import OcpiTestClient
 from tests.factories import registered_party
+from tests.payloads import connector
 
 pytestmark = pytest.mark.django_db
 
@@ -33,17 +34,7 @@ def stored_location(cpo: str, index: int, *, publish: bool = True) -> Location:
             {
                 "uid": "E1",
                 "status": "AVAILABLE",
-                "connectors": [
-                    {
-                        "id": "1",
-                        "standard": "IEC_62196_T2",
-                        "format": "SOCKET",
-                        "power_type": "AC_3_PHASE",
-                        "max_voltage": 230,
-                        "max_amperage": 16,
-                        "last_updated": stamp,
-                    }
-                ],
+                "connectors": [connector(stamp, max_amperage=16)],
                 "last_updated": stamp,
             }
         ],

@@ -28,16 +28,6 @@ def app_user(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def emsp() -> tuple[Any, str]:
-    return registered_party("EMSP", "DE", "MS1")
-
-
-@pytest.fixture
-def emsp_token(emsp: tuple[Any, str]) -> str:
-    return emsp[1]
-
-
-@pytest.fixture
 def cpo_receivers() -> list[Any]:
     """Two CPOs with a tokens RECEIVER, one CPO without, one eMSP with locations only."""
     receivers = []
@@ -228,9 +218,9 @@ def test_from_header_of_another_platform_2001(ocpi_client: OcpiTestClient, emsp_
 
 
 def test_from_header_of_an_own_other_party_than_the_url_2001(
-    ocpi_client: OcpiTestClient, emsp: tuple[Any, str]
+    ocpi_client: OcpiTestClient, emsp_party: tuple[Any, str]
 ) -> None:
-    platform, token = emsp
+    platform, token = emsp_party
     PlatformRoleFactory(platform=platform, role="EMSP", country_code="DE", party_id="MS9")
     headers = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "MS9"}
     response = put(ocpi_client, token, rfid(), headers=headers)

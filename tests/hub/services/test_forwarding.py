@@ -5,7 +5,6 @@ HTTP goes to a SimulatedPartner on 127.0.0.1; a MockTransport is used only for t
 the partner cannot give (a Location header).
 """
 
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -41,22 +40,15 @@ from tests.factories import (
     PlatformRoleFactory,
     registered_party,
 )
-from tests.partners.simulated import SimulatedPartner, envelope
+from tests.partners.ocpi import envelope, role
+from tests.partners.server import free_port
+from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 CPO = PartyRef.of("NL", "CPO")
 EMSP = PartyRef.of("DE", "MSP")
 CORRELATION = "corr-forward-1"
-
-
-def role(kind: str, party: PartyRef) -> dict[str, Any]:
-    return {
-        "role": kind,
-        "country_code": party.country_code,
-        "party_id": party.party_id,
-        "business_details": {"name": f"{party} {kind}"},
-    }
 
 
 def location(n: int) -> dict[str, Any]:
@@ -69,11 +61,17 @@ def location(n: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cpo() -> Iterator[SimulatedPartner]:
+def cpo_server() -> Iterator[SimulatedPartner]:
     """A CPO that has issued a token (by registering with a stand-in hub) for the hub to use."""
     with (
-        SimulatedPartner(roles=[role("HUB", PartyRef.of("NL", "HUB"))], name="stand-in") as hub,
-        SimulatedPartner(roles=[role("CPO", CPO)], max_limit=2, name="cpo") as partner,
+        SimulatedPartner(
+            roles=[role("HUB", "NL", "HUB", name="NL*HUB HUB")], name="stand-in"
+        ) as hub,
+        SimulatedPartner(
+            roles=[role("CPO", CPO.country_code, CPO.party_id, name=f"{CPO} CPO")],
+            max_limit=2,
+            name="cpo",
+        ) as partner,
     ):
         partner.register_with(hub.versions_url, hub.token_a)
         partner.clear_received()
@@ -177,20 +175,14 @@ def test_refused_by_may_route_is_4001(caller: Caller, monkeypatch: Any) -> None:
     assert seen == [(EMSP, CPO, "locations")]
 
 
-def test_timeout_is_4002(caller: Caller, cpo: SimulatedPartner, settings: Any) -> None:
+def test_timeout_is_4002(caller: Caller, cpo_server: SimulatedPartner, settings: Any) -> None:
     settings.OCPI_FORWARD_TIMEOUT_S = 0.3
-    cpo_platform(cpo)
-    cpo.set_behaviour("locations", delay=3)
+    cpo_platform(cpo_server)
+    cpo_server.set_behaviour("locations", delay=3)
     with pytest.raises(ForwardTimeoutError) as raised:
         forward(caller)
     assert raised.value.ocpi_status == 4002
     assert "0.3s" in raised.value.message
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_connection_refused_is_4003(caller: Caller) -> None:
@@ -201,25 +193,27 @@ def test_connection_refused_is_4003(caller: Caller) -> None:
     assert "could not be reached" in raised.value.message
 
 
-def test_url_policy_refusal_is_4003(caller: Caller, cpo: SimulatedPartner, settings: Any) -> None:
+def test_url_policy_refusal_is_4003(
+    caller: Caller, cpo_server: SimulatedPartner, settings: Any
+) -> None:
     settings.OCPI_ALLOW_PRIVATE_URLS = False
-    cpo_platform(cpo)
+    cpo_platform(cpo_server)
     with pytest.raises(ConnectionProblemError) as raised:
         forward(caller)
     assert "URL policy" in raised.value.message
     assert "127.0.0.1" not in raised.value.message
-    assert cpo.received == []
+    assert cpo_server.received == []
 
 
 # ---- the forwarded request ------------------------------------------------------------------
 
 
-def test_forwarded_request_headers(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_forwarded_request_headers(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
     # when
     forward(caller, segments=("NL", "CPO", "LOC1"), context=context(request_id="req-in-1"))
     # then: new request id, same correlation id, FROM/TO as received, the CPO's own token
-    (sent,) = cpo.received
+    (sent,) = cpo_server.received
     assert sent.path == "/ocpi/2.2.1/locations/NL/CPO/LOC1"
     assert sent.headers["X-Request-ID"] not in ("req-in-1", "")
     assert sent.headers["X-Correlation-ID"] == CORRELATION
@@ -228,46 +222,48 @@ def test_forwarded_request_headers(caller: Caller, cpo: SimulatedPartner) -> Non
         "MSP",
     )
     assert (sent.headers["OCPI-to-country-code"], sent.headers["OCPI-to-party-id"]) == ("NL", "CPO")
-    assert sent.token == cpo.own_token and sent.token_form == "base64"
+    assert sent.token == cpo_server.own_token and sent.token_form == "base64"
 
 
 def test_forwarded_request_uses_the_receivers_token_form(
-    caller: Caller, cpo: SimulatedPartner
+    caller: Caller, cpo_server: SimulatedPartner
 ) -> None:
-    cpo_platform(cpo, token_encoding="RAW")
+    cpo_platform(cpo_server, token_encoding="RAW")
     forward(caller)
-    (sent,) = cpo.received
-    assert sent.headers["Authorization"] == f"Token {cpo.own_token}"
-    assert sent.token == cpo.own_token and sent.token_form == "raw"
+    (sent,) = cpo_server.received
+    assert sent.headers["Authorization"] == f"Token {cpo_server.own_token}"
+    assert sent.token == cpo_server.own_token and sent.token_form == "raw"
 
 
-def test_each_forward_gets_a_new_request_id(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_each_forward_gets_a_new_request_id(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
     forward(caller)
     forward(caller)
-    ids = [r.headers["X-Request-ID"] for r in cpo.received]
+    ids = [r.headers["X-Request-ID"] for r in cpo_server.received]
     assert len(set(ids)) == 2
 
 
-def test_from_defaults_to_the_callers_single_party(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_from_defaults_to_the_callers_single_party(
+    caller: Caller, cpo_server: SimulatedPartner
+) -> None:
+    cpo_platform(cpo_server)
     forward(caller, context=context(frm=None))
-    (sent,) = cpo.received
+    (sent,) = cpo_server.received
     assert sent.headers["OCPI-from-party-id"] == "MSP"
 
 
-def test_from_stays_absent_when_ambiguous(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_from_stays_absent_when_ambiguous(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
     PlatformRoleFactory(platform=caller.platform, role="EMSP", country_code="DE", party_id="MS2")
     caller = Caller.of(caller.platform)
     forward(caller, context=context(frm=None))
-    (sent,) = cpo.received
+    (sent,) = cpo_server.received
     assert "OCPI-from-party-id" not in sent.headers
     assert sent.headers["OCPI-to-party-id"] == "CPO"
 
 
-def test_body_query_and_method_unchanged(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_body_query_and_method_unchanged(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
     body = {**location(1), "last_updated": "2015-06-29T20:39:09Z", "name": "Ünïcode"}
     # when: a PUT to the CPO's tokens RECEIVER-like path, with a repeated query key
     result = forward(
@@ -280,7 +276,7 @@ def test_body_query_and_method_unchanged(caller: Caller, cpo: SimulatedPartner) 
         body=body,
     )
     # then
-    (sent,) = cpo.received
+    (sent,) = cpo_server.received
     assert sent.method == "PUT"
     assert sent.path == "/ocpi/2.2.1/tokens/DE/MSP/TOK%201"
     assert sent.query == {"type": ["RFID"], "tag": ["a", "b"]}
@@ -295,11 +291,11 @@ def test_body_query_and_method_unchanged(caller: Caller, cpo: SimulatedPartner) 
     ("http_status", "code"), [(200, 2001), (404, 2003), (500, 3000), (200, 1000)]
 )
 def test_receiver_envelope_relayed_with_its_http_status(
-    caller: Caller, cpo: SimulatedPartner, http_status: int, code: int
+    caller: Caller, cpo_server: SimulatedPartner, http_status: int, code: int
 ) -> None:
-    cpo_platform(cpo)
+    cpo_platform(cpo_server)
     answer = envelope({"kept": True}, code, "from the CPO")
-    cpo.set_behaviour("locations", status=http_status, envelope=answer)
+    cpo_server.set_behaviour("locations", status=http_status, envelope=answer)
     result = forward(caller)
     assert result.http_status == http_status
     assert result.body == answer
@@ -314,10 +310,10 @@ def test_receiver_envelope_relayed_with_its_http_status(
     ],
 )
 def test_answer_without_envelope_is_4000(
-    caller: Caller, cpo: SimulatedPartner, http_status: int, behaviour: dict[str, Any]
+    caller: Caller, cpo_server: SimulatedPartner, http_status: int, behaviour: dict[str, Any]
 ) -> None:
-    cpo_platform(cpo)
-    cpo.set_behaviour("locations", status=http_status, **behaviour)
+    cpo_platform(cpo_server)
+    cpo_server.set_behaviour("locations", status=http_status, **behaviour)
     with pytest.raises(HubError) as raised:
         forward(caller)
     assert raised.value.ocpi_status == 4000
@@ -325,16 +321,20 @@ def test_answer_without_envelope_is_4000(
     assert "secret" not in raised.value.message and "html" not in raised.value.message
 
 
-def test_keys_outside_the_envelope_are_dropped(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_keys_outside_the_envelope_are_dropped(
+    caller: Caller, cpo_server: SimulatedPartner
+) -> None:
+    cpo_platform(cpo_server)
     answer = envelope([location(1)])
-    cpo.set_behaviour("locations", envelope={**answer, "signature": "ocn-signature"})
+    cpo_server.set_behaviour("locations", envelope={**answer, "signature": "ocn-signature"})
     result = forward(caller)
     assert result.body == answer
 
 
-def test_receiver_refusing_the_hubs_token_is_4003(caller: Caller, cpo: SimulatedPartner) -> None:
-    platform = cpo_platform(cpo)
+def test_receiver_refusing_the_hubs_token_is_4003(
+    caller: Caller, cpo_server: SimulatedPartner
+) -> None:
+    platform = cpo_platform(cpo_server)
     platform.outbound_token = "stale-token"
     platform.save()
     with pytest.raises(ConnectionProblemError) as raised:
@@ -343,34 +343,38 @@ def test_receiver_refusing_the_hubs_token_is_4003(caller: Caller, cpo: Simulated
 
 
 def test_receiver_403_without_an_envelope_is_a_refused_token_4003(
-    caller: Caller, cpo: SimulatedPartner
+    caller: Caller, cpo_server: SimulatedPartner
 ) -> None:
     # Frameworks answer an unknown token so (extrawest-ocpi: 403 {"detail": ...}); the
     # caller must not read it as its own credentials refused, nor get the body.
-    cpo_platform(cpo)
-    cpo.set_behaviour("locations", status=403, envelope={"detail": "Not authenticated: secret"})
+    cpo_platform(cpo_server)
+    cpo_server.set_behaviour(
+        "locations", status=403, envelope={"detail": "Not authenticated: secret"}
+    )
     with pytest.raises(ConnectionProblemError) as raised:
         forward(caller)
     assert raised.value.message == "NL*CPO refused the hub's credentials (HTTP 403)"
 
 
-def test_receiver_403_with_an_envelope_is_relayed(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_receiver_403_with_an_envelope_is_relayed(
+    caller: Caller, cpo_server: SimulatedPartner
+) -> None:
+    cpo_platform(cpo_server)
     answer = envelope(None, 2001, "not yours")
-    cpo.set_behaviour("locations", status=403, envelope=answer)
+    cpo_server.set_behaviour("locations", status=403, envelope=answer)
     result = forward(caller)
     assert (result.http_status, result.body) == (403, answer)
 
 
-def test_receiver_redirect_is_4000(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
-    cpo.set_behaviour("locations", redirect_to="http://127.0.0.1:9/elsewhere")
+def test_receiver_redirect_is_4000(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
+    cpo_server.set_behaviour("locations", redirect_to="http://127.0.0.1:9/elsewhere")
     with pytest.raises(HubError):
         forward(caller)
 
 
-def test_response_routing_headers_relayed(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
+def test_response_routing_headers_relayed(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
     result = forward(caller)
     # the simulated CPO swaps FROM/TO in its answer, as the spec asks; the hub relays them
     assert result.headers["OCPI-from-country-code"] == "NL"
@@ -384,11 +388,11 @@ def test_response_routing_headers_relayed(caller: Caller, cpo: SimulatedPartner)
 
 
 def test_next_link_rewritten_to_a_proxied_page(
-    caller: Caller, cpo: SimulatedPartner, settings: Any
+    caller: Caller, cpo_server: SimulatedPartner, settings: Any
 ) -> None:
     settings.OCPI_BASE_URL = "https://hub.example.com"
-    receiver = cpo_platform(cpo)
-    cpo.set_objects("locations", [location(n) for n in range(5)])
+    receiver = cpo_platform(cpo_server)
+    cpo_server.set_objects("locations", [location(n) for n in range(5)])
     # when
     result = forward(caller, query={"date_from": "2024-01-01T00:00:00Z"})
     # then: the pagination headers are the CPO's, the link is the hub's
@@ -398,19 +402,19 @@ def test_next_link_rewritten_to_a_proxied_page(
     assert result.headers["Link"] == (
         f'<https://hub.example.com/ocpi/2.2.1/emsp/locations/page/{row.pk}>; rel="next"'
     )
-    assert row.target_url.startswith(cpo.module_url("locations") + "?")
+    assert row.target_url.startswith(cpo_server.module_url("locations") + "?")
     assert "offset=2" in row.target_url and "date_from=" in row.target_url
     assert (row.receiver, row.caller, row.kind) == (receiver, caller.platform, "page")
     assert (row.module, row.gateway) == ("locations", "emsp")
     assert (row.from_country_code, row.from_party_id) == ("DE", "MSP")
     assert (row.to_country_code, row.to_party_id) == ("NL", "CPO")
     assert timedelta(hours=23) < row.expires_at - timezone.now() <= timedelta(hours=24)
-    assert cpo.own_token not in row.target_url
+    assert cpo_server.own_token not in row.target_url
 
 
-def test_last_page_has_no_link(caller: Caller, cpo: SimulatedPartner) -> None:
-    cpo_platform(cpo)
-    cpo.set_objects("locations", [location(1)])
+def test_last_page_has_no_link(caller: Caller, cpo_server: SimulatedPartner) -> None:
+    cpo_platform(cpo_server)
+    cpo_server.set_objects("locations", [location(1)])
     result = forward(caller)
     assert "Link" not in result.headers
     assert not ProxiedUrl.objects.exists()
@@ -502,12 +506,12 @@ def test_forwarded_response_relays_status_body_and_headers() -> None:
 
 
 def test_a_url_built_out_of_the_endpoint_is_4001_and_not_sent(
-    caller: Caller, cpo: SimulatedPartner, monkeypatch: pytest.MonkeyPatch
+    caller: Caller, cpo_server: SimulatedPartner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The backstop after the URL is built: whatever built it (here a join that lets `..`
     through, as the old quoting did), a URL outside the endpoint is not sent."""
-    cpo_platform(cpo)
+    cpo_platform(cpo_server)
     monkeypatch.setattr(forwarding, "join_segments", lambda segments: "/" + "/".join(segments))
     with pytest.raises(UnknownReceiverError, match="leaves NL\\*CPO's locations endpoint"):
         forward(caller, segments=("..", "credentials"))
-    assert cpo.received == []
+    assert cpo_server.received == []

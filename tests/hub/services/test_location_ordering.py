@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def cpo() -> Any:
+def cpo_platform() -> Any:
     return registered_party("CPO", "NL", "CP1")[0]
 
 
@@ -44,10 +44,12 @@ updates = st.lists(
 )
 @given(sequence=updates, replay=st.booleans())
 def test_store_ends_at_the_newest_update(
-    cpo: Any, sequence: list[tuple[str, int, str]], replay: bool
+    cpo_platform: Any, sequence: list[tuple[str, int, str]], replay: bool
 ) -> None:
     Location.objects.all().delete()  # each example starts from an empty store
-    location_write(owner=cpo, address=ADDRESS, method="PUT", data=location(last_updated=stamp(0)))
+    location_write(
+        owner=cpo_platform, address=ADDRESS, method="PUT", data=location(last_updated=stamp(0))
+    )
     applied: list[tuple[int, str]] = [(0, "AVAILABLE")]
     for method, seconds, status in sequence + (sequence if replay else []):
         if method == "PUT":
@@ -55,7 +57,7 @@ def test_store_ends_at_the_newest_update(
             data = data["evses"][0]
         else:
             data = {"status": status, "last_updated": stamp(seconds)}
-        location_write(owner=cpo, address=EVSE, method=method, data=data)
+        location_write(owner=cpo_platform, address=EVSE, method=method, data=data)
         applied.append((seconds, status))
     stored = Location.objects.get(location_id="LOC1").data["evses"][0]
     newest = max(seconds for seconds, _ in applied)

@@ -22,7 +22,7 @@ from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.outcome import finish, give_up_or_retry
 from hub.services.delivery.sweep import delivery_sweep
 from hub.services.delivery.types import Receiver
-from tests.factories import registered_party
+from tests.factories import ReceiverCircuitFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +130,7 @@ def test_nothing_is_handed_out_while_the_circuit_is_open(
     dispatched: mock.MagicMock,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    ReceiverCircuit.objects.create(
+    ReceiverCircuitFactory(
         receiver=hanging,
         state=CircuitState.OPEN,
         retry_at=timezone.now() + timedelta(minutes=1),

@@ -17,7 +17,7 @@ from hub.models import DeliveryStatus, Platform, PushDelivery
 from hub.services.delivery import broker, sending
 from hub.services.delivery.outcome import give_up_or_retry
 from hub.services.delivery.sweep import delivery_sweep
-from tests.factories import registered_party
+from tests.factories import PushDeliveryFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -28,18 +28,15 @@ def receiver() -> Platform:
 
 
 def delivery(receiver: Platform, status: str, operation: str, **fields: Any) -> PushDelivery:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "receiver": receiver,
-        "module": "sessions",
-        "object_key": "NL/CP1/S1",
-        "operation": operation,
-        "status": status,
-        "next_attempt_at": now,
-        "expires_at": now + timedelta(hours=1),
-    }
-    values.update(fields)
-    return PushDelivery.objects.create(**values)
+    """A session delivery to `receiver`, due now."""
+    values: dict[str, Any] = {"module": "sessions", "object_key": "NL/CP1/S1"}
+    return PushDeliveryFactory(
+        unrouted=True,
+        receiver=receiver,
+        status=status,
+        operation=operation,
+        **{**values, **fields},
+    )
 
 
 def test_failed_attempt_folds_into_the_newer_pending_delivery(receiver: Platform) -> None:

@@ -32,7 +32,7 @@ from hub.services.registry.credentials import (
     platform_reactivate,
     platform_suspend,
 )
-from tests.factories import registered_party
+from tests.factories import PushDeliveryFactory, registered_party
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +51,9 @@ def receiver() -> Platform:
 
 
 def delivery(receiver: Platform, **fields: Any) -> PushDelivery:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "receiver": receiver,
-        "module": "cdrs",
-        "object_key": "NL/CP1/CDR1",
-        "operation": "POST",
-        "next_attempt_at": now,
-        "expires_at": now + timedelta(hours=1),
-    }
-    values.update(fields)
-    return PushDelivery.objects.create(**values)
+    """A CDR POST to `receiver`, due now."""
+    values: dict[str, Any] = {"module": "cdrs", "object_key": "NL/CP1/CDR1", "operation": "POST"}
+    return PushDeliveryFactory(unrouted=True, receiver=receiver, **{**values, **fields})
 
 
 # ---- defect 6: every outcome ends somewhere, with an attempt ------------------------------

@@ -28,7 +28,7 @@ from hub.ocpi.routing import PartyRef
 from hub.services.reconciliation.export import reconciliation_findings_csv
 from hub.services.reconciliation.findings import Kind, ReconciliationError, price_tolerance
 from hub.services.reconciliation.report import reconcile
-from tests.factories import registered_party
+from tests.factories import CdrFactory, PushDeliveryFactory, SessionFactory, registered_party
 from tests.fixtures import load_ocpi_fixture
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_cdr(
+def fixture_cdr(
     cdr_id: str,
     start: datetime,
     *,
@@ -88,36 +88,29 @@ def make_cdr(
         del data["tariffs"]
         for period in data["charging_periods"]:
             period["tariff_id"] = "T-UNKNOWN"
-    cdr = Cdr.objects.create(
-        country_code=cpo.country_code,
-        party_id=cpo.party_id,
-        cdr_id=cdr_id.upper(),
+    return CdrFactory(
+        party=(cpo.country_code, cpo.party_id),
+        emsp=(emsp.country_code, emsp.party_id),
+        cdr_id=cdr_id,
         data=data,
-        token_country_code=emsp.country_code,
-        token_party_id=emsp.party_id,
         token_uid=uid,
-        token_type="RFID",
-        session_id=data["session_id"].upper(),
-        currency="EUR",
-        total_cost_excl_vat=Decimal(excl),
-        total_cost_incl_vat=Decimal(incl),
-        total_energy=Decimal("10"),
-        total_time=Decimal("1"),
-        start_date_time=start,
-        end_date_time=end,
+        session_id=data["session_id"],
+        excl=excl,
+        incl=incl,
+        kwh="10",
+        start=start,
         last_updated=end + timedelta(minutes=5),
         credit=credit,
-        credit_reference_id=data.get("credit_reference_id", "").upper(),
+        credit_reference_id=data.get("credit_reference_id", ""),
         credit_of=credit_of,
+        # the delivery grace counts from received_at
+        received_at=timezone.now() - received_ago,
     )
-    # received_at is auto_now_add: set it through an update (the delivery grace counts from it).
-    Cdr.objects.filter(pk=cdr.pk).update(received_at=timezone.now() - received_ago)
-    cdr.refresh_from_db()
-    return cdr
 
 
-def make_session(cdr: Cdr, *, kwh: str = "10", excl: str | None = None) -> Session:
-    return Session.objects.create(
+def session_of(cdr: Cdr, *, kwh: str = "10", excl: str | None = None) -> Session:
+    """The COMPLETED session `cdr` bills."""
+    return SessionFactory(
         country_code=cdr.country_code,
         party_id=cdr.party_id,
         session_id=cdr.session_id,
@@ -125,6 +118,7 @@ def make_session(cdr: Cdr, *, kwh: str = "10", excl: str | None = None) -> Sessi
         status="COMPLETED",
         token_country_code=cdr.token_country_code,
         token_party_id=cdr.token_party_id,
+        location_id="",
         kwh=Decimal(kwh),
         start_date_time=cdr.start_date_time,
         end_date_time=cdr.end_date_time,
@@ -134,15 +128,9 @@ def make_session(cdr: Cdr, *, kwh: str = "10", excl: str | None = None) -> Sessi
 
 def deliver(cdr: Cdr, receiver: Platform, status: str = DeliveryStatus.DELIVERED) -> None:
     now = timezone.now()
-    PushDelivery.objects.create(
+    PushDeliveryFactory.of_cdr(
+        cdr,
         receiver=receiver,
-        to_country_code=cdr.token_country_code,
-        to_party_id=cdr.token_party_id,
-        from_country_code=cdr.country_code,
-        from_party_id=cdr.party_id,
-        module="cdrs",
-        object_key=f"{cdr.country_code}/{cdr.party_id}/{cdr.cdr_id}",
-        operation="POST",
         status=status,
         attempts=3 if status == DeliveryStatus.DEAD else 1,
         next_attempt_at=now,
@@ -162,10 +150,10 @@ def seeded() -> dict[str, Any]:
     cdrs: dict[str, Cdr] = {}
 
     def add(name: str, hour: int, *, session: bool = True, delivered: bool = True, **kw: Any):
-        cdr = make_cdr(name, _t(hour), **kw)
+        cdr = fixture_cdr(name, _t(hour), **kw)
         cdrs[name] = cdr
         if session:
-            make_session(cdr)
+            session_of(cdr)
         if delivered:
             deliver(cdr, ms2 if cdr.token_party_id == "MS2" else ms1)
         return cdr
@@ -176,7 +164,7 @@ def seeded() -> dict[str, Any]:
     add("CDR-DEAD", 3, delivered=False)
     deliver(cdrs["CDR-DEAD"], ms1, DeliveryStatus.DEAD)
     # The same charge as CDR-OK under another id, received after it.
-    dup = make_cdr("CDR-DUP", _t(1), session_id="S-CDR-OK", received_ago=timedelta(hours=20))
+    dup = fixture_cdr("CDR-DUP", _t(1), session_id="S-CDR-OK", received_ago=timedelta(hours=20))
     cdrs["CDR-DUP"] = dup
     deliver(dup, ms1)
     add("CDR-MIS", 4, excl="5.00", incl="5.95")
@@ -184,12 +172,12 @@ def seeded() -> dict[str, Any]:
     add("CDR-NOTAR", 5, tariffs=False)
     add("CDR-NOSES", 6, session=False)
     add("CDR-SMIS", 7, session=False)
-    make_session(cdrs["CDR-SMIS"], kwh="12.5")
+    session_of(cdrs["CDR-SMIS"], kwh="12.5")
     add("CDR-CRX", 8, session=False, credit_reference_id="CDR-NOPE", excl="-4.25", incl="-5.0575")
     # A correction done right: CDR-OK2 credited, CDR-OK2B re-issued for the same session.
     ok2 = add("CDR-OK2", 9)
     add("CDR-OK2-C", 9, session=False, credit_of=ok2, excl="-4.25", incl="-5.0575")
-    ok2b = make_cdr("CDR-OK2B", _t(9), session_id="S-CDR-OK2", received_ago=timedelta(hours=2))
+    ok2b = fixture_cdr("CDR-OK2B", _t(9), session_id="S-CDR-OK2", received_ago=timedelta(hours=2))
     cdrs["CDR-OK2B"] = ok2b
     deliver(ok2b, ms1)
     # Received a minute ago, delivery still pending: within the grace, no finding.
@@ -198,8 +186,8 @@ def seeded() -> dict[str, Any]:
     # Other eMSP, other CPO, other day: not in DE*MS1's report.
     add("CDR-MS2", 11, emsp=MS2, uid="OTHER")
     add("CDR-CP2", 12, cpo=PartyRef.of("NL", "CP2"))
-    late = make_cdr("CDR-LATE", _t(23, 30), uid="LATE")  # ends 00:30 on the next day
-    make_session(late)
+    late = fixture_cdr("CDR-LATE", _t(23, 30), uid="LATE")  # ends 00:30 on the next day
+    session_of(late)
     deliver(late, ms1)
     return cdrs
 
@@ -393,10 +381,10 @@ def test_the_daily_task_reconciles_the_previous_utc_day() -> None:
     ms1, _ = registered_party("EMSP", "DE", "MS1")
     today = timezone.now().astimezone(UTC).date()
     yesterday_noon = datetime.combine(today - timedelta(days=1), datetime.min.time(), UTC)
-    cdr = make_cdr("CDR-Y", yesterday_noon + timedelta(hours=12))
-    make_session(cdr)
+    cdr = fixture_cdr("CDR-Y", yesterday_noon + timedelta(hours=12))
+    session_of(cdr)
     deliver(cdr, ms1)
-    make_cdr("CDR-T", datetime.combine(today, datetime.min.time(), UTC), uid="TODAY")
+    fixture_cdr("CDR-T", datetime.combine(today, datetime.min.time(), UTC), uid="TODAY")
 
     (report_id,) = reconcile_cdrs_task()
 

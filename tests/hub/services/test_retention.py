@@ -28,7 +28,14 @@ from hub.services.retention import (
     prune_exchange_log,
     prune_proxied_urls,
 )
-from tests.factories import PlatformFactory
+from tests.factories import (
+    AsyncRequestFactory,
+    OcpiExchangeFactory,
+    PlatformFactory,
+    ProxiedUrlFactory,
+    PushAttemptFactory,
+    PushDeliveryFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,15 +54,13 @@ def aged(model: Any, row: Any, age: timedelta = OLD, **fields: str) -> None:
 
 
 def delivery(receiver: Platform, status: str, module: str = "locations", **fields: Any) -> Any:
-    now = timezone.now()
-    row = PushDelivery.objects.create(
+    row = PushDeliveryFactory(
+        unrouted=True,
         receiver=receiver,
         module=module,
         object_key=fields.pop("object_key", f"NL/CP1/{PushDelivery.objects.count()}"),
         operation="PUT",
         status=status,
-        next_attempt_at=now,
-        expires_at=now + timedelta(hours=1),
         **fields,
     )
     aged(PushDelivery, row)
@@ -63,9 +68,9 @@ def delivery(receiver: Platform, status: str, module: str = "locations", **field
 
 
 def attempt(row: PushDelivery, age: timedelta = OLD) -> PushAttempt:
-    tried = PushAttempt.objects.create(delivery=row, method="PUT", url="http://127.0.0.1:9/x")
-    PushAttempt.objects.filter(pk=tried.pk).update(started_at=timezone.now() - age)
-    return tried
+    return PushAttemptFactory(
+        delivery=row, method="PUT", url="http://127.0.0.1:9/x", started_at=timezone.now() - age
+    )
 
 
 def exists(row: Any) -> bool:
@@ -77,10 +82,10 @@ def exists(row: Any) -> bool:
 
 def test_exchange_log_pruned_in_batches_until_done(settings: Any) -> None:
     settings.OCPI_RETENTION_BATCH_SIZE = 2
-    old = [OcpiExchange.objects.create(direction="IN", method="GET", url="/x") for _ in range(5)]
+    old = [OcpiExchangeFactory(direction="IN", method="GET", url="/x") for _ in range(5)]
     for row in old:
         aged(OcpiExchange, row, created_at="")
-    fresh = OcpiExchange.objects.create(direction="IN", method="GET", url="/new")
+    fresh = OcpiExchangeFactory(direction="IN", method="GET", url="/new")
     result = prune_exchange_log()
     assert (result.deleted, result.done) == (5, True)
     assert list(OcpiExchange.objects.values_list("pk", flat=True)) == [fresh.pk]
@@ -89,7 +94,7 @@ def test_exchange_log_pruned_in_batches_until_done(settings: Any) -> None:
 def test_exchange_log_prune_stops_at_budget_and_resumes(settings: Any) -> None:
     settings.OCPI_RETENTION_BATCH_SIZE = 2
     for _ in range(3):
-        row = OcpiExchange.objects.create(direction="IN", method="GET", url="/x")
+        row = OcpiExchangeFactory(direction="IN", method="GET", url="/x")
         aged(OcpiExchange, row, created_at="")
     # a spent budget deletes nothing and says it is not done
     assert (prune_exchange_log(budget_s=0).deleted, prune_exchange_log(budget_s=0).done) == (
@@ -106,7 +111,7 @@ def test_exchange_log_batches_are_bounded(settings: Any) -> None:
     # every DELETE names at most BATCH_SIZE primary keys (no unbounded statement)
     settings.OCPI_RETENTION_BATCH_SIZE = 3
     for _ in range(7):
-        row = OcpiExchange.objects.create(direction="IN", method="GET", url="/x")
+        row = OcpiExchangeFactory(direction="IN", method="GET", url="/x")
         aged(OcpiExchange, row, created_at="")
     with CaptureQueriesContext(connection) as queries:
         assert prune_exchange_log().deleted == 7
@@ -185,12 +190,13 @@ def test_deliveries_pruned_in_batches_and_resumable(receiver: Platform, settings
 
 
 def async_request(requester: Platform, state: str) -> AsyncRequest:
-    row = AsyncRequest.objects.create(
+    row = AsyncRequestFactory(
         kind=AsyncKind.COMMAND,
         operation="START_SESSION",
         requester=requester,
         requester_country_code="DE",
         requester_party_id="MS1",
+        receiver=None,
         response_url="http://127.0.0.1:9/result",
         state=state,
     )
@@ -231,7 +237,7 @@ def test_async_request_kept_while_its_result_delivery_is(receiver: Platform, sta
 
 
 def proxied(receiver: Platform, expired_ago: timedelta) -> ProxiedUrl:
-    return ProxiedUrl.objects.create(
+    return ProxiedUrlFactory(
         target_url="http://127.0.0.1:9/page",
         receiver=receiver,
         caller=receiver,

@@ -1,4 +1,5 @@
-"""Typed factories for the party registry (factory-boy)."""
+"""Factories for the party registry: platforms, their roles, endpoints and tokens, party
+claims and the party audit log."""
 
 from typing import Any
 
@@ -6,7 +7,11 @@ import factory
 from factory.django import DjangoModelFactory
 
 from hub.models import (
+    ClaimState,
     ConnectionStatus,
+    PartyAction,
+    PartyAuditEntry,
+    PartyClaim,
     Platform,
     PlatformEndpoint,
     PlatformRole,
@@ -50,10 +55,49 @@ class PlatformEndpointFactory(DjangoModelFactory[PlatformEndpoint]):
     url = "http://127.0.0.1:9/ocpi/2.2.1/credentials"
 
 
+class PlatformTokenFactory(DjangoModelFactory[PlatformToken]):
+    """A hub-issued access token, stored as its digest (`issue_token` also returns the token)."""
+
+    class Meta:
+        model = PlatformToken
+
+    platform = factory.SubFactory(PlatformFactory)
+    digest = factory.LazyFunction(lambda: token_digest(generate_token()))
+    scope = TokenScope.ACCESS
+
+
+class PartyClaimFactory(DjangoModelFactory[PartyClaim]):
+    """A party reserved to a platform without being one of its working roles (invited)."""
+
+    class Meta:
+        model = PartyClaim
+
+    platform = factory.SubFactory(PlatformFactory)
+    role = Role.CPO
+    country_code = "NL"
+    party_id = factory.Sequence(lambda n: f"C{n % 100:02d}")
+    state = ClaimState.INVITED
+
+
+class PartyAuditEntryFactory(DjangoModelFactory[PartyAuditEntry]):
+    """One line of the party audit log (staff invited a party)."""
+
+    class Meta:
+        model = PartyAuditEntry
+
+    platform = factory.SubFactory(PlatformFactory)
+    platform_name = factory.LazyAttribute(lambda o: o.platform.name if o.platform else "")
+    role = Role.CPO
+    country_code = "NL"
+    party_id = "ABC"
+    action = PartyAction.INVITED
+    actor = "staff"
+
+
 def issue_token(platform: Platform, scope: str = TokenScope.ACCESS) -> str:
     """Give `platform` a hub-issued token and return it (only its digest is stored)."""
     token = generate_token()
-    PlatformToken.objects.create(platform=platform, digest=token_digest(token), scope=scope)
+    PlatformTokenFactory(platform=platform, digest=token_digest(token), scope=scope)
     return token
 
 
