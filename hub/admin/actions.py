@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hub.models import ConnectionStatus, DeliveryStatus, Platform, PushDelivery
+from hub.modules import ModuleID
 from hub.services.delivery.receivers import delivery_cancel, delivery_resend
 
 # One click sends at most this many; more is a job for a narrower filter (or a script).
@@ -31,7 +32,7 @@ RESENDABLE = frozenset(
     }
 )
 # The outbox module of CDR deliveries (their object keys are the CDRs' `CC/PID/ID`).
-CDR_MODULE = "cdrs"
+CDR_MODULE = ModuleID.CDRS
 
 
 @dataclass(frozen=True)

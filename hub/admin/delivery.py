@@ -36,6 +36,7 @@ from hub.admin.mixins import (
     permission,
 )
 from hub.models import ProxiedUrl, PushAttempt, PushDelivery, SyncState
+from hub.modules import ModuleID
 
 # Attempts shown on a delivery's page, newest first: a poison delivery retried for days has
 # thousands, and an inline has no pagination.
@@ -179,10 +180,10 @@ class PushDeliveryAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
     def object_link(self, delivery: PushDelivery) -> str:
         """The stored object this delivery carries, by its keys (no query)."""
         parts = delivery.object_key.split("/")
-        targets = {
-            "locations": ("location", "location_id"),
-            "tariffs": ("tariff", "tariff_id"),
-            "hubclientinfo": ("platformrole", "role"),
+        targets: dict[str, tuple[str, str]] = {
+            ModuleID.LOCATIONS: ("location", "location_id"),
+            ModuleID.TARIFFS: ("tariff", "tariff_id"),
+            ModuleID.HUB_CLIENT_INFO: ("platformrole", "role"),
         }
         target = targets.get(delivery.module)
         if target is None or len(parts) < 3:

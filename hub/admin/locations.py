@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from hub.admin.filters import CityFilter, EvseStatusFilter, party_filter
 from hub.admin.mixins import OcpiObjectAdmin, ReadOnlyInline
 from hub.models import Evse, Location, Role, Tariff
+from hub.modules import ModuleID
 
 # The CPO parties of the registry (locations and tariffs are keyed by them).
 CPO_PARTY = party_filter("party", "party", [Role.CPO])
@@ -35,7 +36,7 @@ class LocationAdmin(OcpiObjectAdmin):
     """Locations as CPOs published them. The list never loads the documents (they can be
     large); EVSE counts and statuses come from one prefetch of the EVSE rows per page."""
 
-    outbox_module = "locations"
+    outbox_module = ModuleID.LOCATIONS
     list_display = (
         *LOCATION_SUMMARY,
         "evse_count",
@@ -113,7 +114,7 @@ class TariffAdmin(OcpiObjectAdmin):
     """Tariffs as CPOs published them, deleted ones included (their tombstones are still
     delivered and still price CDRs)."""
 
-    outbox_module = "tariffs"
+    outbox_module = ModuleID.TARIFFS
     list_display = (
         "party",
         "ocpi_id",

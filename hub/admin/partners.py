@@ -27,6 +27,7 @@ from hub.models import (
     PlatformRole,
     StaffExport,
 )
+from hub.modules import ModuleID
 from hub.ocpi.exceptions import OcpiError
 from hub.schemas.hubclientinfo import client_info
 from hub.services.registry.parties import claim_approve, claim_reject, claim_release
@@ -107,7 +108,9 @@ class PlatformRoleAdmin(HubSearchMixin, admin.ModelAdmin):
     def clientinfo_deliveries(self, role: PlatformRole) -> str:
         """The pushes of this party's ClientInfo to the other platforms (`CC/PID/ROLE`)."""
         key = f"{role.country_code.upper()}/{role.party_id.upper()}/{role.role}"
-        return format_html('<a href="{}">deliveries</a>', deliveries_url("hubclientinfo", key))
+        return format_html(
+            '<a href="{}">deliveries</a>', deliveries_url(ModuleID.HUB_CLIENT_INFO, key)
+        )
 
     @admin.display(description="ClientInfo (as published)")
     def clientinfo_document(self, role: PlatformRole) -> str:

@@ -12,6 +12,7 @@ from hub.admin.display import changelist_url, document_text, party_column, party
 from hub.admin.filters import TokenOwnerMismatchFilter, WhitelistFilter, party_filter
 from hub.admin.mixins import HubSearchMixin, OcpiObjectAdmin, ReadOnlyAdmin
 from hub.models import Cdr, Role, Session, Token, TokenOwner
+from hub.modules import ModuleID
 
 EMSP_PARTY = party_filter("party", "party", [Role.EMSP])
 CPO_PARTY = party_filter("CPO party", "party", [Role.CPO])
@@ -39,7 +40,7 @@ class TokenAdmin(OcpiObjectAdmin):
     deleted by the eMSP, only invalidated (`valid=false`), so neither here. The list reads the
     document's fields from annotations and never loads the documents."""
 
-    outbox_module = "tokens"
+    outbox_module = ModuleID.TOKENS
     list_display = (*TOKEN_SUMMARY, "deliveries_link")
     list_filter = (EMSP_PARTY, "type", "valid", WhitelistFilter, "owner")
     # The `token_page` index, newest first.
@@ -200,7 +201,7 @@ class SessionAdmin(OcpiObjectAdmin):
     """CPOs' sessions as received, each routed to the eMSP owning its `cdr_token` (never
     broadcast). Read-only: the CPO owns them. The list never loads the documents."""
 
-    outbox_module = "sessions"
+    outbox_module = ModuleID.SESSIONS
     list_display = (
         "party",
         "ocpi_id",

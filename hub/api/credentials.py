@@ -7,6 +7,7 @@ updates and rotates (405 when not registered); DELETE unregisters (405 when not 
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import ocpi_caller_of
 from hub.ocpi.routing import context_of
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
@@ -22,7 +23,7 @@ from hub.services.registry.credentials import (
 class CredentialsView(OcpiAPIView):
     """The hub's credentials endpoint."""
 
-    ocpi_module = "credentials"
+    ocpi_module = ModuleID.CREDENTIALS
     allow_registration_token = True
 
     @extend_schema(responses=CredentialsSerializer, summary="The hub's credentials")

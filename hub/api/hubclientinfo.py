@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hub.models import PlatformRole
+from hub.modules import ModuleID
 from hub.ocpi.authentication import ocpi_caller_of
 from hub.ocpi.views import OcpiGenericAPIView
 from hub.schemas.hubclientinfo import ClientInfoSerializer, client_info
@@ -16,7 +17,7 @@ from hub.selectors import client_infos_visible_to
 class HubClientInfoSenderListView(OcpiGenericAPIView):
     """GET the ClientInfo of every party connected through the hub."""
 
-    ocpi_module = "hubclientinfo"
+    ocpi_module = ModuleID.HUB_CLIENT_INFO
     pagination_date_field = "platform__status_changed_at"
 
     def get_queryset(self) -> QuerySet[PlatformRole]:

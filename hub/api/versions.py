@@ -5,6 +5,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
+from hub.modules import ModuleID
 from hub.ocpi.authentication import ocpi_caller_of
 from hub.ocpi.registry import endpoints_for
 from hub.ocpi.views import OcpiAPIView, OcpiResponse
@@ -14,7 +15,7 @@ from hub.schemas.versions import VersionDetailsSerializer, VersionSerializer
 class VersionsListView(OcpiAPIView):
     """GET the versions the hub supports (Token A accepted)."""
 
-    ocpi_module = "versions"
+    ocpi_module = ModuleID.VERSIONS
     allow_registration_token = True
 
     @extend_schema(responses=VersionSerializer(many=True), summary="Versions list")
@@ -25,7 +26,7 @@ class VersionsListView(OcpiAPIView):
 class VersionDetailsView(OcpiAPIView):
     """GET the 2.2.1 endpoints; a caller sees those for its own roles (all while unknown)."""
 
-    ocpi_module = "versions"
+    ocpi_module = ModuleID.VERSIONS
     allow_registration_token = True
 
     @extend_schema(responses=VersionDetailsSerializer, summary="Version 2.2.1 details")

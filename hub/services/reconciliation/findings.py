@@ -14,12 +14,13 @@ from django.db.models import Q
 from hub.models import Cdr, PushDelivery, Session, Tariff
 from hub.models.cdrs import FindingKind, PriceCheck
 from hub.models.deliveries import DeliveryStatus
+from hub.modules import ModuleID
 from hub.ocpi.routing import PartyRef
 from hub.services.pricing.engine import price_cdr
 from hub.services.pricing.restrictions import PricingInputError
 from hub.services.pricing.zones import cdr_time_zone
 
-MODULE = "cdrs"
+MODULE = ModuleID.CDRS
 
 
 # Finding kinds (in report order) are the model's choices; `Kind` is the name this package

@@ -35,6 +35,7 @@ from hub.models import (
     PushDelivery,
     Role,
 )
+from hub.modules import ModuleID
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
 from hub.schemas.hubclientinfo import client_info
@@ -44,7 +45,7 @@ from hub.services.delivery.types import PushRequest, Receiver
 
 logger = logging.getLogger(__name__)
 
-MODULE = "hubclientinfo"
+MODULE = ModuleID.HUB_CLIENT_INFO
 
 # Every role receives ClientInfo (2.2.1: "all connected parties"), the TO party of a delivery
 # (recorded, never sent: no routing headers) is the receiver's first role in this order.

@@ -26,6 +26,7 @@ from hub.models import (
     Role,
     TokenScope,
 )
+from hub.modules import ModuleID
 from hub.ocpi.client import OcpiClient, OcpiClientError, OcpiRemoteError
 from hub.ocpi.exceptions import (
     InvalidParametersError,
@@ -301,7 +302,7 @@ def _tell_partner_refused(url: str, token: str, encoding: str) -> None:
     """Best effort: DELETE the credentials the partner just issued, so that it does not keep a
     registration the hub refused (it would push to a hub that answers 401)."""
     try:
-        OcpiClient(token=token, token_encoding=encoding).delete(url, module="credentials")
+        OcpiClient(token=token, token_encoding=encoding).delete(url, module=ModuleID.CREDENTIALS)
     except (OcpiClientError, OcpiError) as exc:
         logger.warning("Refused registration: could not unregister at the partner: %s", exc)
 
@@ -330,7 +331,7 @@ def platform_connect(
         discovery = discover_partner(versions_url, token_a)
     except OcpiError as exc:
         raise RegistrationError(_describe(exc), ocpi_status=exc.ocpi_status) from exc
-    credentials_endpoint = discovery.endpoint("credentials")
+    credentials_endpoint = discovery.endpoint(ModuleID.CREDENTIALS)
     if credentials_endpoint is None:  # also enforced by OCPI_REQUIRED_ENDPOINTS by default
         raise RegistrationError(
             "the partner publishes no credentials endpoint",
@@ -365,7 +366,7 @@ def platform_connect(
     client = OcpiClient(token=token_a, token_encoding=discovery.token_encoding, platform=platform)
     try:
         result = client.post(
-            credentials_endpoint.url, json=hub_credentials(token_b), module="credentials"
+            credentials_endpoint.url, json=hub_credentials(token_b), module=ModuleID.CREDENTIALS
         )
         credentials = _parse_credentials(result.data, "partner credentials: ")
         try:
@@ -417,7 +418,7 @@ def platform_connect(
 
 
 def _credentials_url(platform: Platform) -> str:
-    endpoint = platform.endpoints.filter(identifier="credentials").first()
+    endpoint = platform.endpoints.filter(identifier=ModuleID.CREDENTIALS).first()
     if endpoint is None:
         raise RegistrationError(f"{platform.name} publishes no credentials endpoint")
     return endpoint.url
@@ -438,7 +439,7 @@ def credentials_rotate(*, platform: Platform) -> Platform:
     new_digest = token_digest(new_token)
     try:
         result = OcpiClient.for_platform(platform).put(
-            url, json=hub_credentials(new_token), module="credentials"
+            url, json=hub_credentials(new_token), module=ModuleID.CREDENTIALS
         )
         credentials = _parse_credentials(result.data, "partner credentials: ")
         claims_plan(platform, credentials["roles"], field_prefix="partner credentials: ")
@@ -482,7 +483,7 @@ def platform_unregister(*, platform: Platform) -> str | None:
     if platform.registered and platform.outbound_token:
         try:
             OcpiClient.for_platform(platform).delete(
-                _credentials_url(platform), module="credentials"
+                _credentials_url(platform), module=ModuleID.CREDENTIALS
             )
         except (OcpiClientError, RegistrationError) as exc:
             warning = f"the partner was not told: {_describe(exc)}"

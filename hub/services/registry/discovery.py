@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from hub.models import TokenEncoding
+from hub.modules import ModuleID
 from hub.ocpi.client import OcpiClient, OcpiClientError, OcpiRemoteError, UrlNotAllowedError
 from hub.ocpi.exceptions import (
     NoMatchingEndpointsError,
@@ -59,7 +60,7 @@ def _get_versions(
     for form in (encoding, _other(encoding)):
         client = OcpiClient(token=token, token_encoding=form)
         try:
-            result = client.get(url, correlation_id=correlation_id, module="versions")
+            result = client.get(url, correlation_id=correlation_id, module=ModuleID.VERSIONS)
         except OcpiRemoteError as exc:
             last_error = exc
             if exc.http_status in (401, 403):
@@ -102,7 +103,7 @@ def discover_partner(
         )
     client = OcpiClient(token=token, token_encoding=encoding)
     try:
-        result = client.get(match["url"], correlation_id=correlation_id, module="versions")
+        result = client.get(match["url"], correlation_id=correlation_id, module=ModuleID.VERSIONS)
     except UrlNotAllowedError as exc:
         raise UnableToUseClientApiError(
             f"version details URL {match['url']} refused: {exc}"

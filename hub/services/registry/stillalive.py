@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from hub.celery import task_named
 from hub.models import ConnectionStatus, Platform
+from hub.modules import ModuleID
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.services.registry.status import platform_set_status
 
@@ -63,7 +64,7 @@ def platform_probe(*, platform_id: int) -> str:
     timeout = settings.OCPI_STILL_ALIVE_TIMEOUT_S
     client = OcpiClient.for_platform(platform, timeout=timeout, deadline=timeout)
     try:
-        client.get(platform.versions_url, module="versions")
+        client.get(platform.versions_url, module=ModuleID.VERSIONS)
         alive, reason = True, ""
     except (OcpiClientError, UrlNotAllowedError) as exc:
         alive, reason = False, str(exc)
