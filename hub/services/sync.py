@@ -30,12 +30,11 @@ for nothing; the longer interval keeps the pull as a safety net for lost pushes.
 """
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -57,6 +56,7 @@ from hub.modules import PULLED_MODULES, PullSync, module_entry
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.exceptions import OcpiError, validation_message
+from hub.ocpi.links import parse_next_link
 from hub.ocpi.partner_pages import next_page_url
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
 
@@ -131,18 +131,6 @@ def sender_endpoint(platform: Platform, module: str) -> str:
 
 
 # ---- pagination -----------------------------------------------------------------------------
-
-_LINK_RE = re.compile(r"<([^>]*)>([^,]*)")
-_REL_NEXT_RE = re.compile(r'(?:^|;)\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
-
-
-def next_link(header: str | None, current_url: str) -> str | None:
-    """The `rel="next"` URL of a Link header (resolved against the current URL), if any."""
-    for match in _LINK_RE.finditer(header or ""):
-        rel = _REL_NEXT_RE.search(match.group(2))
-        if rel and "next" in rel.group(1).lower().split():
-            return urljoin(current_url, match.group(1).strip())
-    return None
 
 
 def _total(value: str | None) -> int | None:
@@ -387,7 +375,7 @@ def _run(
             )
         if progress is not None:
             progress(result.fetched, _total(answer.headers.get("X-Total-Count")))
-        link = next_link(answer.headers.get("Link"), url)
+        link = parse_next_link(answer.headers.get("Link"), url)
         url = next_page_url(link, url, endpoint, len(answer.data))
         if url is not None and url in visited:
             raise SyncError(f"the next-page link does not advance: {url}")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from hub.models import Location, Platform, SyncState, Tariff
 from hub.ocpi.datetimes import format_datetime
-from hub.services.sync import next_link, pull_sync
+from hub.services.sync import pull_sync
 from tests.integration.hubnet import connect, role
 from tests.partners.simulated import SimulatedPartner
 from tests.payloads import connector
@@ -205,17 +205,3 @@ def test_beat_task_hands_each_pull_to_a_worker(
         (platform.pk, "NL", "SIM", "tariffs"),
     ]
     assert tasks.pull_sync_task() == []  # claimed: a backlog is not enqueued twice
-
-
-def test_next_link_parsing() -> None:
-    base = "https://cpo.example.com/ocpi/2.2.1/locations?offset=0&limit=50"
-    link = '<https://cpo.example.com/ocpi/2.2.1/locations?offset=50&limit=50>; rel="next"'
-    assert (
-        next_link(link, base) == "https://cpo.example.com/ocpi/2.2.1/locations?offset=50&limit=50"
-    )
-    assert next_link('<https://x/a>; rel="prev", <https://x/b>; rel=next', base) == "https://x/b"
-    assert next_link('<https://x/a>; rel="prev"', base) is None
-    assert next_link(None, base) is None
-    assert next_link('</ocpi/2.2.1/locations?offset=5>; rel="next"', base) == (
-        "https://cpo.example.com/ocpi/2.2.1/locations?offset=5"
-    )

@@ -15,11 +15,11 @@ from hub.models import Cdr, ConnectionStatus, InterfaceRole, Platform, PlatformR
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.exceptions import InvalidParametersError, OcpiError, validation_message
+from hub.ocpi.links import parse_next_link
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
 from hub.schemas.cdrs import CdrSerializer
 from hub.services.cdrs import cdr_ingest
 from hub.services.reconciliation.findings import MODULE, Finding, Kind, ReconciliationError
-from hub.services.sync import next_link
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def pull_cdrs(
             if progress is not None:
                 total = answer.headers.get("X-Total-Count")
                 progress(f"{party} pull", result.pulled, int(total) if total else None)
-            url = next_link(answer.headers.get("Link"), url)
+            url = parse_next_link(answer.headers.get("Link"), url)
     except (OcpiClientError, UrlNotAllowedError, ReconciliationError, ValueError) as exc:
         result.error = f"pulling {party}'s CDRs failed after {result.pulled}: {exc}"
         logger.warning("Reconciliation: %s", result.error)

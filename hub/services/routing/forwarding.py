@@ -16,7 +16,6 @@ entry) is `OcpiClient`'s.
 """
 
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -54,6 +53,7 @@ from hub.ocpi.exceptions import (
     OcpiError,
     UnknownReceiverError,
 )
+from hub.ocpi.links import parse_next_link
 from hub.ocpi.partner_pages import next_page_url, usable_link
 from hub.ocpi.routing import (
     FROM_COUNTRY,
@@ -84,8 +84,6 @@ __all__ = [
 _PAGINATION_HEADERS = ("X-Total-Count", "X-Limit")
 # RFC 8288 link-values: `<url>; param; ...`, comma-separated; rel may be quoted and may list
 # several relation types ("next last").
-_LINK_VALUE_RE = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^<]*)")
-_REL_RE = re.compile(r'\brel\s*=\s*(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s;,]+))', re.IGNORECASE)
 # Who calls a party of a given role, to pick the caller's FROM party when the header is absent
 # (2.2.1 transport_and_format, Broadcast Push: "OTHER is seen as an eMSP type of role").
 _CPO_CLIENT_ROLES = (Role.EMSP, Role.NSP, Role.OTHER, Role.SCSP, Role.NAP)
@@ -475,7 +473,7 @@ def _relay_headers(
     page the receiver's Link gets wrong is asked for by offset: `hub.ocpi.partner_pages`)."""
     received = result.headers
     headers = {name: received[name] for name in _PAGINATION_HEADERS if name in received}
-    next_url = _next_link(received.get("Link", ""))
+    next_url = parse_next_link(received.get("Link"))
     if next_url and page is not None:
         received_count = len(result.data) if isinstance(result.data, list) else 0
         next_url = next_page_url(next_url, page[0], page[1], received_count)
@@ -500,16 +498,6 @@ def _proxy(target_url: str, hop: _Hop, kind: str) -> str:
         from_party=hop.from_party,
         to_party=hop.to_party,
     )
-
-
-def _next_link(link_header: str) -> str | None:
-    """The target of the `rel="next"` link-value of a Link header, if any."""
-    for value in _LINK_VALUE_RE.finditer(link_header):
-        rel = _REL_RE.search(value.group("params"))
-        relations = (rel.group("quoted") or rel.group("bare") or "").lower().split() if rel else []
-        if "next" in relations and value.group("url").strip():
-            return value.group("url").strip()
-    return None
 
 
 def _response_routing_headers(received: Mapping[str, str], hop: _Hop) -> dict[str, str]:

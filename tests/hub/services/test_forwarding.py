@@ -447,22 +447,6 @@ def test_location_header_rewritten(caller: Caller, monkeypatch: Any, settings: A
     assert "Link" not in result.headers  # a link that is not "next" is not passed on
 
 
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ('<https://a/p?offset=2&limit=2>; rel="next"', "https://a/p?offset=2&limit=2"),
-        ("<https://a/p>;rel=next", "https://a/p"),
-        ('<https://a/1>; rel="prev", <https://a/3>; rel="next"', "https://a/3"),
-        ('<https://a/3>; rel="next last"', "https://a/3"),
-        ('<https://a/3>; rel="nextpage"', None),
-        ('<https://a/1>; rel="prev"', None),
-        ("", None),
-    ],
-)
-def test_next_link_parsing(header: str, expected: str | None) -> None:
-    assert forwarding._next_link(header) == expected
-
-
 def test_proxy_url_and_lookup_only_for_the_caller(caller: Caller, settings: Any) -> None:
     settings.OCPI_BASE_URL = "https://hub.example.com"
     receiver = cpo_platform(None)
