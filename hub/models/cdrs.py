@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.base import ClientOwnedObject
 from hub.models.choices import spec_choices
 from hub.models.spec_enums import TokenType
 
@@ -41,17 +42,11 @@ class PriceCheck(models.TextChoices):
     UNPRICEABLE = "UNPRICEABLE"  # no tariff, or not enough data to price it
 
 
-class Cdr(models.Model):
+class Cdr(ClientOwnedObject):
     """A CPO's CDR as received, keyed by (country_code, party_id, id) upper-cased, with the
     fields reconciliation aggregates denormalised (amounts in Decimal, 4 places)."""
 
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
     cdr_id = models.CharField(max_length=39)
-    owner = models.ForeignKey(
-        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    data = models.JSONField()
     token_country_code = models.CharField(max_length=2)
     token_party_id = models.CharField(max_length=3)
     token_uid = models.CharField(max_length=36)
@@ -66,7 +61,6 @@ class Cdr(models.Model):
     total_time = models.DecimalField(max_digits=18, decimal_places=4)
     start_date_time = models.DateTimeField()
     end_date_time = models.DateTimeField()
-    last_updated = models.DateTimeField()
     credit = models.BooleanField(default=False)
     credit_reference_id = models.CharField(max_length=39, blank=True, default="")
     credit_of = models.ForeignKey(
@@ -89,8 +83,7 @@ class Cdr(models.Model):
     computed = models.JSONField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering: ClassVar = ["last_updated", "pk"]
+    class Meta(ClientOwnedObject.Meta):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["country_code", "party_id", "cdr_id"], name="uniq_cdr"),
         ]

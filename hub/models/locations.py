@@ -6,23 +6,17 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.base import ClientOwnedObject
 from hub.models.choices import spec_choices
 from hub.models.spec_enums import Status as EvseStatus
 
 
-class Location(models.Model):
+class Location(ClientOwnedObject):
     """A CPO's location. `data` is the partner's object as received (spelling kept, the hub
     never changes `last_updated`); the keys are upper-cased because CiStrings compare
     case-insensitively."""
 
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
     location_id = models.CharField(max_length=36)
-    owner = models.ForeignKey(
-        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    data = models.JSONField()
-    last_updated = models.DateTimeField()
     publish = models.BooleanField(default=True)
     name = models.CharField(max_length=255, blank=True, default="")
     city = models.CharField(max_length=45, blank=True, default="")
@@ -30,8 +24,7 @@ class Location(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering: ClassVar = ["last_updated", "pk"]
+    class Meta(ClientOwnedObject.Meta):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["country_code", "party_id", "location_id"], name="uniq_location"

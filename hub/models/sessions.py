@@ -5,20 +5,15 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.base import ClientOwnedObject
 from hub.models.choices import spec_choices
 from hub.models.spec_enums import SessionStatus
 
 
-class Session(models.Model):
+class Session(ClientOwnedObject):
     """A CPO's charging session. Never broadcast: it goes to the eMSP owning `cdr_token`."""
 
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
     session_id = models.CharField(max_length=36)
-    owner = models.ForeignKey(
-        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    data = models.JSONField()
     status = models.CharField(max_length=12, choices=spec_choices(SessionStatus))
     token_country_code = models.CharField(max_length=2)
     token_party_id = models.CharField(max_length=3)
@@ -26,7 +21,6 @@ class Session(models.Model):
     kwh = models.DecimalField(max_digits=14, decimal_places=4, default=0)
     start_date_time = models.DateTimeField()
     end_date_time = models.DateTimeField(null=True, blank=True)
-    last_updated = models.DateTimeField()
     # A finding, not a routing input: the eMSP(s) that pushed this token themselves ("CC*PID,
     # …") when the CPO's cdr_token names another owner (hub.services.routing.token_index);
     # "" if none.
@@ -40,8 +34,7 @@ class Session(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering: ClassVar = ["last_updated", "pk"]
+    class Meta(ClientOwnedObject.Meta):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["country_code", "party_id", "session_id"], name="uniq_session"

@@ -4,26 +4,20 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.base import ClientOwnedObject
 
-class Tariff(models.Model):
+
+class Tariff(ClientOwnedObject):
     """A CPO's tariff as received. A DELETE keeps a tombstone (`deleted_at`) so the deletion
     can be delivered to receivers and CDRs priced with it can still be checked."""
 
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
     tariff_id = models.CharField(max_length=36)
-    owner = models.ForeignKey(
-        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    data = models.JSONField()
     currency = models.CharField(max_length=3)
-    last_updated = models.DateTimeField()
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering: ClassVar = ["last_updated", "pk"]
+    class Meta(ClientOwnedObject.Meta):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["country_code", "party_id", "tariff_id"], name="uniq_tariff"

@@ -5,30 +5,23 @@ from typing import ClassVar
 
 from django.db import models
 
+from hub.models.base import ClientOwnedObject
 from hub.models.choices import spec_choices
 from hub.models.spec_enums import TokenType
 
 
-class Token(models.Model):
+class Token(ClientOwnedObject):
     """An eMSP's token as received (2.2.1: unique per (uid, type) within the eMSP; never
     deleted, invalidated with `valid=false`)."""
 
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
     uid = models.CharField(max_length=36)
     type = models.CharField(max_length=12, choices=spec_choices(TokenType))
-    owner = models.ForeignKey(
-        "hub.Platform", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    data = models.JSONField()
     contract_id = models.CharField(max_length=36, blank=True, default="")
     valid = models.BooleanField(default=True)
-    last_updated = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering: ClassVar = ["last_updated", "pk"]
+    class Meta(ClientOwnedObject.Meta):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["country_code", "party_id", "uid", "type"], name="uniq_token"
