@@ -182,34 +182,13 @@ def credentials_register(
     partner's token (3001/3002/3003 on failure), then issues its own token; Token A dies.
     Returns the hub's credentials and a message for the partner ("" or the pending parties).
     """
-    if platform.registered:
-        raise MethodNotAllowedError("Already registered: use PUT to update the credentials")
-    credentials = _parse_credentials(data)
-    claims_plan(platform, credentials["roles"])
-    discovery = discover_partner(
-        credentials["url"],
-        credentials["token"],
-        preferred_encoding=token_form,
+    return _partner_credentials(
+        platform,
+        data,
+        token_form=token_form,
         correlation_id=correlation_id,
+        method="POST",
     )
-    with transaction.atomic():
-        locked = Platform.objects.select_for_update().get(pk=platform.pk)
-        if locked.registered:
-            raise MethodNotAllowedError("Already registered: use PUT to update the credentials")
-        plan = _claim_roles(
-            locked, credentials["roles"], actor=f"partner {locked.name} (credentials POST)"
-        )
-        _store_registration(
-            locked,
-            outbound_token=credentials["token"],
-            roles=plan.working,
-            discovery=discovery,
-            initiated_by=RegistrationInitiator.PARTNER,
-        )
-        locked.tokens.all().delete()
-        token = _issue_token(locked, TokenScope.ACCESS)
-    logger.info("Platform %s registered (partner-initiated)", locked.pk)
-    return hub_credentials(token), plan.pending_message
 
 
 def credentials_update(
@@ -220,8 +199,37 @@ def credentials_update(
 
     Parties it adds wait for staff approval, parties it leaves out stay reserved to it, parties
     it may not claim are refused before anything is called (`hub.services.registry.parties`)."""
-    if not platform.registered:
-        raise MethodNotAllowedError("Not registered: use POST to register first")
+    return _partner_credentials(
+        platform,
+        data,
+        token_form=token_form,
+        correlation_id=correlation_id,
+        method="PUT",
+    )
+
+
+# Per credentials method: whether the platform must already be registered, and the refusal.
+_REGISTERED_FOR = {
+    "POST": (False, "Already registered: use PUT to update the credentials"),
+    "PUT": (True, "Not registered: use POST to register first"),
+}
+
+
+def _partner_credentials(
+    platform: Platform,
+    data: object,
+    *,
+    token_form: str,
+    correlation_id: str | None,
+    method: str,
+) -> tuple[dict[str, Any], str]:
+    """The partner-initiated registration (POST) or update (PUT): the state check (2.2.1: 405),
+    the claims checked before any call, discovery with the partner's token, then under the
+    registry lock the state checked again, the claims written, the registration stored and a
+    new hub token issued (every earlier one dies)."""
+    must_be_registered, refusal = _REGISTERED_FOR[method]
+    if platform.registered != must_be_registered:
+        raise MethodNotAllowedError(refusal)
     credentials = _parse_credentials(data)
     claims_plan(platform, credentials["roles"])
     discovery = discover_partner(
@@ -232,10 +240,10 @@ def credentials_update(
     )
     with transaction.atomic():
         locked = Platform.objects.select_for_update().get(pk=platform.pk)
-        if not locked.registered:
-            raise MethodNotAllowedError("Not registered: use POST to register first")
+        if locked.registered != must_be_registered:
+            raise MethodNotAllowedError(refusal)
         plan = _claim_roles(
-            locked, credentials["roles"], actor=f"partner {locked.name} (credentials PUT)"
+            locked, credentials["roles"], actor=f"partner {locked.name} (credentials {method})"
         )
         _store_registration(
             locked,
@@ -246,7 +254,10 @@ def credentials_update(
         )
         locked.tokens.all().delete()
         token = _issue_token(locked, TokenScope.ACCESS)
-    logger.info("Platform %s updated its credentials", locked.pk)
+    if method == "POST":
+        logger.info("Platform %s registered (partner-initiated)", locked.pk)
+    else:
+        logger.info("Platform %s updated its credentials", locked.pk)
     return hub_credentials(token), plan.pending_message
 
 
