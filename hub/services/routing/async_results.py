@@ -151,6 +151,17 @@ def sessions_of_token_owners(session_id: str, token_owners: set[PartyRef]) -> li
     )
 
 
+def unknown_session_text(session_id: str, at: PartyRef | None, what: str) -> str:
+    """Why a command or charging-profile request about a session was not sent. With TO given
+    the session is another eMSP's: say only that none of the caller's is there."""
+    if at is not None:
+        return f"The hub knows no session {session_id} of yours at {at}; nothing was sent"
+    return (
+        f"The hub knows no session {session_id} of yours; name the CPO with "
+        f"OCPI-to-country-code/OCPI-to-party-id to send {what} anyway"
+    )
+
+
 def session_of_another_owner(session_id: str, cpo: PartyRef, token_owners: set[PartyRef]) -> bool:
     """Does the hub hold `cpo`'s session `session_id` for a `cdr_token` of none of
     `token_owners`? Then a request on it with TO = that CPO is about another eMSP's driver: it is

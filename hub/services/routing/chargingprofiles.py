@@ -49,6 +49,7 @@ from hub.services.routing.async_results import (
     only_party,
     session_of_another_owner,
     sessions_of_token_owners,
+    unknown_session_text,
 )
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 
@@ -80,13 +81,7 @@ def _hub_result_url(request_id: UUID) -> str:
 
 
 def _unknown_session(session_id: str, at: PartyRef | None = None) -> ForwardedResponse:
-    # With TO given the session is another eMSP's: say only that none of the caller's is there.
-    text = (
-        f"The hub knows no session {session_id} of yours at {at}; nothing was sent"
-        if at is not None
-        else f"The hub knows no session {session_id} of yours; name the CPO with "
-        "OCPI-to-country-code/OCPI-to-party-id to send the request anyway"
-    )
+    text = unknown_session_text(session_id, at, "the request")
     # ChargingProfileResponse has no message field: the envelope's status_message says it.
     return hub_answer({"result": "UNKNOWN_SESSION", "timeout": 0}, message=text)
 
