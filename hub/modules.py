@@ -92,9 +92,10 @@ class PullSync:
     """How the hub pulls a module from a CPO's SENDER list (`hub.services.sync`).
 
     `put` stores one validated object: `(*, owner, party, object_id, data, correlation_id)`
-    returning a WriteResult. `retire_unlisted`, when set, is what a full sync does with the
-    party's objects the CPO no longer lists: `(*, owner, party, listed, correlation_id) -> int`
-    (how many it retired); without it they are kept.
+    returning a `hub.services.results.WriteResult`. `retire_unlisted`, when set, is what a full
+    sync does with the party's objects the CPO no longer lists:
+    `(*, owner, party, listed, correlation_id) -> int` (how many it retired); without it they
+    are kept.
     """
 
     put: str

@@ -54,7 +54,7 @@ class CdrReceiverView(RoutedViewMixin, OcpiAPIView):
         )
         return OcpiResponse(
             status=201 if result.created else 200,
-            headers={"Location": cdr_location_url(result.cdr)},
+            headers={"Location": cdr_location_url(result.stored)},
         )
 
 

@@ -30,7 +30,6 @@ party_id, id), which mod_cdrs makes the CDR's identity; the hub cannot do better
 two-phase protocol OCPI does not have.
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +46,7 @@ from hub.services.cdr_checks import cdr_findings
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
+from hub.services.results import WriteResult
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
 from hub.services.sessions import cdr_token_receiver, token_owner_of
 
@@ -56,14 +56,6 @@ _MONEY = Decimal("0.0001")
 
 class UnknownCdrError(NotFoundError):
     """GET of a CDR the hub does not hold for the caller: HTTP 404."""
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """A stored CDR and whether this POST created it (False: an identical replay)."""
-
-    cdr: Cdr
-    created: bool
 
 
 def cdr_key(party: PartyRef, cdr_id: str) -> str:
@@ -152,7 +144,7 @@ def cdr_ingest(
     data: dict[str, Any],
     to_party: PartyRef | None = None,
     correlation_id: str = "",
-) -> IngestResult:
+) -> WriteResult[Cdr]:
     """Store a CPO's CDR and queue its delivery to the token's eMSP, in one transaction.
 
     `data` has been validated (CdrSerializer) and its country_code/party_id checked to be
@@ -168,7 +160,8 @@ def cdr_ingest(
     )
     if stored is not None:
         if stored.data == data:
-            return IngestResult(stored, created=False)  # replay: same answer, nothing new
+            # A replay: the same answer, nothing new.
+            return WriteResult(stored, created=False, changed=False)
         raise InvalidParametersError(
             f"id: CDR {party}/{cdr_id} already exists with different content; CDRs are "
             "immutable, send a credit CDR (credit: true, credit_reference_id) and a new CDR"
@@ -199,7 +192,7 @@ def cdr_ingest(
             from_party=party,
             retry_window_s=settings.OCPI_CDR_RETRY_WINDOW_S,
         )
-    return IngestResult(cdr, created=True)
+    return WriteResult(cdr, created=True, changed=True)
 
 
 def cdr_get(party: PartyRef, cdr_id: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
+from hub.services.results import WriteResult
 
 MODULE = ModuleID.LOCATIONS
 
@@ -47,14 +48,6 @@ class LocationAddress:
         if self.connector_id is not None:
             return "connector"
         return "evse" if self.evse_uid is not None else "location"
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What a write did: `created` decides 201 vs 200; `changed` is False for stale/replays."""
-
-    created: bool
-    changed: bool
 
 
 class UnknownObjectError(UnknownLocationError):
@@ -242,7 +235,7 @@ def location_write(
     method: str,
     data: dict[str, Any],
     correlation_id: str = "",
-) -> WriteResult:
+) -> WriteResult[Location]:
     """Store a CPO's PUT or PATCH of a location, EVSE or connector and broadcast it."""
     location = (
         Location.objects.select_for_update()
@@ -256,8 +249,9 @@ def location_write(
     before = location.data if location is not None else None
     was_published = bool(before.get("publish", True)) if before else False
     document, changed = _apply(before, address, method, data)
-    if not changed:
-        return WriteResult(created=False, changed=False)
+    # `_apply` reports "unchanged" only over a stored location (a new one is always a change).
+    if location is not None and not changed:
+        return WriteResult(location, created=False, changed=False)
     created = location is None
     existed_at_level = _exists_at_level(before, address)
     stored = _store(location, address, document, owner)
@@ -272,12 +266,12 @@ def location_write(
         owner=owner,
         correlation_id=correlation_id,
     )
-    return WriteResult(created=not existed_at_level, changed=True)
+    return WriteResult(stored, created=not existed_at_level, changed=True)
 
 
 def location_put_pulled(
     *, owner: Platform, party: PartyRef, object_id: str, data: dict[str, Any], correlation_id: str
-) -> WriteResult:
+) -> WriteResult[Location]:
     """Store a location the hub pulled from its CPO's SENDER list (`hub.modules` sync): a PUT
     of the whole location, as if the CPO had pushed it."""
     return location_write(

@@ -67,7 +67,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
-from hub.services.locations import WriteResult
+from hub.services.results import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from hub.services.routing.token_index import token_owner_learn
 
@@ -223,7 +223,7 @@ def session_write(
     data: dict[str, Any],
     to_party: PartyRef | None = None,
     correlation_id: str = "",
-) -> WriteResult:
+) -> WriteResult[Session]:
     """Store a CPO's PUT or PATCH of a session and queue its delivery to the token's eMSP.
 
     `data` has been validated (SessionSerializer / SessionPatchSerializer) and its identity
@@ -248,8 +248,8 @@ def session_write(
     receiver = cdr_token_receiver(
         module=MODULE, cpo=party, token_owner=token_owner, to_party=to_party
     )
-    if not supersedes(document, stored, whole=True):
-        return WriteResult(created=False, changed=False)  # stale or replayed
+    if session is not None and not supersedes(document, session.data, whole=True):
+        return WriteResult(session, created=False, changed=False)  # stale or replayed
     if method == "PATCH":
         _check_merged(document)
     token = document["cdr_token"]
@@ -257,7 +257,7 @@ def session_write(
     finding = token_owner_learn(
         owner=token_owner, uid=token["uid"], token_type=token["type"], source=TokenSource.SESSION
     )
-    _store(session, party, session_id, document, owner, token_owner_finding=finding)
+    written = _store(session, party, session_id, document, owner, token_owner_finding=finding)
     if receiver is not None:
         full = session is None or method == "PUT" or appended
         push_enqueue(
@@ -270,7 +270,7 @@ def session_write(
             from_party=party,
             retry_window_s=settings.OCPI_SESSION_RETRY_WINDOW_S,
         )
-    return WriteResult(created=session is None, changed=True)
+    return WriteResult(written, created=session is None, changed=True)
 
 
 def session_get(party: PartyRef, session_id: str) -> dict[str, Any]:

@@ -59,6 +59,7 @@ from hub.ocpi.exceptions import OcpiError, validation_message
 from hub.ocpi.links import parse_next_link
 from hub.ocpi.partner_pages import next_page_url
 from hub.ocpi.routing import PartyRef, hub_party, new_message_id
+from hub.services.results import WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def _store_one(
         result.problem(f"{name}: {validation_message(serializer.errors)}")
         return
     try:
-        written = import_string(_pull_sync(module).put)(
+        written: WriteResult[Any] = import_string(_pull_sync(module).put)(
             owner=platform,
             party=party,
             object_id=obj["id"],

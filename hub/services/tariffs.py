@@ -20,7 +20,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
 from hub.services.freshness import supersedes
-from hub.services.locations import WriteResult
+from hub.services.results import WriteResult
 
 MODULE = ModuleID.TARIFFS
 
@@ -64,13 +64,13 @@ def tariff_put(
     tariff_id: str,
     data: dict[str, Any],
     correlation_id: str = "",
-) -> WriteResult:
+) -> WriteResult[Tariff]:
     """Store a CPO's tariff and broadcast it; older or replayed versions change nothing."""
     tariff = _locked(party, tariff_id)
     live = tariff is not None and tariff.deleted_at is None
-    stale = tariff is not None and not supersedes(data, tariff.data, whole=True)
-    if stale:  # also a replay of a version older than a deletion: it stays deleted
-        return WriteResult(created=False, changed=False)
+    # Stale, or a replay of a version older than a deletion: it stays deleted.
+    if tariff is not None and not supersedes(data, tariff.data, whole=True):
+        return WriteResult(tariff, created=False, changed=False)
     fields = {
         "data": data,
         "currency": str(data.get("currency", ""))[:3],
@@ -79,7 +79,7 @@ def tariff_put(
         "owner": owner,
     }
     if tariff is None:
-        Tariff.objects.create(
+        tariff = Tariff.objects.create(
             country_code=party.country_code,
             party_id=party.party_id,
             tariff_id=tariff_id.upper(),
@@ -90,13 +90,13 @@ def tariff_put(
             setattr(tariff, name, value)
         tariff.save()
     _broadcast(party, tariff_id, "PUT", owner, correlation_id)
-    return WriteResult(created=not live, changed=True)
+    return WriteResult(tariff, created=not live, changed=True)
 
 
 @transaction.atomic
 def tariff_delete(
     *, owner: Platform, party: PartyRef, tariff_id: str, correlation_id: str = ""
-) -> None:
+) -> WriteResult[Tariff]:
     """Retire a tariff and broadcast the DELETE."""
     tariff = _locked(party, tariff_id)
     if tariff is None or tariff.deleted_at is not None:
@@ -104,11 +104,12 @@ def tariff_delete(
     tariff.deleted_at = timezone.now()
     tariff.save(update_fields=["deleted_at", "updated_at"])
     _broadcast(party, tariff_id, "DELETE", owner, correlation_id)
+    return WriteResult(tariff, created=False, changed=True)
 
 
 def tariff_put_pulled(
     *, owner: Platform, party: PartyRef, object_id: str, data: dict[str, Any], correlation_id: str
-) -> WriteResult:
+) -> WriteResult[Tariff]:
     """Store a tariff the hub pulled from its CPO's SENDER list (`hub.modules` sync)."""
     return tariff_put(
         owner=owner, party=party, tariff_id=object_id, data=data, correlation_id=correlation_id

@@ -31,7 +31,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
 from hub.services.freshness import supersedes
-from hub.services.locations import WriteResult
+from hub.services.results import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
 
@@ -77,7 +77,7 @@ def token_write(
     method: str,
     data: dict[str, Any],
     correlation_id: str = "",
-) -> WriteResult:
+) -> WriteResult[Token]:
     """Store an eMSP's PUT or PATCH of a token, learn its owner and broadcast it to the CPOs
     (2.2.1 mod_tokens Receiver PUT/PATCH). A PATCH of a token the hub does not have is
     404 + 2004 (the eMSP is expected to PUT it then)."""
@@ -86,11 +86,11 @@ def token_write(
         if token is None:
             raise UnknownTokenError(f"Unknown token {uid} of type {token_type}; PUT it first")
         if not supersedes(data, token.data):
-            return WriteResult(created=False, changed=False)
+            return WriteResult(token, created=False, changed=False)
         document = {**token.data, **copy.deepcopy(data)}
     else:
         if token is not None and not supersedes(data, token.data):
-            return WriteResult(created=False, changed=False)
+            return WriteResult(token, created=False, changed=False)
         document = copy.deepcopy(data)
     fields = {
         "data": document,
@@ -101,7 +101,7 @@ def token_write(
     }
     created = token is None
     if token is None:
-        Token.objects.create(
+        token = Token.objects.create(
             country_code=party.country_code,
             party_id=party.party_id,
             uid=uid.upper(),
@@ -122,7 +122,7 @@ def token_write(
         correlation_id=correlation_id,
         patch_fields=sorted(data) if operation == "PATCH" else (),
     )
-    return WriteResult(created=created, changed=True)
+    return WriteResult(token, created=created, changed=True)
 
 
 def token_get(party: PartyRef, uid: str, token_type: str) -> dict[str, Any]:

@@ -172,4 +172,4 @@ def _ingest(platform: Platform, party: PartyRef, obj: dict[str, Any], correlatio
     serializer = CdrSerializer(data=obj)
     if not serializer.is_valid():
         raise InvalidParametersError(validation_message(serializer.errors))
-    return cdr_ingest(owner=platform, party=party, data=obj, correlation_id=correlation_id).cdr
+    return cdr_ingest(owner=platform, party=party, data=obj, correlation_id=correlation_id).stored
