@@ -3,26 +3,16 @@
 A task is an entry point (like a view): it imports the services at the top. The services never
 import this module back; they enqueue by the stable name (`hub.celery.task_named`)."""
 
-from collections.abc import Callable
-from typing import Any
-
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 
 from hub.services.delivery.sending import delivery_send
 from hub.services.delivery.sweep import delivery_sweep
 from hub.services.reconciliation.report import reconcile_previous_day
-from hub.services.registry.stillalive import platform_probe, still_alive_check
+from hub.services.registry.stillalive import platform_probe, still_alive_claim
 from hub.services.retention import prune_all, prune_exchange_log
 from hub.services.routing.async_results import async_requests_expire
-from hub.services.sync import pull_sync, pull_sync_run
-
-
-def enqueue_on_commit(task: Any, *ids: int | str) -> None:
-    """Enqueue `task(*ids)` once the current transaction commits (never for rolled-back data)."""
-    send: Callable[[], Any] = lambda: task.delay(*ids)  # noqa: E731
-    transaction.on_commit(send)
+from hub.services.sync import pull_sync_due, pull_sync_run
 
 
 @shared_task(name="hub.exchange_log_prune", ignore_result=True)
@@ -77,8 +67,13 @@ def delivery_sweep_task() -> dict[str, int]:
 
 @shared_task(name="hub.still_alive_check", ignore_result=True)
 def still_alive_check_task() -> dict[str, int]:
-    """Probe the platforms silent for OCPI_STILL_ALIVE_AFTER_S, one task each (beat)."""
-    return still_alive_check(enqueue=True)
+    """Probe the platforms silent for OCPI_STILL_ALIVE_AFTER_S, one task each (beat): a dead
+    partner's timeout then never delays the others. Claimed first, so a backlog is never
+    handed out twice."""
+    claimed = still_alive_claim()
+    for platform_id in claimed:
+        still_alive_probe_task.delay(platform_id)
+    return {"due": len(claimed), "enqueued": len(claimed)}
 
 
 @shared_task(name="hub.still_alive_probe", ignore_result=True)
@@ -89,8 +84,12 @@ def still_alive_probe_task(platform_id: int) -> str:
 
 @shared_task(name="hub.pull_sync", ignore_result=True)
 def pull_sync_task() -> list[str]:
-    """Hand every due incremental pull of a CPO's locations/tariffs to a worker (beat)."""
-    return pull_sync(enqueue=True)
+    """Hand every due incremental pull of a CPO's locations/tariffs to its own task (beat);
+    `pull_sync_due` claims each, so a backlog is never enqueued twice."""
+    due = pull_sync_due()
+    for item in due:
+        pull_sync_party_task.delay(item.platform_id, item.country_code, item.party_id, item.module)
+    return [f"{item.country_code}*{item.party_id} {item.module}: enqueued" for item in due]
 
 
 # A pull may run long: its own time limit, and acknowledged on receipt (not acks_late): a run

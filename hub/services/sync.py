@@ -43,7 +43,6 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework import serializers
 
-from hub.celery import task_named
 from hub.models import (
     ConnectionStatus,
     InterfaceRole,
@@ -479,14 +478,9 @@ def pull_sync_run(*, platform_id: int, country_code: str, party_id: str, module:
     return result.summary
 
 
-def pull_sync(*, enqueue: bool = False) -> list[str]:
-    """Run (or, with `enqueue`, hand to workers) every due incremental pull."""
-    due = pull_sync_due()
-    if enqueue:
-        pull_party = task_named("hub.pull_sync_party")
-        for item in due:
-            pull_party.delay(item.platform_id, item.country_code, item.party_id, item.module)
-        return [f"{item.country_code}*{item.party_id} {item.module}: enqueued" for item in due]
+def pull_sync() -> list[str]:
+    """Run every due incremental pull inline (tests, commands; the beat task `hub.pull_sync`
+    instead hands each to its own `hub.pull_sync_party` task)."""
     return [
         f"{item.country_code}*{item.party_id} {item.module}: "
         + pull_sync_run(
@@ -495,5 +489,5 @@ def pull_sync(*, enqueue: bool = False) -> list[str]:
             party_id=item.party_id,
             module=item.module,
         )
-        for item in due
+        for item in pull_sync_due()
     ]

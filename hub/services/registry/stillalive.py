@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from hub.celery import task_named
 from hub.models import ConnectionStatus, Platform
 from hub.modules import ModuleID
 from hub.ocpi.client import OcpiClient, OcpiClientError, UrlNotAllowedError
@@ -87,15 +86,9 @@ def platform_probe(*, platform_id: int) -> str:
     return str(status)
 
 
-def still_alive_check(*, enqueue: bool = False) -> dict[str, int]:
-    """Probe every silent platform: inline (tests, commands) or, with `enqueue`, one
-    `hub.still_alive_probe` task each (the beat task: a dead partner's timeout then never
-    delays the others). Returns counts by outcome."""
+def still_alive_check() -> dict[str, int]:
+    """Probe every silent platform inline (tests, commands; the beat task `hub.still_alive_check`
+    instead hands each claimed platform to its own probe task). Returns counts by outcome."""
     claimed = still_alive_claim()
-    if enqueue:
-        probe = task_named("hub.still_alive_probe")
-        for platform_id in claimed:
-            probe.delay(platform_id)
-        return {"due": len(claimed), "enqueued": len(claimed)}
     outcomes = Counter(platform_probe(platform_id=platform_id) for platform_id in claimed)
     return {"due": len(claimed), **outcomes}
