@@ -4,8 +4,9 @@ delivery id. Celery carries only ids; the sweeper re-enqueues whatever the broke
 import logging
 from typing import Any
 
+from django.db import transaction
+
 from hub.celery import task_named
-from hub.models import PushDelivery
 from hub.services.delivery.rules import is_money
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ def dispatch(delivery_id: int, module: str, countdown: float = 0.0) -> None:
         logger.exception("Could not enqueue delivery %s; the sweeper will", delivery_id)
 
 
-def schedule(delivery_id: int, countdown: float) -> None:
-    module = PushDelivery.objects.filter(pk=delivery_id).values_list("module", flat=True).first()
-    if module is not None:
-        dispatch(delivery_id, module, countdown)
+def dispatch_on_commit(delivery_id: int, module: str, countdown: float = 0.0) -> None:
+    """`dispatch` once the current transaction commits: never a task for a rolled-back row.
+
+    Not Celery's `Task.delay_on_commit`: that lets a broker error escape from the commit hook
+    into the request or task that has already committed (a partner would see a 500 for a PUT
+    that was stored). Here the error is logged and the sweeper hands the delivery out later."""
+    transaction.on_commit(lambda: dispatch(delivery_id, module, countdown))

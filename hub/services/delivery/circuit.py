@@ -185,5 +185,5 @@ def hand_out(receiver_id: int, limit: int | None = None) -> int:
             locked_until=now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S), enqueued_at=now
         )
         for delivery in waiting:
-            transaction.on_commit(functools.partial(broker.dispatch, delivery.pk, delivery.module))
+            broker.dispatch_on_commit(delivery.pk, delivery.module)
     return len(waiting)

@@ -2,7 +2,6 @@
 retry after the backoff, giving up (money DEAD, state FAILED and the receiver OFFLINE), or
 retiring into a newer delivery of the same object."""
 
-import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,7 +58,7 @@ def _kick_group(delivery: PushDelivery) -> None:
     if waiting:
         PushDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=timezone.now())
     for delivery_id in waiting:
-        transaction.on_commit(functools.partial(broker.dispatch, delivery_id, delivery.module))
+        broker.dispatch_on_commit(delivery_id, delivery.module)
 
 
 def give_up(delivery: PushDelivery, reason: str) -> str:

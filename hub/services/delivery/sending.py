@@ -5,7 +5,6 @@ Every outcome of an attempt, an exception or a soft time limit included, ends in
 `give_up_or_retry` or a final status, with a PushAttempt row (docs/security.md, "The
 outbox")."""
 
-import functools
 import logging
 import zlib
 from datetime import datetime, timedelta
@@ -218,7 +217,7 @@ def _claim(delivery_id: int) -> PushDelivery | str:
             delivery.save(
                 update_fields=["next_attempt_at", "enqueued_at", "locked_until", "updated_at"]
             )
-            transaction.on_commit(lambda: broker.schedule(delivery.pk, ORDERING_WAIT_S))
+            broker.dispatch_on_commit(delivery.pk, delivery.module, ORDERING_WAIT_S)
             return "waiting"
         if _older_release_open(delivery):
             return _wait(delivery)
@@ -315,9 +314,7 @@ def _appoint_waker(delivery: PushDelivery, retry_at: datetime, now: datetime) ->
     delivery.next_attempt_at = retry_at
     delivery.save(update_fields=["next_attempt_at", "updated_at"])
     countdown = (retry_at - now).total_seconds()
-    transaction.on_commit(
-        functools.partial(broker.dispatch, delivery.pk, delivery.module, countdown)
-    )
+    broker.dispatch_on_commit(delivery.pk, delivery.module, countdown)
 
 
 def _lock_group(delivery: PushDelivery, group: str) -> None:

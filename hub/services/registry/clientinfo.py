@@ -27,7 +27,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from hub.celery import task_named
 from hub.models import (
     ConnectionStatus,
     Platform,
@@ -40,6 +39,7 @@ from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
 from hub.schemas.hubclientinfo import client_info
 from hub.selectors import client_infos_visible_to, may_route, receivers_for
+from hub.services.delivery import broker
 from hub.services.delivery.enqueue import push_enqueue, receiver_endpoint
 from hub.services.delivery.types import PushRequest, Receiver
 
@@ -126,15 +126,8 @@ def _postpone(deliveries: list[PushDelivery], delay_s: float) -> None:
         next_attempt_at=due, expires_at=F("expires_at") + timedelta(seconds=delay_s)
     )
 
-    def send() -> None:
-        deliver_push_task = task_named("hub.deliver_push")
-        for delivery_id in ids:
-            try:
-                deliver_push_task.apply_async((delivery_id,), countdown=delay_s)
-            except Exception:  # the sweeper re-enqueues what the broker did not take
-                logger.exception("Could not enqueue delivery %s; the sweeper will", delivery_id)
-
-    transaction.on_commit(send)
+    for delivery_id in ids:
+        broker.dispatch_on_commit(delivery_id, ModuleID.HUB_CLIENT_INFO, delay_s)
 
 
 def build_clientinfo_push(delivery: PushDelivery) -> PushRequest | None:
