@@ -193,3 +193,10 @@ OCPI_RETENTION_PROXIED_URL_DAYS: float = env.float("OCPI_RETENTION_PROXIED_URL_D
 OCPI_RETENTION_BATCH_SIZE: int = env.int("OCPI_RETENTION_BATCH_SIZE", default=1000)
 OCPI_RETENTION_TIME_BUDGET_S: float = env.float("OCPI_RETENTION_TIME_BUDGET_S", default=20.0)
 OCPI_RETENTION_INTERVAL_S: float = env.float("OCPI_RETENTION_INTERVAL_S", default=900.0)
+
+# Roaming mode (DESIGN §6b): `open` lets every connected CPO and eMSP exchange everything;
+# `agreements` lets through only what an active roaming agreement's scopes allow
+# (hub.models.agreements, `python manage.py roaming_agreement`).
+OCPI_ROAMING_MODE: str = env("OCPI_ROAMING_MODE", default="open").lower()
+if OCPI_ROAMING_MODE not in ("open", "agreements"):
+    raise ValueError(f"OCPI_ROAMING_MODE must be 'open' or 'agreements', not {OCPI_ROAMING_MODE!r}")

@@ -1,5 +1,11 @@
 """The hub's domain models, one module per concern."""
 
+from hub.models.agreements import (
+    ALL_SCOPES,
+    AgreementScope,
+    AgreementStatus,
+    RoamingAgreement,
+)
 from hub.models.cdrs import (
     Cdr,
     FindingKind,
@@ -43,6 +49,10 @@ from hub.models.tariffs import Tariff
 from hub.models.tokens import Token, TokenOwner, TokenSource
 
 __all__ = [
+    "ALL_SCOPES",
+    "AgreementScope",
+    "AgreementStatus",
+    "RoamingAgreement",
     "ASYNC_OPERATION_CHOICES",
     "DeliveryOperation",
     "FindingKind",
