@@ -318,44 +318,46 @@ class DisplayTextSerializer(OcpiObjectSerializer):
     text = OcpiStringField(max_length=512)
 
 
-class LatitudeField(PatternStringField):
+class DegreesField(PatternStringField):
+    """A GeoLocation coordinate: decimal degrees as a string, 5 to 7 decimals, within
+    ±`limit`; subclasses give the spec's pattern and length."""
+
+    limit: int
+    length: int  # the spec's string(n)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", self.length)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if abs(Decimal(value)) > self.limit:
+            raise serializers.ValidationError(f"must be between -{self.limit} and {self.limit}")
+        return value
+
+
+class LatitudeField(DegreesField):
     """GeoLocation latitude: string(10), `-?[0-9]{1,2}\\.[0-9]{5,7}`, -90 to 90."""
 
+    limit = 90
+    length = 10
     pattern = re.compile(r"-?[0-9]{1,2}\.[0-9]{5,7}")
     pattern_message = (
         r"must match -?[0-9]{1,2}\.[0-9]{5,7} (decimal degrees, 5 to 7 decimals, "
         'e.g. "52.37403")'
     )
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 10)
-        super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if abs(Decimal(value)) > 90:
-            raise serializers.ValidationError("must be between -90 and 90")
-        return value
-
-
-class LongitudeField(PatternStringField):
+class LongitudeField(DegreesField):
     """GeoLocation longitude: string(11), `-?[0-9]{1,3}\\.[0-9]{5,7}`, -180 to 180."""
 
+    limit = 180
+    length = 11
     pattern = re.compile(r"-?[0-9]{1,3}\.[0-9]{5,7}")
     pattern_message = (
         r"must match -?[0-9]{1,3}\.[0-9]{5,7} (decimal degrees, 5 to 7 decimals, "
         'e.g. "4.89170")'
     )
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 11)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if abs(Decimal(value)) > 180:
-            raise serializers.ValidationError("must be between -180 and 180")
-        return value
 
 
 class GeoLocationSerializer(OcpiObjectSerializer):
