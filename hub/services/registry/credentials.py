@@ -172,6 +172,28 @@ def _claim_roles(
     return plan
 
 
+def _claim_and_store(
+    locked: Platform,
+    credentials: dict[str, Any],
+    discovery: PartnerDiscovery,
+    *,
+    actor: str,
+    initiated_by: str,
+    field_prefix: str = "",
+) -> ClaimsPlan:
+    """Inside the registry's transaction, with the platform row locked: claim the roles the
+    partner's credentials name and store the registration they complete."""
+    plan = _claim_roles(locked, credentials["roles"], actor=actor, field_prefix=field_prefix)
+    _store_registration(
+        locked,
+        outbound_token=credentials["token"],
+        roles=plan.working,
+        discovery=discovery,
+        initiated_by=initiated_by,
+    )
+    return plan
+
+
 def credentials_register(
     *, platform: Platform, data: object, token_form: str, correlation_id: str | None = None
 ) -> tuple[dict[str, Any], str]:
@@ -242,14 +264,11 @@ def _partner_credentials(
         locked = Platform.objects.select_for_update().get(pk=platform.pk)
         if locked.registered != must_be_registered:
             raise MethodNotAllowedError(refusal)
-        plan = _claim_roles(
-            locked, credentials["roles"], actor=f"partner {locked.name} (credentials {method})"
-        )
-        _store_registration(
+        plan = _claim_and_store(
             locked,
-            outbound_token=credentials["token"],
-            roles=plan.working,
-            discovery=discovery,
+            credentials,
+            discovery,
+            actor=f"partner {locked.name} (credentials {method})",
             initiated_by=RegistrationInitiator.PARTNER,
         )
         locked.tokens.all().delete()
@@ -406,18 +425,13 @@ def platform_connect(
     try:
         with transaction.atomic():
             locked = Platform.objects.select_for_update().get(pk=platform.pk)
-            plan = _claim_roles(
+            plan = _claim_and_store(
                 locked,
-                credentials["roles"],
+                credentials,
+                discovery,
                 actor=actor,
-                field_prefix="partner credentials: ",
-            )
-            _store_registration(
-                locked,
-                outbound_token=credentials["token"],
-                roles=plan.working,
-                discovery=discovery,
                 initiated_by=RegistrationInitiator.HUB,
+                field_prefix="partner credentials: ",
             )
             locked.tokens.exclude(digest=token_b_digest).delete()
             locked.tokens.filter(digest=token_b_digest).update(scope=TokenScope.ACCESS)
@@ -464,18 +478,13 @@ def credentials_rotate(*, platform: Platform) -> Platform:
         ) from exc
     with transaction.atomic():
         locked = Platform.objects.select_for_update().get(pk=platform.pk)
-        plan = _claim_roles(
+        plan = _claim_and_store(
             locked,
-            credentials["roles"],
+            credentials,
+            discovery,
             actor="hub (credentials rotation)",
-            field_prefix="partner credentials: ",
-        )
-        _store_registration(
-            locked,
-            outbound_token=credentials["token"],
-            roles=plan.working,
-            discovery=discovery,
             initiated_by=locked.initiated_by,
+            field_prefix="partner credentials: ",
         )
         locked.tokens.filter(~Q(digest=new_digest)).delete()
     if plan.pending_message:
