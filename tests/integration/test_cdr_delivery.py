@@ -141,7 +141,9 @@ def test_worker_killed_mid_delivery_the_cdr_is_still_delivered(
     # then: once its lease has expired, the sweeper hands it to a new worker
     assert wait_until(lambda: delivery().locked_until < timezone.now(), timeout=10)
     celery_worker_factory(OCPI_PUSH_LEASE_S="2", **FAST_RETRIES)
-    assert delivery_sweep()["released"] == 1
+    # (the killed worker may also have held a ClientInfo push of the net's registrations:
+    # the sweep releases those too, so count at least the CDR's)
+    assert delivery_sweep()["released"] >= 1
     assert wait_until(lambda: status_is(DeliveryStatus.DELIVERED), timeout=30)
     # at-least-once: the eMSP saw the first POST (which it processed after the worker died)
     # and the resend; it de-duplicates on the CDR's id. Never more than twice.
