@@ -319,11 +319,21 @@ class DisplayTextSerializer(OcpiObjectSerializer):
 
 
 class DegreesField(PatternStringField):
-    """A GeoLocation coordinate: decimal degrees as a string, 5 to 7 decimals, within
-    ±`limit`; subclasses give the spec's pattern and length."""
+    """A GeoLocation coordinate: string(`length`) of decimal degrees, at most `digits` before
+    the point and 5 to 7 after it (`-?[0-9]{1,digits}\\.[0-9]{5,7}`), within ±`limit`."""
 
-    limit: int
-    length: int  # the spec's string(n)
+    digits: ClassVar[int]
+    limit: ClassVar[int]
+    length: ClassVar[int]  # the spec's string(n)
+    example: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        shape = rf"-?[0-9]{{1,{cls.digits}}}\.[0-9]{{5,7}}"
+        cls.pattern = re.compile(shape)
+        cls.pattern_message = (
+            f'must match {shape} (decimal degrees, 5 to 7 decimals, e.g. "{cls.example}")'
+        )
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", self.length)
@@ -337,27 +347,15 @@ class DegreesField(PatternStringField):
 
 
 class LatitudeField(DegreesField):
-    """GeoLocation latitude: string(10), `-?[0-9]{1,2}\\.[0-9]{5,7}`, -90 to 90."""
+    """GeoLocation latitude: string(10), -90 to 90."""
 
-    limit = 90
-    length = 10
-    pattern = re.compile(r"-?[0-9]{1,2}\.[0-9]{5,7}")
-    pattern_message = (
-        r"must match -?[0-9]{1,2}\.[0-9]{5,7} (decimal degrees, 5 to 7 decimals, "
-        'e.g. "52.37403")'
-    )
+    digits, limit, length, example = 2, 90, 10, "52.37403"
 
 
 class LongitudeField(DegreesField):
-    """GeoLocation longitude: string(11), `-?[0-9]{1,3}\\.[0-9]{5,7}`, -180 to 180."""
+    """GeoLocation longitude: string(11), -180 to 180."""
 
-    limit = 180
-    length = 11
-    pattern = re.compile(r"-?[0-9]{1,3}\.[0-9]{5,7}")
-    pattern_message = (
-        r"must match -?[0-9]{1,3}\.[0-9]{5,7} (decimal degrees, 5 to 7 decimals, "
-        'e.g. "4.89170")'
-    )
+    digits, limit, length, example = 3, 180, 11, "4.89170"
 
 
 class GeoLocationSerializer(OcpiObjectSerializer):
