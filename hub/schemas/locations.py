@@ -137,10 +137,16 @@ class OcpiDateTimeFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class PatternStringField(OcpiStringField):
-    """string(n) that must match a regular expression as a whole."""
+    """string(`length`) that must match a regular expression as a whole."""
 
     pattern: ClassVar[re.Pattern[str]]
     pattern_message: ClassVar[str]
+    length: ClassVar[int | None] = None  # the spec's string(n); a field may pass its own
+
+    def __init__(self, **kwargs: Any) -> None:
+        if self.length is not None:
+            kwargs.setdefault("max_length", self.length)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
@@ -154,16 +160,11 @@ class TimeOfDayField(PatternStringField):
 
     pattern = re.compile(r"([0-1][0-9]|2[0-3]):[0-5][0-9]")
     pattern_message = "must be a time of day HH:MM from 00:00 to 23:59"
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 5)
-        super().__init__(**kwargs)
+    length = 5
 
 
 class _UpperCodeField(PatternStringField):
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 3)
-        super().__init__(**kwargs)
+    length = 3
 
 
 class CountryAlpha3Field(_UpperCodeField):
@@ -185,10 +186,7 @@ class LanguageField(PatternStringField):
 
     pattern = re.compile(r"[A-Za-z]{2}")
     pattern_message = "must be a 2-letter ISO 639-1 language code"
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 2)
-        super().__init__(**kwargs)
+    length = 2
 
 
 @cache
@@ -324,7 +322,6 @@ class DegreesField(PatternStringField):
 
     digits: ClassVar[int]
     limit: ClassVar[int]
-    length: ClassVar[int]  # the spec's string(n)
     example: ClassVar[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -334,10 +331,6 @@ class DegreesField(PatternStringField):
         cls.pattern_message = (
             f'must match {shape} (decimal degrees, 5 to 7 decimals, e.g. "{cls.example}")'
         )
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", self.length)
-        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)

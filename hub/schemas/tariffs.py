@@ -54,10 +54,7 @@ class LocalDateField(PatternStringField):
 
     pattern = re.compile(r"([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
     pattern_message = "must be a date YYYY-MM-DD"
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 10)
-        super().__init__(**kwargs)
+    length = 10
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)

@@ -95,18 +95,17 @@ def store_report(
     error: str,
 ) -> ReconciliationReport:
     """Create or replace the (CPO, eMSP, period) report: one row, its findings rewritten."""
+    identity = {  # one report per (CPO, eMSP, period)
+        "cpo_country_code": cpo.country_code,
+        "cpo_party_id": cpo.party_id,
+        "emsp_country_code": emsp.country_code,
+        "emsp_party_id": emsp.party_id,
+        "period_start": period_start,
+        "period_end": period_end,
+    }
     with transaction.atomic():
         existing = list(
-            ReconciliationReport.objects.select_for_update()
-            .filter(
-                cpo_country_code=cpo.country_code,
-                cpo_party_id=cpo.party_id,
-                emsp_country_code=emsp.country_code,
-                emsp_party_id=emsp.party_id,
-                period_start=period_start,
-                period_end=period_end,
-            )
-            .order_by("pk")
+            ReconciliationReport.objects.select_for_update().filter(**identity).order_by("pk")
         )
         report = existing[0] if existing else None
         if len(existing) > 1:  # not expected; keep one
@@ -121,14 +120,7 @@ def store_report(
                     )
             report.findings.all().delete()
         else:
-            report = ReconciliationReport(
-                cpo_country_code=cpo.country_code,
-                cpo_party_id=cpo.party_id,
-                emsp_country_code=emsp.country_code,
-                emsp_party_id=emsp.party_id,
-                period_start=period_start,
-                period_end=period_end,
-            )
+            report = ReconciliationReport(**identity)
         order = {kind: i for i, kind in enumerate(Kind.values)}
         findings.sort(key=lambda f: (order.get(f.kind, 99), f.cdr_key))
         counts = dict.fromkeys(Kind.values, 0)
