@@ -95,4 +95,5 @@ class Command(BaseCommand):
             return
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
-            self.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+            line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+            self.stdout.write(line.rstrip())

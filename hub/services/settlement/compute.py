@@ -63,6 +63,11 @@ def round_money(value: Decimal, currency: str) -> Decimal:
     return value.quantize(minor_unit(currency), rounding=ROUNDING)
 
 
+def money_text(value: Decimal, currency: str) -> str:
+    """An amount spelled in its currency's minor unit ("1.20", not the column's "1.2000")."""
+    return format(round_money(value, currency), "f")
+
+
 def month_days(month: date) -> list[date]:
     """Every day of the month `month` (its first day)."""
     count = calendar.monthrange(month.year, month.month)[1]
@@ -178,8 +183,8 @@ def _per_cdr_lines(term: TermFacts, cdrs: Sequence[CdrFacts]) -> list[Line]:
                 unit_amount=term.amount,
                 amount=round_money(cost * term.amount / 100, currency),
                 currency=currency,
-                detail=f"{term.amount}% of {_fmt(cost.quantize(QUANTITY_EXP))} {currency} "
-                "total_cost excl. VAT",
+                detail=f"{_fmt(term.amount.normalize())}% of "
+                f"{_fmt(cost.quantize(QUANTITY_EXP))} {currency} total_cost excl. VAT",
             )
             for currency, cost in sorted(sums.cost.items())
         ]

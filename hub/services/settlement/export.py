@@ -5,6 +5,7 @@ import io
 from collections.abc import Iterable
 
 from hub.models import SettlementStatement
+from hub.services.settlement.compute import money_text
 from hub.services.staff import SafeCsvWriter
 
 CSV_COLUMNS = (
@@ -52,7 +53,7 @@ def settlement_csv(statements: Iterable[SettlementStatement]) -> str:
                     line.fee_term_id or "",
                     format(line.quantity, "f"),
                     format(line.unit_amount, "f"),
-                    format(line.amount, "f"),
+                    money_text(line.amount, line.currency),
                     line.currency,
                     line.payer,
                     line.payee,

@@ -3,6 +3,7 @@
 from datetime import UTC
 
 from hub.models import FeeParty, SettlementStatement
+from hub.services.settlement.compute import money_text
 
 PARTY_LABELS = dict(FeeParty.choices)
 
@@ -61,7 +62,7 @@ def statement_text(statement: SettlementStatement) -> str:
                 line.kind,
                 format(line.quantity.normalize(), "f"),
                 format(line.unit_amount.normalize(), "f"),
-                f"{line.amount:f} {line.currency}",
+                f"{money_text(line.amount, line.currency)} {line.currency}",
                 f"{PARTY_LABELS[line.payer]} → {PARTY_LABELS[line.payee]}",
                 line.detail,
             ]
