@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from hub.admin.display import cdr_change_link, party_label, pretty_json, status_badge
 from hub.admin.mixins import ReadOnlyAdmin, ReadOnlyInline, permission
 from hub.models import FeeKind, FeeTerm, SettlementLine, SettlementStatement, StatementStatus
+from hub.services.settlement.compute import PARTIES
 from hub.services.settlement.export import settlement_csv
 from hub.services.settlement.statement import SettlementError, settle_agreement
 from hub.services.staff import export_record
@@ -232,7 +233,7 @@ class SettlementStatementAdmin(ReadOnlyAdmin):
         if not net:
             return "—"
         return "; ".join(
-            f"{currency}: " + ", ".join(f"{party} {amount}" for party, amount in parties.items())
+            f"{currency}: " + ", ".join(f"{party} {parties.get(party, '')}" for party in PARTIES)
             for currency, parties in sorted(net.items())
         )
 

@@ -97,7 +97,8 @@ class FeeTerm(models.Model):
 
     def __str__(self) -> str:
         unit = "%" if self.kind == FeeKind.REVENUE_SHARE else f" {self.currency}"
-        return f"{self.kind} {self.amount}{unit} {self.payer}→{self.payee}"
+        # normalize(): the column's 4 places would print 0.40 as 0.4000.
+        return f"{self.kind} {self.amount.normalize():f}{unit} {self.payer}→{self.payee}"
 
     def clean(self) -> None:
         """The rules the constraints hold, with messages naming the field."""

@@ -5,7 +5,7 @@ import io
 from collections.abc import Iterable
 
 from hub.models import SettlementStatement
-from hub.services.settlement.compute import money_text
+from hub.services.settlement.compute import PARTIES, money_text
 from hub.services.staff import SafeCsvWriter
 
 CSV_COLUMNS = (
@@ -61,7 +61,8 @@ def settlement_csv(statements: Iterable[SettlementStatement]) -> str:
                 )
             )
         for currency, parties in sorted((statement.net or {}).items()):
-            for party, amount in parties.items():
+            for party in PARTIES:  # jsonb keeps no key order: the parties' fixed order
+                amount = parties.get(party, "")
                 writer.writerow(("net", *head, "", "", "", "", amount, currency, "", party, ""))
         for item in statement.disputed or []:
             writer.writerow(

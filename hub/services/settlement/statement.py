@@ -272,7 +272,7 @@ def get_agreement(agreement_id: int | str) -> RoamingAgreement:
     try:
         return RoamingAgreement.objects.get(pk=int(agreement_id))
     except (ValueError, RoamingAgreement.DoesNotExist):
-        raise SettlementError(f"no roaming agreement with id {agreement_id!r}") from None
+        raise SettlementError(f"no roaming agreement with id {agreement_id}") from None
 
 
 def settle_month(

@@ -3,7 +3,7 @@
 from datetime import UTC
 
 from hub.models import FeeParty, SettlementStatement
-from hub.services.settlement.compute import money_text
+from hub.services.settlement.compute import PARTIES, money_text
 
 PARTY_LABELS = dict(FeeParty.choices)
 
@@ -74,7 +74,8 @@ def statement_text(statement: SettlementStatement) -> str:
     if statement.net:
         out.append("Net (+ receives, − pays):")
         rows = [
-            [currency] + [f"{PARTY_LABELS[party]} {amount}" for party, amount in parties.items()]
+            # PostgreSQL's jsonb does not keep key order: the parties in their fixed order.
+            [currency] + [f"{PARTY_LABELS[party]} {parties.get(party, '')}" for party in PARTIES]
             for currency, parties in sorted(statement.net.items())
         ]
         out += _table(rows)
