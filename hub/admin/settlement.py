@@ -21,6 +21,7 @@ from hub.admin.mixins import ReadOnlyAdmin, ReadOnlyInline, permission
 from hub.models import FeeKind, FeeTerm, SettlementLine, SettlementStatement, StatementStatus
 from hub.services.settlement.compute import PARTIES
 from hub.services.settlement.export import settlement_csv
+from hub.services.settlement.fees import fee_term_remove, fee_term_save
 from hub.services.settlement.statement import SettlementError, settle_agreement
 from hub.services.staff import export_record
 
@@ -78,6 +79,18 @@ class FeeTermAdmin(admin.ModelAdmin):
     @admin.display(description="amount", ordering="amount")
     def amount_text(self, term: FeeTerm) -> str:
         return fee_amount_text(term)
+
+    def save_model(self, request: HttpRequest, obj: FeeTerm, form: Any, change: bool) -> None:
+        # The form has validated the term already (the same model rules); the service is
+        # the one place fee terms are written.
+        fee_term_save(term=obj)
+
+    def delete_model(self, request: HttpRequest, obj: FeeTerm) -> None:
+        fee_term_remove(term_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FeeTerm]) -> None:
+        for term_id in queryset.values_list("pk", flat=True):
+            fee_term_remove(term_id=term_id)
 
 
 class SettlementLineInline(ReadOnlyInline):

@@ -172,18 +172,30 @@ def _sums(cdrs: Iterable[CdrFacts]) -> _Sums:
     return sums
 
 
+def _line(term: TermFacts, quantity: Decimal, amount: Decimal, currency: str, detail: str) -> Line:
+    return Line(
+        term_id=term.id,
+        kind=term.kind,
+        quantity=quantity,
+        unit_amount=term.amount,
+        amount=round_money(amount, currency),
+        currency=currency,
+        payer=term.payer,
+        payee=term.payee,
+        detail=detail,
+    )
+
+
 def _per_cdr_lines(term: TermFacts, cdrs: Sequence[CdrFacts]) -> list[Line]:
     sums = _sums(c for c in cdrs if term.window.contains(c.day))
-    base = {"term_id": term.id, "kind": term.kind, "payer": term.payer, "payee": term.payee}
     if term.kind == FeeKind.REVENUE_SHARE:
         return [
-            Line(
-                **base,
-                quantity=cost.quantize(QUANTITY_EXP),
-                unit_amount=term.amount,
-                amount=round_money(cost * term.amount / 100, currency),
-                currency=currency,
-                detail=f"{_fmt(term.amount.normalize())}% of "
+            _line(
+                term,
+                cost.quantize(QUANTITY_EXP),
+                cost * term.amount / 100,
+                currency,
+                f"{_fmt(term.amount.normalize())}% of "
                 f"{_fmt(cost.quantize(QUANTITY_EXP))} {currency} total_cost excl. VAT",
             )
             for currency, cost in sorted(sums.cost.items())
@@ -195,13 +207,12 @@ def _per_cdr_lines(term: TermFacts, cdrs: Sequence[CdrFacts]) -> list[Line]:
     }[FeeKind(term.kind)].quantize(QUANTITY_EXP)
     unit = {FeeKind.PER_SESSION: "sessions", FeeKind.PER_KWH: "kWh", FeeKind.PER_HOUR: "h"}
     return [
-        Line(
-            **base,
-            quantity=quantity,
-            unit_amount=term.amount,
-            amount=round_money(quantity * term.amount, term.currency),
-            currency=term.currency,
-            detail=f"{_fmt(quantity.normalize())} {unit[FeeKind(term.kind)]} × "
+        _line(
+            term,
+            quantity,
+            quantity * term.amount,
+            term.currency,
+            f"{_fmt(quantity.normalize())} {unit[FeeKind(term.kind)]} × "
             f"{_fmt(term.amount.normalize())} {term.currency}",
         )
     ]
@@ -211,16 +222,12 @@ def _monthly_line(term: TermFacts, days: list[date], in_force: list[date]) -> Li
     """Prorated by days: the month's amount × the days the term was in force / the month's
     days (a whole month's fee when it was in force every day)."""
     count = sum(1 for day in in_force if term.window.contains(day))
-    return Line(
-        term_id=term.id,
-        kind=term.kind,
-        quantity=Decimal(count).quantize(QUANTITY_EXP),
-        unit_amount=term.amount,
-        amount=round_money(term.amount * count / len(days), term.currency),
-        currency=term.currency,
-        payer=term.payer,
-        payee=term.payee,
-        detail=f"{count} of {len(days)} days in force",
+    return _line(
+        term,
+        Decimal(count).quantize(QUANTITY_EXP),
+        term.amount * count / len(days),
+        term.currency,
+        f"{count} of {len(days)} days in force",
     )
 
 

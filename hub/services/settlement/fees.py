@@ -67,6 +67,17 @@ def fee_term_add(
 
 
 @transaction.atomic
+def fee_term_save(*, term: FeeTerm) -> FeeTerm:
+    """Store a new or changed fee term (the admin form's), validated as `fee_term_add`."""
+    try:
+        term.full_clean()
+    except ValidationError as exc:
+        raise FeeTermError(_messages(exc)) from None
+    term.save()
+    return term
+
+
+@transaction.atomic
 def fee_term_remove(*, term_id: int) -> FeeTerm:
     """Delete a fee term; statements computed with it keep their lines (kind, amounts and
     parties are copied on each line) until they are recomputed."""
