@@ -7,8 +7,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from celery.schedules import crontab
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +40,7 @@ from hub.services.settlement.statement import (
     settle_month,
     settle_previous_month,
 )
+from hub.tasks import settlement_monthly_task
 from tests.factories import (
     FeeTermFactory,
     ReconciliationFindingFactory,
@@ -489,3 +493,29 @@ def test_net_amounts_sum_to_zero_and_cdr_order_does_not_matter(
         assert line.amount == round_money(line.amount, line.currency)
     shuffled = data.draw(st.permutations(cdrs))
     assert run(list(shuffled)) == computed
+
+
+def test_the_monthly_task_is_scheduled_and_settles_the_previous_utc_month() -> None:
+    # given: the beat entry, and an agreement with one CDR last month
+    entry = django_settings.CELERY_BEAT_SCHEDULE["settlement-monthly"]
+    assert entry["task"] == settlement_monthly_task.name == "hub.settlement_monthly"
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert (schedule.day_of_month, schedule.hour, schedule.minute) == ({2}, {5}, {0})
+    agreement = RoamingAgreementFactory()
+    FeeTermFactory(agreement=agreement)
+    first = timezone.now().astimezone(UTC).date().replace(day=1)
+    last_month = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    make_cdr(
+        "M1",
+        end=datetime.combine(last_month, datetime.min.time(), UTC),
+        kwh="1",
+        excl="1",
+        incl=None,
+    )
+    # when
+    (statement_id,) = settlement_monthly_task()
+    # then
+    statement = SettlementStatement.objects.get(pk=statement_id)
+    assert (statement.agreement_id, statement.period) == (agreement.pk, last_month)
+    assert statement.net["EUR"]["HUB"] == "0.40"
