@@ -12,6 +12,7 @@ from hub.services.reconciliation.report import reconcile_previous_day
 from hub.services.registry.stillalive import platform_probe, still_alive_claim
 from hub.services.retention import prune_all, prune_exchange_log
 from hub.services.routing.async_results import async_requests_expire
+from hub.services.settlement.statement import settle_previous_month
 from hub.services.sync import pull_sync_due, pull_sync_run
 
 
@@ -128,3 +129,18 @@ def reconcile_cdrs_task() -> list[int]:
     """Reconcile the previous day's CDRs of every CPO (beat, daily; DESIGN §6). A rerun
     replaces that day's reports, so a lost or repeated run is harmless."""
     return reconcile_previous_day()
+
+
+@shared_task(
+    name="hub.settlement_monthly",
+    ignore_result=True,
+    acks_late=False,
+    reject_on_worker_lost=False,
+    soft_time_limit=settings.OCPI_PULL_SYNC_TIME_LIMIT_S,
+    time_limit=settings.OCPI_PULL_SYNC_TIME_LIMIT_S + 30,
+)
+def settlement_monthly_task() -> list[int]:
+    """Settle the previous month (UTC) of every roaming agreement in force during it (beat,
+    monthly; docs/settlement.md). A rerun replaces the statements in place with the same
+    figures, so a lost or repeated run is harmless."""
+    return settle_previous_month()

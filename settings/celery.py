@@ -88,6 +88,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "hub.reconcile_cdrs",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Monthly settlement of roaming agreements (docs/settlement.md): the previous month, on
+    # the 2nd at 05:00 UTC, after the reconciliation of the month's last day (03:00 on the 1st
+    # and the 2nd: late CDRs and their checks are in by then).
+    "settlement-monthly": {
+        "task": "hub.settlement_monthly",
+        "schedule": crontab(day_of_month="2", hour=5, minute=0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")

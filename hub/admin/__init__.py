@@ -9,6 +9,7 @@ from hub.admin import (  # noqa: F401 - registers the ModelAdmins
     locations,
     partners,
     platforms,
+    settlement,
     site,
     tokens_sessions,
 )

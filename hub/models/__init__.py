@@ -43,6 +43,14 @@ from hub.models.parties import (
 )
 from hub.models.proxies import Gateway, ProxiedUrl, ProxiedUrlKind
 from hub.models.sessions import Session
+from hub.models.settlement import (
+    FeeKind,
+    FeeParty,
+    FeeTerm,
+    SettlementLine,
+    SettlementStatement,
+    StatementStatus,
+)
 from hub.models.staff import StaffExport
 from hub.models.sync import SyncState
 from hub.models.tariffs import Tariff
@@ -67,6 +75,12 @@ __all__ = [
     "AsyncRequest",
     "AsyncState",
     "Session",
+    "FeeKind",
+    "FeeParty",
+    "FeeTerm",
+    "SettlementLine",
+    "SettlementStatement",
+    "StatementStatus",
     "StaffExport",
     "Token",
     "TokenOwner",

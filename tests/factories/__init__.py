@@ -2,8 +2,9 @@
 
 Import from here: `from tests.factories import CdrFactory, registered_party`. The modules
 follow the models' concerns: parties, objects (what partners send), outbox, exchanges,
-reports."""
+reports, agreements and settlement."""
 
+from tests.factories.agreements import RoamingAgreementFactory
 from tests.factories.exchanges import (
     AsyncRequestFactory,
     OcpiExchangeFactory,
@@ -36,11 +37,17 @@ from tests.factories.reports import (
     ReconciliationReportFactory,
     StaffExportFactory,
 )
+from tests.factories.settlement import (
+    FeeTermFactory,
+    SettlementLineFactory,
+    SettlementStatementFactory,
+)
 
 __all__ = [
     "AsyncRequestFactory",
     "CdrFactory",
     "EvseFactory",
+    "FeeTermFactory",
     "LocationFactory",
     "OcpiExchangeFactory",
     "PartyAuditEntryFactory",
@@ -53,9 +60,12 @@ __all__ = [
     "PushAttemptFactory",
     "PushDeliveryFactory",
     "ReceiverCircuitFactory",
+    "RoamingAgreementFactory",
     "ReconciliationFindingFactory",
     "ReconciliationReportFactory",
     "SessionFactory",
+    "SettlementLineFactory",
+    "SettlementStatementFactory",
     "StaffExportFactory",
     "SyncStateFactory",
     "TariffFactory",

@@ -20,6 +20,7 @@ CONCERNS = [
     "Locations & tariffs",
     "Tokens & sessions",
     "CDRs & reconciliation",
+    "Agreements & settlement",
     "Delivery",
     "Exchange log",
 ]
