@@ -202,6 +202,11 @@ OCPI_RETENTION_BATCH_SIZE: int = env.int("OCPI_RETENTION_BATCH_SIZE", default=10
 OCPI_RETENTION_TIME_BUDGET_S: float = env.float("OCPI_RETENTION_TIME_BUDGET_S", default=20.0)
 OCPI_RETENTION_INTERVAL_S: float = env.float("OCPI_RETENTION_INTERVAL_S", default=900.0)
 
+# Analytics (hub.services.analytics, docs/analytics.md): the longest period one request may ask
+# for (it bounds the work of one page or API call), and the period shown when none is given.
+OCPI_ANALYTICS_MAX_DAYS: int = env.int("OCPI_ANALYTICS_MAX_DAYS", default=366)
+OCPI_ANALYTICS_DEFAULT_DAYS: int = env.int("OCPI_ANALYTICS_DEFAULT_DAYS", default=30)
+
 # Roaming mode (DESIGN §6b): `open` lets every connected CPO and eMSP exchange everything;
 # `agreements` lets through only what an active roaming agreement's scopes allow
 # (hub.models.agreements, `python manage.py roaming_agreement`).

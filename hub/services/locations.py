@@ -146,27 +146,29 @@ def _sync_evse_rows(location: Location) -> None:
     changes: list[EvseStatusChange] = []
     received_at = timezone.now()
     for uid, evse in wanted.items():
+        status = str(evse.get("status", ""))[:12]
+        last_updated = _last_updated_or(evse, received_at)
         fields = {
             "evse_id": str(evse.get("evse_id") or "")[:48],
-            "status": str(evse.get("status", ""))[:12],
-            "last_updated": _last_updated_or(evse, received_at),
+            "status": status,
+            "last_updated": last_updated,
         }
         row = existing.get(uid)
         if row is None:
             Evse.objects.create(location=location, uid=uid, **fields)
         elif any(getattr(row, k) != v for k, v in fields.items()):
             Evse.objects.filter(pk=row.pk).update(**fields)
-        if row is None or row.status != fields["status"]:
+        if row is None or row.status != status:
             changes.append(
                 EvseStatusChange(
                     location=location,
                     country_code=location.country_code,
                     party_id=location.party_id,
                     evse_uid=uid,
-                    status=fields["status"],
+                    status=status,
                     # The EVSE's last_updated is when it last changed (mod_locations): the
                     # moment its new status began (receipt time when it cannot be read).
-                    changed_at=fields["last_updated"],
+                    changed_at=last_updated,
                     recorded_at=received_at,
                 )
             )
