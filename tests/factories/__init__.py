@@ -2,8 +2,9 @@
 
 Import from here: `from tests.factories import CdrFactory, registered_party`. The modules
 follow the models' concerns: parties, objects (what partners send), outbox, exchanges,
-reports."""
+reports, analytics."""
 
+from tests.factories.analytics import AuthorizationRecordFactory, EvseStatusChangeFactory
 from tests.factories.exchanges import (
     AsyncRequestFactory,
     OcpiExchangeFactory,
@@ -39,6 +40,8 @@ from tests.factories.reports import (
 
 __all__ = [
     "AsyncRequestFactory",
+    "AuthorizationRecordFactory",
+    "EvseStatusChangeFactory",
     "CdrFactory",
     "EvseFactory",
     "LocationFactory",

@@ -103,12 +103,14 @@ def _figures(
         output_field=DecimalField(max_digits=24, decimal_places=4),
     )
     sessions = Count("pk", filter=Q(credit=False)) if source == "cdrs" else Count("pk")
-    credits = Count("pk", filter=Q(credit=True)) if source == "cdrs" else Value(0)
-    totals = queryset.aggregate(sessions=sessions, credits=credits, kwh=kwh_sum)
+    aggregates: dict[str, Any] = {"sessions": sessions, "kwh": kwh_sum}
+    if source == "cdrs":
+        aggregates["credits"] = Count("pk", filter=Q(credit=True))
+    totals = queryset.aggregate(**aggregates)
     figures = ChargingFigures(
         source=source,
         sessions=totals["sessions"],
-        credits=totals["credits"] or 0,
+        credits=totals.get("credits") or 0,
         kwh=totals["kwh"] or _ZERO,
     )
     by_day = {

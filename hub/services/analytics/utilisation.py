@@ -91,11 +91,13 @@ def _scoped_locations(perspective: Perspective) -> QuerySet[Location]:
     return locations
 
 
-def utilisation(period: Period, perspective: Perspective) -> list[EvseUtilisation]:
+def utilisation(
+    period: Period, perspective: Perspective, *, now: datetime | None = None
+) -> list[EvseUtilisation]:
     """Per EVSE of the perspective's locations (those in the read model and those with
-    history), seconds per bucket over the period (see the module docstring)."""
+    history), seconds per bucket over the period up to `now` (see the module docstring)."""
     start = period.start
-    end = min(period.end, max(start, utc_now()))
+    end = min(period.end, max(start, now or utc_now()))
     locations = _scoped_locations(perspective)
     history = EvseStatusChange.objects.filter(location__in=locations)
     # The status at the start: each EVSE's newest change at or before it.
