@@ -22,6 +22,7 @@ CONCERNS = [
     "CDRs & reconciliation",
     "Delivery",
     "Exchange log",
+    "Analytics",
 ]
 
 
