@@ -74,7 +74,12 @@ def period_of(date_from: str | None, date_to: str | None, *, now: datetime | Non
     if date_from:
         start = _bound("date_from", date_from)
     else:
-        start = end - timedelta(days=settings.OCPI_ANALYTICS_DEFAULT_DAYS)
+        try:
+            start = end - timedelta(days=settings.OCPI_ANALYTICS_DEFAULT_DAYS)
+        except OverflowError as exc:  # date_to in year 1: no default start before it
+            raise InvalidParametersError(
+                f"date_to: {date_to!r} leaves no default period before it; give date_from"
+            ) from exc
     if end <= start:
         raise InvalidParametersError("date_to: must be later than date_from")
     limit = settings.OCPI_ANALYTICS_MAX_DAYS

@@ -408,16 +408,20 @@ def test_period_bounds_dates_and_datetimes() -> None:
         ("2025-03-01T10:00:00+02:00", None, "date_from"),
         ("2025-03-04", "2025-03-01", "date_to"),  # empty
         ("2024-01-01", "2025-03-01", "date_to"),  # longer than 366 days
+        (None, "0001-01-02", "date_to"),  # no default start before year 1
     ],
 )
 def test_bad_periods_are_2001_naming_the_parameter(
-    date_from: str, date_to: str | None, named: str
+    date_from: str | None, date_to: str | None, named: str
 ) -> None:
     with pytest.raises(InvalidParametersError) as raised:
         period_of(date_from, date_to)
     assert raised.value.message.startswith(f"{named}:")
 
 
-def test_kwh_are_decimal_strings() -> None:
-    cdr("D1", at(1), "0.00015", MS1, "LOC1")
-    assert cdr_figures(MARCH_1_TO_4, AS_CPA).kwh == Decimal("0.0002")
+def test_kwh_are_summed_in_decimal_and_written_as_strings() -> None:
+    cdr("D1", at(1), "0.1", MS1, "LOC1")
+    cdr("D2", at(1, 5), "0.2", MS1, "LOC1")
+    figures = cdr_figures(MARCH_1_TO_4, AS_CPA)
+    assert figures.kwh == Decimal("0.3")  # 0.1 + 0.2 in binary floats is 0.30000000000000004
+    assert figures.as_json()["kwh"] == "0.3000"
