@@ -8,6 +8,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from hub.api.analytics import AnalyticsView
 from hub.api.credentials import CredentialsView
 from hub.api.hubclientinfo import HubClientInfoSenderListView
 from hub.api.proxied import ProxiedPageView
@@ -22,6 +23,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("ocpi/versions", VersionsListView.as_view(), name="ocpi-versions"),
     path("ocpi/2.2.1", VersionDetailsView.as_view(), name="ocpi-version-details"),
+    # The hub's own endpoint for partners (not an OCPI module, so outside the version's URLs
+    # and not in the version details): their figures, with their OCPI token.
+    path("ocpi/hub/analytics", AnalyticsView.as_view(), name="ocpi-hub-analytics"),
     path("ocpi/2.2.1/credentials", CredentialsView.as_view(), name="ocpi-credentials"),
     path(
         "ocpi/2.2.1/hubclientinfo",

@@ -190,9 +190,22 @@ OCPI_RETENTION_ASYNC_REQUEST_DAYS: float = env.float(
     "OCPI_RETENTION_ASYNC_REQUEST_DAYS", default=30
 )
 OCPI_RETENTION_PROXIED_URL_DAYS: float = env.float("OCPI_RETENTION_PROXIED_URL_DAYS", default=1)
+# The analytics records (hub.models.analytics): EVSE status changes older than
+# OCPI_RETENTION_EVSE_STATUS_DAYS (the newest change of each EVSE at or before the cutoff is
+# kept, so the status at the cutoff stays known) and routed authorizations older than
+# OCPI_RETENTION_AUTHORIZATION_DAYS. Above the longest analytics period (366 days).
+OCPI_RETENTION_EVSE_STATUS_DAYS: float = env.float("OCPI_RETENTION_EVSE_STATUS_DAYS", default=400)
+OCPI_RETENTION_AUTHORIZATION_DAYS: float = env.float(
+    "OCPI_RETENTION_AUTHORIZATION_DAYS", default=400
+)
 OCPI_RETENTION_BATCH_SIZE: int = env.int("OCPI_RETENTION_BATCH_SIZE", default=1000)
 OCPI_RETENTION_TIME_BUDGET_S: float = env.float("OCPI_RETENTION_TIME_BUDGET_S", default=20.0)
 OCPI_RETENTION_INTERVAL_S: float = env.float("OCPI_RETENTION_INTERVAL_S", default=900.0)
+
+# Analytics (hub.services.analytics, docs/analytics.md): the longest period one request may ask
+# for (it bounds the work of one page or API call), and the period shown when none is given.
+OCPI_ANALYTICS_MAX_DAYS: int = env.int("OCPI_ANALYTICS_MAX_DAYS", default=366)
+OCPI_ANALYTICS_DEFAULT_DAYS: int = env.int("OCPI_ANALYTICS_DEFAULT_DAYS", default=30)
 
 # Roaming mode (DESIGN §6b): `open` lets every connected CPO and eMSP exchange everything;
 # `agreements` lets through only what an active roaming agreement's scopes allow

@@ -6,6 +6,7 @@ from hub.models.agreements import (
     AgreementStatus,
     RoamingAgreement,
 )
+from hub.models.analytics import AuthorizationOutcome, AuthorizationRecord, EvseStatusChange
 from hub.models.cdrs import (
     Cdr,
     FindingKind,
@@ -57,6 +58,9 @@ from hub.models.tariffs import Tariff
 from hub.models.tokens import Token, TokenOwner, TokenSource
 
 __all__ = [
+    "AuthorizationOutcome",
+    "AuthorizationRecord",
+    "EvseStatusChange",
     "ALL_SCOPES",
     "AgreementScope",
     "AgreementStatus",

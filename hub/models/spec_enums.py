@@ -1,5 +1,6 @@
 """OCPI 2.2.1 enums that models store as `choices` (mod_locations Status, mod_sessions
-SessionStatus, mod_commands CommandType, mod_tokens TokenType), spelled as the spec spells them.
+SessionStatus, mod_commands CommandType, mod_tokens TokenType and AllowedType), spelled as the
+spec spells them.
 
 They are here, not in `hub.schemas.enums` (which re-exports them with the other enums), because
 models import no layer above them.
@@ -49,3 +50,13 @@ class TokenType(models.TextChoices):
     APP_USER = "APP_USER"
     OTHER = "OTHER"
     RFID = "RFID"
+
+
+class AllowedType(models.TextChoices):
+    """mod_tokens AllowedType: the outcome of a real-time authorization."""
+
+    ALLOWED = "ALLOWED"
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT"
+    NOT_ALLOWED = "NOT_ALLOWED"

@@ -21,6 +21,7 @@ from rest_framework import serializers
 # The enums the models store as choices live with the models (models import no layer above
 # them); they are part of this vocabulary all the same.
 from hub.models.spec_enums import (  # noqa: F401 - re-exported with the other enums
+    AllowedType,
     CommandType,
     SessionStatus,
     Status,
@@ -194,16 +195,6 @@ class WhitelistType(models.TextChoices):
     ALLOWED = "ALLOWED"
     ALLOWED_OFFLINE = "ALLOWED_OFFLINE"
     NEVER = "NEVER"
-
-
-class AllowedType(models.TextChoices):
-    """mod_tokens AllowedType: the outcome of a real-time authorization."""
-
-    ALLOWED = "ALLOWED"
-    BLOCKED = "BLOCKED"
-    EXPIRED = "EXPIRED"
-    NO_CREDIT = "NO_CREDIT"
-    NOT_ALLOWED = "NOT_ALLOWED"
 
 
 class ProfileType(models.TextChoices):

@@ -9,11 +9,13 @@ replays and out-of-order deliveries converge on the newest state.
 
 import copy
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from hub.models import DeliveryStatus, Evse, Location, Platform, PushDelivery
+from hub.models import DeliveryStatus, Evse, EvseStatusChange, Location, Platform, PushDelivery
 from hub.modules import ModuleID
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
@@ -126,21 +128,52 @@ def _apply(
     return document, True
 
 
+def _last_updated_or(evse: dict[str, Any], fallback: datetime) -> datetime:
+    """The EVSE's `last_updated`, or `fallback` (receipt time) when it is missing or unreadable:
+    the schemas require it, but a document stored before they did may lack it."""
+    try:
+        return parse_datetime(evse["last_updated"])
+    except (KeyError, ValueError):
+        return fallback
+
+
 def _sync_evse_rows(location: Location) -> None:
+    """Rewrite the EVSE read model from the stored document, and record every EVSE whose
+    status differs from the one the read model held (a new EVSE too) in the status history."""
     wanted = {str(evse.get("uid", "")).upper(): evse for evse in location.data.get("evses") or []}
     location.evse_rows.exclude(uid__in=list(wanted)).delete()
     existing = {row.uid: row for row in location.evse_rows.all()}
+    changes: list[EvseStatusChange] = []
+    received_at = timezone.now()
     for uid, evse in wanted.items():
+        status = str(evse.get("status", ""))[:12]
+        last_updated = _last_updated_or(evse, received_at)
         fields = {
             "evse_id": str(evse.get("evse_id") or "")[:48],
-            "status": str(evse.get("status", ""))[:12],
-            "last_updated": parse_datetime(evse["last_updated"]),
+            "status": status,
+            "last_updated": last_updated,
         }
         row = existing.get(uid)
         if row is None:
             Evse.objects.create(location=location, uid=uid, **fields)
         elif any(getattr(row, k) != v for k, v in fields.items()):
             Evse.objects.filter(pk=row.pk).update(**fields)
+        if row is None or row.status != status:
+            changes.append(
+                EvseStatusChange(
+                    location=location,
+                    country_code=location.country_code,
+                    party_id=location.party_id,
+                    evse_uid=uid,
+                    status=status,
+                    # The EVSE's last_updated is when it last changed (mod_locations): the
+                    # moment its new status began (receipt time when it cannot be read).
+                    changed_at=last_updated,
+                    recorded_at=received_at,
+                )
+            )
+    if changes:
+        EvseStatusChange.objects.bulk_create(changes)
 
 
 def _store(

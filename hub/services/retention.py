@@ -14,7 +14,9 @@ What is kept whatever its age:
   the receiver answered is complete for every delivery still listed;
 - asynchronous requests still open (FORWARDED, WAITING) or whose result delivery is not final
   or DEAD (the result is built from the request at send time);
-- proxied URLs until OCPI_RETENTION_PROXIED_URL_DAYS after they expired.
+- proxied URLs until OCPI_RETENTION_PROXIED_URL_DAYS after they expired;
+- the newest status change of each EVSE at or before the cutoff, whatever its age: it is the
+  EVSE's status at the cutoff, which utilisation over a period after it starts from.
 """
 
 import time
@@ -28,7 +30,15 @@ from django.db import models, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from hub.models import AsyncRequest, OcpiExchange, ProxiedUrl, PushAttempt, PushDelivery
+from hub.models import (
+    AsyncRequest,
+    AuthorizationRecord,
+    EvseStatusChange,
+    OcpiExchange,
+    ProxiedUrl,
+    PushAttempt,
+    PushDelivery,
+)
 from hub.models.commands import AsyncState
 from hub.models.deliveries import DeliveryStatus
 from hub.modules import ModuleID
@@ -38,7 +48,9 @@ __all__ = [
     "PruneResult",
     "prune_all",
     "prune_async_requests",
+    "prune_authorizations",
     "prune_deliveries",
+    "prune_evse_status_history",
     "prune_exchange_log",
     "prune_in_batches",
     "prune_proxied_urls",
@@ -184,6 +196,31 @@ def prune_proxied_urls(*, budget_s: float | None = None) -> PruneResult:
     return prune_in_batches(old, deadline=_deadline(budget_s))
 
 
+def prune_evse_status_history(*, budget_s: float | None = None) -> PruneResult:
+    """EVSE status changes older than OCPI_RETENTION_EVSE_STATUS_DAYS that a later change of
+    the same EVSE, itself at or before the cutoff, replaced: the newest one at the cutoff is
+    the status there, and stays."""
+    cutoff = _cutoff(settings.OCPI_RETENTION_EVSE_STATUS_DAYS)
+    replaced = EvseStatusChange.objects.filter(
+        location=OuterRef("location"),
+        evse_uid=OuterRef("evse_uid"),
+        changed_at__lte=cutoff,
+    ).filter(
+        models.Q(changed_at__gt=OuterRef("changed_at"))
+        | models.Q(changed_at=OuterRef("changed_at"), pk__gt=OuterRef("pk"))
+    )
+    old = EvseStatusChange.objects.filter(changed_at__lt=cutoff).filter(Exists(replaced))
+    return prune_in_batches(old, deadline=_deadline(budget_s))
+
+
+def prune_authorizations(*, budget_s: float | None = None) -> PruneResult:
+    """Routed authorizations recorded more than OCPI_RETENTION_AUTHORIZATION_DAYS ago."""
+    old = AuthorizationRecord.objects.filter(
+        created_at__lt=_cutoff(settings.OCPI_RETENTION_AUTHORIZATION_DAYS)
+    )
+    return prune_in_batches(old, deadline=_deadline(budget_s))
+
+
 def prune_all(*, budget_s: float | None = None) -> dict[str, dict[str, int | bool]]:
     """Every prune except the exchange log (its own task), sharing one time budget."""
     deadline = _deadline(budget_s)
@@ -192,6 +229,8 @@ def prune_all(*, budget_s: float | None = None) -> dict[str, dict[str, int | boo
         ("push_deliveries", prune_deliveries),
         ("async_requests", prune_async_requests),
         ("proxied_urls", prune_proxied_urls),
+        ("evse_status_history", prune_evse_status_history),
+        ("authorizations", prune_authorizations),
     ):
         result = prune(budget_s=max(0.0, deadline - time.monotonic()))
         out[name] = {"deleted": result.deleted, "done": result.done}

@@ -14,19 +14,21 @@ a driver waits at the charger.
 
 import copy
 import dataclasses
+import time
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
 
-from hub.models import Platform, PushDelivery, Token, TokenSource
+from hub.models import Platform, PushDelivery, Role, Token, TokenSource
 from hub.modules import ModuleID
 from hub.ocpi.caller import Caller
 from hub.ocpi.datetimes import parse_datetime
-from hub.ocpi.exceptions import UnknownReceiverError, UnknownTokenError
+from hub.ocpi.exceptions import OcpiError, UnknownReceiverError, UnknownTokenError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.selectors import receivers_for
+from hub.services.analytics.records import authorization_answered, authorization_failed
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
@@ -198,17 +200,38 @@ def token_authorize(
     answer): the CPO gets 404 + 2004, not a hub error it might read as "eMSP offline" and
     apply ALLOWED_OFFLINE to a token nobody knows.
     """
-    target = authorize_target(context, uid, token_type)
-    return forward_request(
-        caller=caller,
-        context=dataclasses.replace(context, to_party=target),
-        module=MODULE,
-        interface_role="SENDER",
-        method="POST",
-        segments=(uid, "authorize"),
-        query={"type": token_type},
-        body=location,
-        gateway=gateway,
-        timeout=settings.OCPI_AUTHORIZE_TIMEOUT_S,
-        unknown_object=UnknownTokenError,
+    # Every routed authorization is recorded for analytics (allow/deny rates, failures apart).
+    started = time.monotonic()
+    cpo = _authorizing_cpo(caller, context)
+    target: PartyRef | None = None
+    try:
+        target = authorize_target(context, uid, token_type)
+        result = forward_request(
+            caller=caller,
+            context=dataclasses.replace(context, to_party=target),
+            module=MODULE,
+            interface_role="SENDER",
+            method="POST",
+            segments=(uid, "authorize"),
+            query={"type": token_type},
+            body=location,
+            gateway=gateway,
+            timeout=settings.OCPI_AUTHORIZE_TIMEOUT_S,
+            unknown_object=UnknownTokenError,
+        )
+    except OcpiError as error:
+        authorization_failed(cpo=cpo, emsp=target, error=error, started=started)
+        raise
+    authorization_answered(
+        cpo=cpo, emsp=target, http_status=result.http_status, body=result.body, started=started
     )
+    return result
+
+
+def _authorizing_cpo(caller: Caller, context: OcpiRequestContext) -> PartyRef | None:
+    """The CPO party asking: the FROM party, else the caller's only CPO party (None when the
+    platform hosts several and named none)."""
+    if context.from_party is not None:
+        return context.from_party
+    cpos = caller.parties(Role.CPO)
+    return next(iter(cpos)) if len(cpos) == 1 else None

@@ -2,9 +2,10 @@
 
 Import from here: `from tests.factories import CdrFactory, registered_party`. The modules
 follow the models' concerns: parties, objects (what partners send), outbox, exchanges,
-reports, agreements and settlement."""
+reports, agreements and settlement, analytics."""
 
 from tests.factories.agreements import RoamingAgreementFactory
+from tests.factories.analytics import AuthorizationRecordFactory, EvseStatusChangeFactory
 from tests.factories.exchanges import (
     AsyncRequestFactory,
     OcpiExchangeFactory,
@@ -45,6 +46,8 @@ from tests.factories.settlement import (
 
 __all__ = [
     "AsyncRequestFactory",
+    "AuthorizationRecordFactory",
+    "EvseStatusChangeFactory",
     "CdrFactory",
     "EvseFactory",
     "FeeTermFactory",

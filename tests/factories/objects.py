@@ -295,6 +295,8 @@ class CdrFactory(HubModelFactory[Cdr]):
         incl: str | None = "12.10"
         kwh = "20.5"
         start = CDR_START
+        # the CDR's cdr_location.id (left out of `data` when None)
+        location_id: str | None = None
 
     country_code = factory.LazyAttribute(lambda o: o.party[0])
     party_id = factory.LazyAttribute(lambda o: o.party[1])
@@ -345,6 +347,7 @@ class CdrFactory(HubModelFactory[Cdr]):
             "end_date_time": o.end_date_time.isoformat(),
             "last_updated": o.end_date_time.isoformat(),
             "credit": o.credit,
+            **({"cdr_location": {"id": o.location_id}} if o.location_id else {}),
         }
     )
 

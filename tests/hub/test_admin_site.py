@@ -23,6 +23,7 @@ CONCERNS = [
     "Agreements & settlement",
     "Delivery",
     "Exchange log",
+    "Analytics",
 ]
 
 

@@ -276,4 +276,6 @@ def test_prune_all_reports_each_table(receiver: Platform) -> None:
         "push_deliveries": {"deleted": 1, "done": True},
         "async_requests": {"deleted": 1, "done": True},
         "proxied_urls": {"deleted": 1, "done": True},
+        "evse_status_history": {"deleted": 0, "done": True},
+        "authorizations": {"deleted": 0, "done": True},
     }
