@@ -24,6 +24,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Locations & tariffs", ("location", "tariff")),
     ("Tokens & sessions", ("token", "tokenowner", "session", "asyncrequest")),
     ("CDRs & reconciliation", ("cdr", "reconciliationreport", "reconciliationfinding")),
+    ("Roaming agreements", ("roamingagreement",)),
     ("Delivery", ("pushdelivery", "proxiedurl", "syncstate")),
     ("Exchange log", ("ocpiexchange",)),
 )
