@@ -4,6 +4,7 @@ Import from here: `from tests.factories import CdrFactory, registered_party`. Th
 follow the models' concerns: parties, objects (what partners send), outbox, exchanges,
 reports."""
 
+from tests.factories.agreements import RoamingAgreementFactory
 from tests.factories.exchanges import (
     AsyncRequestFactory,
     OcpiExchangeFactory,
@@ -53,6 +54,7 @@ __all__ = [
     "PushAttemptFactory",
     "PushDeliveryFactory",
     "ReceiverCircuitFactory",
+    "RoamingAgreementFactory",
     "ReconciliationFindingFactory",
     "ReconciliationReportFactory",
     "SessionFactory",

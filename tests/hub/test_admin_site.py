@@ -20,6 +20,7 @@ CONCERNS = [
     "Locations & tariffs",
     "Tokens & sessions",
     "CDRs & reconciliation",
+    "Roaming agreements",
     "Delivery",
     "Exchange log",
 ]
