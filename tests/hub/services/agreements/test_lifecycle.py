@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from hub.models import AgreementStatus, PushDelivery, RoamingAgreement
+from hub.models import AgreementStatus, PushAttempt, PushDelivery, RoamingAgreement
 from hub.ocpi.routing import PartyRef
 from hub.services.agreements.apply import agreement_apply, agreements_apply_due
 from hub.services.agreements.lifecycle import (
@@ -21,9 +21,11 @@ from hub.services.agreements.lifecycle import (
     agreement_update,
     parse_party,
 )
+from hub.services.delivery.sending import delivery_send
 from tests.factories import (
     LocationFactory,
     PlatformRoleFactory,
+    PushDeliveryFactory,
     RoamingAgreementFactory,
     TariffFactory,
 )
@@ -220,3 +222,38 @@ def test_daily_run_applies_what_the_dates_moved(
     for agreement, in_force in ((starting, True), (ending, False), (future, False)):
         agreement.refresh_from_db()
         assert agreement.in_force is in_force
+
+
+@pytest.mark.parametrize(
+    ("module", "key", "from_party", "status"),
+    [
+        ("locations", "NL/CPO/LOC1", ("NL", "HUB"), "CANCELLED"),  # state: dropped
+        ("cdrs", "NL/CPO/CDR1", ("NL", "CPO"), "DEAD"),  # money: kept for staff to resend
+    ],
+)
+def test_a_delivery_queued_before_suspension_is_not_sent(
+    agreements_mode: None,
+    pair: dict[str, Any],
+    module: str,
+    key: str,
+    from_party: tuple[str, str],
+    status: str,
+) -> None:
+    agreement = RoamingAgreementFactory()
+    delivery = PushDeliveryFactory(
+        receiver=pair["emsp"],
+        module=module,
+        object_key=key,
+        from_country_code=from_party[0],
+        from_party_id=from_party[1],
+    )
+    agreement_suspend(agreement.pk)
+    # the receiver is at 127.0.0.1:9 (nothing listens): an attempt would fail, not finish
+    assert delivery_send(delivery_id=delivery.pk) == "not allowed"
+    delivery.refresh_from_db()
+    assert delivery.status == status
+    assert delivery.last_error.startswith(
+        "not allowed: no roaming agreement in force between NL*CPO and DE*EMS for "
+    )
+    assert delivery.attempts == 0
+    assert not PushAttempt.objects.filter(delivery=delivery).exists()
