@@ -14,6 +14,7 @@ from hub.modules import MODULES, ModuleID
 from hub.ocpi.caller import Caller
 from hub.ocpi.routing import PartyRef
 from hub.selectors import (
+    cdrs_visible_to,
     client_infos_visible_to,
     delivery_refusal,
     evse_status_allowed,
@@ -21,14 +22,17 @@ from hub.selectors import (
     may_route,
     receivers_for,
     route_refusal,
+    sessions_visible_to,
     tariffs_visible_to,
     tokens_visible_to,
 )
 from hub.services.agreements import policy
 from tests.factories import (
+    CdrFactory,
     LocationFactory,
     PushDeliveryFactory,
     RoamingAgreementFactory,
+    SessionFactory,
     TariffFactory,
     TokenFactory,
 )
@@ -186,3 +190,15 @@ def test_queued_delivery_refused_once_agreement_suspended(
 
 def test_today_is_the_local_date() -> None:
     assert policy.today() == timezone.localdate()
+
+
+def test_sessions_and_cdrs_visible_only_under_their_scope(
+    agreements_mode: None, pair: dict[str, Any]
+) -> None:
+    RoamingAgreementFactory(scopes=["sessions"])
+    SessionFactory(party=("NL", "CPO"), emsp=("DE", "EMS"), session_id="S1")
+    SessionFactory(party=("NL", "XYZ"), emsp=("DE", "EMS"), session_id="S2")  # no agreement
+    CdrFactory(party=("NL", "CPO"), emsp=("DE", "EMS"), cdr_id="C1")
+    emsp = Caller.of(pair["emsp"])
+    assert [s.session_id for s in sessions_visible_to(emsp)] == ["S1"]
+    assert list(cdrs_visible_to(emsp)) == []  # no cdrs scope
