@@ -8,6 +8,7 @@ outbox, in the transaction of the change:
 - on start, the eMSP is sent the CPO's stored locations (full PUTs, only those the agreement
   names when it names some, EVSE status UNKNOWN without `evse_status`: the builders decide at
   send time) and, with the `tariffs` scope, its tariffs; it missed every update meanwhile;
+  with the `tokens` scope the CPO is sent the eMSP's stored tokens likewise;
 - on start and on stop, each side is sent the other's ClientInfo (2.2.1 mod_hub_client_info),
   CONNECTED while the agreement is in force, SUSPENDED once it is not, so each learns of the
   other or forgets it;
@@ -27,17 +28,23 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from hub.models import ConnectionStatus, Location, Platform, PushDelivery, Tariff
+from hub.models import ConnectionStatus, Location, Platform, PushDelivery, Tariff, Token
 from hub.models.agreements import AgreementScope, AgreementStatus, RoamingAgreement
 from hub.modules import ModuleID
 from hub.ocpi.routing import PartyRef
-from hub.selectors import platform_roles_of, publish_allowed_parties, receivers_for
+from hub.selectors import (
+    CPO_DATA_RECEIVER_ROLES,
+    platform_roles_of,
+    publish_allowed_parties,
+    receivers_for,
+)
 from hub.services.agreements import policy
 from hub.services.delivery.enqueue import push_enqueue, receiver_endpoint
 from hub.services.delivery.types import Receiver
 from hub.services.locations import LocationAddress
 from hub.services.registry.clientinfo import clientinfo_key
 from hub.services.tariffs import tariff_key
+from hub.services.tokens import token_key
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ def agreement_apply(
     if not policy.roaming_open():
         if in_force:
             deliveries += _send_locations(agreement) + _send_tariffs(agreement)
+            deliveries += _send_tokens(agreement)
         if changed:
             deliveries += _send_client_infos(agreement)
     if changed:
@@ -93,12 +101,20 @@ def agreements_apply_due(*, on: date | None = None) -> dict[str, int]:
     return counts
 
 
-def _to_party(module: str, owner: PartyRef, party: PartyRef, location_id: str) -> list[Receiver]:
+def _to_party(
+    module: str,
+    owner: PartyRef,
+    party: PartyRef,
+    location_id: str = "",
+    roles: tuple[str, ...] = CPO_DATA_RECEIVER_ROLES,
+) -> list[Receiver]:
     """The broadcast receivers of `owner`'s data that are `party` (routing rules as for any
     broadcast: CONNECTED, registered, publishing the module's RECEIVER)."""
     return [
         receiver
-        for receiver in receivers_for(module, owner=owner, location_id=location_id or None)
+        for receiver in receivers_for(
+            module, owner=owner, roles=roles, location_id=location_id or None
+        )
         if receiver.party == party
     ]
 
@@ -147,6 +163,30 @@ def _send_tariffs(agreement: RoamingAgreement) -> list[PushDelivery]:
         deliveries += push_enqueue(
             module=ModuleID.TARIFFS,
             object_key=tariff_key(cpo, tariff.tariff_id),
+            operation="PUT",
+            receivers=receivers,
+        )
+    return deliveries
+
+
+def _send_tokens(agreement: RoamingAgreement) -> list[PushDelivery]:
+    """With the `tokens` scope the CPO is sent the eMSP's stored tokens (it missed them, and a
+    CPO whitelisting tokens needs them before the first charge)."""
+    if not agreement.allows(AgreementScope.TOKENS):
+        return []
+    cpo, emsp = policy.cpo_of(agreement), policy.emsp_of(agreement)
+    deliveries: list[PushDelivery] = []
+    for token in Token.objects.filter(
+        country_code=emsp.country_code, party_id=emsp.party_id
+    ).order_by("pk"):
+        receivers = [
+            r
+            for r in _to_party(ModuleID.TOKENS, emsp, cpo, roles=("CPO",))
+            if r.platform.pk != token.owner_id
+        ]
+        deliveries += push_enqueue(
+            module=ModuleID.TOKENS,
+            object_key=token_key(emsp, token.uid, token.type),
             operation="PUT",
             receivers=receivers,
         )

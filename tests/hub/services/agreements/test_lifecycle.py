@@ -28,6 +28,7 @@ from tests.factories import (
     PushDeliveryFactory,
     RoamingAgreementFactory,
     TariffFactory,
+    TokenFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -182,6 +183,17 @@ def test_start_pushes_cpo_data_and_clientinfo_once(
     # applying again does nothing more
     assert agreement_apply(agreement.pk).change == "unchanged"
     assert PushDelivery.objects.count() == 3
+
+
+def test_start_with_tokens_sends_the_cpo_the_emsps_tokens(
+    agreements_mode: None, pair: dict[str, Any]
+) -> None:
+    TokenFactory(party=("DE", "EMS"), uid="abc1", owner=pair["emsp"])
+    TokenFactory(party=("DE", "EMT"), uid="OTHER1", owner=pair["other"])
+    agreement_add(terms(scopes=("tokens",)))
+    assert ("tokens", "DE/EMS/ABC1/RFID", "CPO") in deliveries()
+    assert not PushDelivery.objects.filter(object_key__startswith="DE/EMT/")
+    assert not PushDelivery.objects.filter(module="locations")
 
 
 def test_stop_pushes_clientinfo_only(agreements_mode: None, pair: dict[str, Any]) -> None:
