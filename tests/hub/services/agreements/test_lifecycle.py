@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from hub.celery import app
 from hub.models import AgreementStatus, PushAttempt, PushDelivery, RoamingAgreement
 from hub.ocpi.routing import PartyRef
 from hub.services.agreements.apply import agreement_apply, agreements_apply_due
@@ -22,6 +23,7 @@ from hub.services.agreements.lifecycle import (
     parse_party,
 )
 from hub.services.delivery.sending import delivery_send
+from hub.tasks import agreements_apply_task
 from tests.factories import (
     LocationFactory,
     PlatformRoleFactory,
@@ -269,3 +271,15 @@ def test_a_delivery_queued_before_suspension_is_not_sent(
     )
     assert delivery.attempts == 0
     assert not PushAttempt.objects.filter(delivery=delivery).exists()
+
+
+def test_the_daily_task_is_beat_scheduled_and_runs(
+    agreements_mode: None, pair: dict[str, Any]
+) -> None:
+    schedule = {entry["task"]: entry for entry in app.conf.beat_schedule.values()}
+    assert "hub.agreements_apply" in schedule
+    starting = RoamingAgreementFactory(valid_from=TODAY, in_force=False)
+    assert agreements_apply_task.name == "hub.agreements_apply"
+    assert agreements_apply_task.apply().get() == {"started": 1, "stopped": 0}
+    starting.refresh_from_db()
+    assert starting.in_force
