@@ -119,6 +119,11 @@ class Module:
     sync: PullSync | None = None
     # The exchange log names it (a filter choice in the admin).
     logged: bool = True
+    # The roaming-agreement scope that governs the module in `OCPI_ROAMING_MODE=agreements`
+    # (a `hub.models.agreements.AgreementScope` value, spelled here because the table imports
+    # nothing of the hub). None: no data scope; what the module shows (HubClientInfo) needs an
+    # agreement in force of any scope, and credentials and versions are never routed.
+    agreement_scope: str | None = None
 
     @property
     def published(self) -> bool:
@@ -183,6 +188,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.LOCATIONS,
+        agreement_scope="locations",
         admin_group=AdminGroup.LOCATIONS_AND_TARIFFS,
         schemas="hub.schemas.locations",
         serializer="hub.schemas.locations.LocationSerializer",
@@ -198,6 +204,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.TARIFFS,
+        agreement_scope="tariffs",
         admin_group=AdminGroup.LOCATIONS_AND_TARIFFS,
         schemas="hub.schemas.tariffs",
         serializer="hub.schemas.tariffs.TariffSerializer",
@@ -215,6 +222,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.TOKENS,
+        agreement_scope="tokens",
         admin_group=AdminGroup.TOKENS_AND_SESSIONS,
         schemas="hub.schemas.tokens",
         serializer="hub.schemas.tokens.TokenSerializer",
@@ -229,6 +237,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.SESSIONS,
+        agreement_scope="sessions",
         admin_group=AdminGroup.TOKENS_AND_SESSIONS,
         schemas="hub.schemas.sessions",
         serializer="hub.schemas.sessions.SessionSerializer",
@@ -243,6 +252,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.COMMANDS,
+        agreement_scope="sessions",
         # Commands start and stop sessions; their results are relayed like session messages.
         admin_group=AdminGroup.TOKENS_AND_SESSIONS,
         schemas="hub.schemas.commands",
@@ -258,6 +268,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.CHARGING_PROFILES,
+        agreement_scope="sessions",
         admin_group=AdminGroup.TOKENS_AND_SESSIONS,
         schemas="hub.schemas.chargingprofiles",
         model="hub.AsyncRequest",
@@ -270,6 +281,7 @@ _TABLE: tuple[Module, ...] = (
     ),
     Module(
         id=ModuleID.CDRS,
+        agreement_scope="cdrs",
         admin_group=AdminGroup.CDRS_AND_RECONCILIATION,
         schemas="hub.schemas.cdrs",
         serializer="hub.schemas.cdrs.CdrSerializer",
@@ -300,3 +312,5 @@ MONEY_MODULES = frozenset(m.id for m in _TABLE if m.is_money)
 PULLED_MODULES = tuple(m.id for m in _TABLE if m.sync is not None)
 LOGGED_MODULES = tuple(sorted(m.id for m in _TABLE if m.logged))
 OUTBOX_MODULES = tuple(sorted(PUSHED_MODULES))
+# module -> the agreement scope governing it (None: any agreement in force, or never routed).
+AGREEMENT_SCOPES: dict[ModuleID, str | None] = {m.id: m.agreement_scope for m in _TABLE}

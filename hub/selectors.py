@@ -1,9 +1,16 @@
 """Reads (HackSoft selectors): every "who may see / receive this" decision lives here, so that
-roaming agreements plug in at one place (DESIGN §6b)."""
+roaming agreements plug in at one place (DESIGN §6b).
 
+In `OCPI_ROAMING_MODE=agreements` each of them also asks `hub.services.agreements.policy`
+whether an agreement in force lets the data flow between the two parties; in open mode they
+answer as if every pair had an agreement of every scope.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from hub.models import (
     ConnectionStatus,
@@ -11,25 +18,88 @@ from hub.models import (
     Location,
     Platform,
     PlatformRole,
+    PushDelivery,
     Tariff,
     Token,
     TokenOwner,
 )
+from hub.models.agreements import AgreementScope, RoamingAgreement
 from hub.models.cdrs import Cdr
 from hub.models.sessions import Session
+from hub.modules import ModuleID
 from hub.ocpi.caller import Caller
-from hub.ocpi.routing import PartyRef
+from hub.ocpi.routing import PartyRef, hub_party
+from hub.services.agreements import policy
 from hub.services.delivery.types import Receiver
+
+
+def _party_q(parties: set[PartyRef], cc: str = "country_code", pid: str = "party_id") -> Q:
+    """Rows whose (`cc`, `pid`) is one of `parties` (nothing when empty)."""
+    named = Q(pk__in=[])
+    for party in sorted(parties):
+        named |= Q(**{cc: party.country_code, pid: party.party_id})
+    return named
+
+
+def _platform_parties(platform: Platform) -> set[PartyRef]:
+    return {PartyRef.of(role.country_code, role.party_id) for role in platform.roles.all()}
 
 
 def client_infos_visible_to(platform: Platform) -> QuerySet[PlatformRole]:
     """The parties whose ClientInfo `platform` may list: every party connected through the hub
-    except its own (in open roaming mode, the hub's whole directory)."""
-    return (
+    except its own (in open roaming mode, the hub's whole directory); in agreements mode only
+    the parties one of its own has an agreement in force with (of any scope)."""
+    roles = (
         PlatformRole.objects.select_related("platform")
         .exclude(platform=platform)
         .exclude(platform__registered=False, platform__status="PLANNED")
     )
+    if policy.roaming_open():
+        return roles
+    return roles.filter(_party_q(counterparts_of(_platform_parties(platform))))
+
+
+def counterparts_of(parties: set[PartyRef]) -> set[PartyRef]:
+    """The parties one of `parties` has an agreement in force with (of any scope)."""
+    found: set[PartyRef] = set()
+    for agreement in policy.in_force_of(parties):
+        cpo, emsp = policy.cpo_of(agreement), policy.emsp_of(agreement)
+        found |= {emsp} if cpo in parties else set()
+        found |= {cpo} if emsp in parties else set()
+    return found
+
+
+def client_info_known_to(role: PlatformRole, receiver: Platform) -> bool:
+    """May `receiver` know `role`'s party as connected? Always in open mode; in agreements
+    mode only with an agreement in force between it and one of the receiver's parties (else
+    the hub announces the party SUSPENDED to it, 2.2.1 mod_hub_client_info ConnectionStatus)."""
+    if policy.roaming_open():
+        return True
+    return PartyRef.of(role.country_code, role.party_id) in counterparts_of(
+        _platform_parties(receiver)
+    )
+
+
+def client_info_changed_at(role: PlatformRole, receiver: Platform) -> datetime | None:
+    """When an agreement between `role`'s party and one of the receiver's last changed (None
+    in open mode or without one): a ClientInfo pushed for an agreement change is dated then, so
+    a receiver keeping the newest `last_updated` takes it."""
+    if policy.roaming_open():
+        return None
+    party = PartyRef.of(role.country_code, role.party_id)
+    pairs = Q(pk__in=[])
+    for own in _platform_parties(receiver):
+        pairs |= (
+            Q(cpo_country_code=party.country_code, cpo_party_id=party.party_id)
+            & Q(emsp_country_code=own.country_code, emsp_party_id=own.party_id)
+        ) | (
+            Q(cpo_country_code=own.country_code, cpo_party_id=own.party_id)
+            & Q(emsp_country_code=party.country_code, emsp_party_id=party.party_id)
+        )
+    changed: datetime | None = RoamingAgreement.objects.filter(pairs).aggregate(
+        at=Max("updated_at")
+    )["at"]
+    return changed
 
 
 # Roles that receive what a CPO publishes (2.2.1 transport_and_format, Broadcast Push: "all
@@ -46,11 +116,14 @@ def receivers_for(
     owner: PartyRef,
     roles: tuple[str, ...] = CPO_DATA_RECEIVER_ROLES,
     exclude_platform_id: int | None = None,
+    location_id: str | None = None,
 ) -> list[Receiver]:
     """Who gets a broadcast of `owner`'s `module` data: one delivery per CONNECTED, registered
-    platform that hosts one of `roles` and publishes the module's RECEIVER endpoint.
+    platform that hosts one of `roles` and publishes the module's RECEIVER endpoint, if the
+    owner may route the module to one of its parties (`may_route`; `location_id` for a
+    location's data: an agreement may name only some locations).
 
-    The TO header names the platform's first such role (in `roles` order).
+    The TO header names the platform's first such role (in `roles` order) that may receive it.
     """
     candidates = (
         PlatformRole.objects.select_related("platform")
@@ -66,16 +139,17 @@ def receivers_for(
     )
     if exclude_platform_id is not None:
         candidates = candidates.exclude(platform_id=exclude_platform_id)
-    chosen: dict[int, PlatformRole] = {}
+    by_platform: dict[int, list[PlatformRole]] = {}
     for role in candidates:
-        current = chosen.get(role.platform_id)
-        if current is None or roles.index(role.role) < roles.index(current.role):
-            chosen[role.platform_id] = role
+        by_platform.setdefault(role.platform_id, []).append(role)
     receivers = []
-    for role in chosen.values():
-        party = PartyRef.of(role.country_code, role.party_id)
-        if may_route(owner, party, module):
-            receivers.append(Receiver(role.platform, party))
+    for platform_roles in by_platform.values():
+        platform_roles.sort(key=lambda r: (roles.index(r.role), r.pk))
+        for role in platform_roles:
+            party = PartyRef.of(role.country_code, role.party_id)
+            if may_route(owner, party, module, location_id=location_id):
+                receivers.append(Receiver(role.platform, party))
+                break
     return receivers
 
 
@@ -124,21 +198,101 @@ def locations_visible_to(caller: Caller) -> QuerySet[Location]:
         ).only("pk", "data")
         if publish_allowed_parties(location.data) & mine
     ]
-    if not allowed:
-        return Location.objects.filter(publish=True)
-    return Location.objects.filter(Q(publish=True) | Q(pk__in=allowed))
+    visible = Location.objects.filter(publish=True)
+    if allowed:
+        visible = Location.objects.filter(Q(publish=True) | Q(pk__in=allowed))
+    if policy.roaming_open():
+        return visible
+    return visible.filter(_agreed_cpo_data(caller, AgreementScope.LOCATIONS, per_location=True))
+
+
+def _agreed_cpo_data(caller: Caller, scope: str, *, per_location: bool = False) -> Q:
+    """The CPO objects (`country_code`/`party_id` the CPO party) that agreements in force with
+    the caller's eMSP-type parties let it see under `scope`; per location when the agreement
+    names some (`location_id`)."""
+    agreed = Q(pk__in=[])
+    for agreement in policy.in_force_of(caller.parties(*SESSION_RECEIVER_ROLES), side="emsp"):
+        if not agreement.allows(scope):
+            continue
+        one = Q(country_code=agreement.cpo_country_code, party_id=agreement.cpo_party_id)
+        if per_location and agreement.location_ids:
+            one &= Q(location_id__in=[str(i).upper() for i in agreement.location_ids])
+        agreed |= one
+    return agreed
+
+
+def evse_status_visibility(caller: Caller) -> Callable[[Location], bool]:
+    """A test of whether the caller may see the real-time EVSE status of a location it may see
+    (the `evse_status` scope; in open mode always). Without it the hub serves every EVSE
+    `status` as UNKNOWN."""
+    if policy.roaming_open():
+        return lambda location: True
+    agreements = [
+        agreement
+        for agreement in policy.in_force_of(caller.parties(*SESSION_RECEIVER_ROLES), side="emsp")
+        if agreement.allows(AgreementScope.EVSE_STATUS)
+    ]
+
+    def visible(location: Location) -> bool:
+        return any(
+            agreement.cpo_country_code == location.country_code
+            and agreement.cpo_party_id == location.party_id
+            and policy.allows(agreement, AgreementScope.EVSE_STATUS, location.location_id)
+            for agreement in agreements
+        )
+
+    return visible
+
+
+def evse_status_allowed(cpo: PartyRef, receiver: PartyRef, location_id: str) -> bool:
+    """May `receiver` get the real-time EVSE status of `cpo`'s location (open mode: yes)?"""
+    if policy.roaming_open():
+        return True
+    return (
+        policy.agreement_allowing(
+            cpo, receiver, AgreementScope.EVSE_STATUS, location_id=location_id
+        )
+        is not None
+    )
 
 
 def tariffs_visible_to(caller: Caller) -> QuerySet[Tariff]:
-    """The stored tariffs a caller may read through the hub (not deleted)."""
-    return Tariff.objects.filter(deleted_at__isnull=True)
+    """The stored tariffs a caller may read through the hub (not deleted); in agreements mode
+    only those of CPOs it has an agreement in force with, of the tariffs scope."""
+    tariffs = Tariff.objects.filter(deleted_at__isnull=True)
+    if policy.roaming_open():
+        return tariffs
+    return tariffs.filter(_agreed_cpo_data(caller, AgreementScope.TARIFFS))
 
 
 def tokens_visible_to(caller: Caller) -> QuerySet[Token]:
     """The stored eMSP tokens a CPO may read through the hub (2.2.1 mod_tokens Sender GET, via
     the hub). In open roaming mode every eMSP's tokens, invalidated ones included (a CPO must
-    learn that a token became `valid=false`)."""
-    return Token.objects.all()
+    learn that a token became `valid=false`); in agreements mode only the tokens of eMSPs one
+    of the caller's CPO parties has an agreement in force with, of the tokens scope."""
+    if policy.roaming_open():
+        return Token.objects.all()
+    emsps = {
+        policy.emsp_of(agreement)
+        for agreement in policy.in_force_of(caller.parties("CPO"), side="cpo")
+        if agreement.allows(AgreementScope.TOKENS)
+    }
+    return Token.objects.filter(_party_q(emsps))
+
+
+def _agreed_billing(parties: set[PartyRef], scope: str) -> Q:
+    """Sessions or CDRs (CPO in `country_code`/`party_id`, eMSP in `token_*`) of the eMSP
+    `parties` that an agreement in force of `scope` with their CPO lets them see."""
+    agreed = Q(pk__in=[])
+    for agreement in policy.in_force_of(parties, side="emsp"):
+        if agreement.allows(scope):
+            agreed |= Q(
+                country_code=agreement.cpo_country_code,
+                party_id=agreement.cpo_party_id,
+                token_country_code=agreement.emsp_country_code,
+                token_party_id=agreement.emsp_party_id,
+            )
+    return agreed
 
 
 def sessions_visible_to(caller: Caller, party: PartyRef | None = None) -> QuerySet[Session]:
@@ -153,7 +307,10 @@ def sessions_visible_to(caller: Caller, party: PartyRef | None = None) -> QueryS
     owned = Q()
     for owner in sorted(parties):
         owned |= Q(token_country_code=owner.country_code, token_party_id=owner.party_id)
-    return Session.objects.filter(owned)
+    sessions = Session.objects.filter(owned)
+    if policy.roaming_open():
+        return sessions
+    return sessions.filter(_agreed_billing(parties, AgreementScope.SESSIONS))
 
 
 def cdrs_visible_to(caller: Caller, party: PartyRef | None = None) -> QuerySet[Cdr]:
@@ -168,10 +325,62 @@ def cdrs_visible_to(caller: Caller, party: PartyRef | None = None) -> QuerySet[C
     owned = Q()
     for owner in sorted(parties):
         owned |= Q(token_country_code=owner.country_code, token_party_id=owner.party_id)
-    return Cdr.objects.filter(owned)
+    cdrs = Cdr.objects.filter(owned)
+    if policy.roaming_open():
+        return cdrs
+    return cdrs.filter(_agreed_billing(parties, AgreementScope.CDRS))
 
 
-def may_route(from_party: PartyRef, to_party: PartyRef, module: str) -> bool:
+def may_route(
+    from_party: PartyRef, to_party: PartyRef, module: str, *, location_id: str | None = None
+) -> bool:
     """May `from_party` send `module` data to `to_party`? In open roaming mode (the default)
-    everything connected may; roaming agreements plug in here (DESIGN §6b)."""
-    return True
+    everything connected may; in agreements mode only under an agreement in force between the
+    two whose scopes include the module's (`hub.modules` `agreement_scope`; `location_id` for
+    a location's data). The hub itself is no party of any agreement: what it says on its own
+    behalf is never refused here."""
+    if policy.roaming_open() or hub_party() in (from_party, to_party):
+        return True
+    return policy.may_exchange(from_party, to_party, module, location_id=location_id)
+
+
+def missing_agreement(
+    senders: set[PartyRef], to_party: PartyRef, module: str, *, location_id: str | None = None
+) -> str | None:
+    """The agreement none of `senders` has with `to_party` for `module`, in words for the
+    partner (None in open mode, which needs none): "no roaming agreement in force between
+    NL*CPO and DE*EMS for tokens" (`policy.refusal_text`)."""
+    if policy.roaming_open() or not senders:
+        return None
+    return policy.refusal_text(min(senders), to_party, module, location_id)
+
+
+def route_refusal(
+    senders: set[PartyRef], to_party: PartyRef, module: str, *, location_id: str | None = None
+) -> str | None:
+    """Why none of `senders` may send `module` data to `to_party` (None: one may)."""
+    if any(may_route(s, to_party, module, location_id=location_id) for s in senders):
+        return None
+    return missing_agreement(senders, to_party, module, location_id=location_id) or (
+        f"{to_party} may not be reached for {module}"
+    )
+
+
+def delivery_refusal(delivery: PushDelivery) -> str | None:
+    """Why a queued delivery may no longer be sent (None: it may): checked at send time, so
+    that what was queued before an agreement was suspended or ended does not go out.
+
+    The data owner is the delivery's FROM party, or, for the broadcasts the hub sends as
+    itself, the party its object key starts with. HubClientInfo is never refused: its builder
+    announces a party without an agreement as SUSPENDED."""
+    if policy.roaming_open() or delivery.module == ModuleID.HUB_CLIENT_INFO:
+        return None
+    to_party = PartyRef.of(delivery.to_country_code, delivery.to_party_id)
+    owner = PartyRef.of(delivery.from_country_code, delivery.from_party_id)
+    segments = delivery.object_key.split("/")
+    location_id = segments[2] if delivery.module == ModuleID.LOCATIONS else None
+    if owner == hub_party():
+        if delivery.module not in (ModuleID.LOCATIONS, ModuleID.TARIFFS, ModuleID.TOKENS):
+            return None  # a result the hub wrote itself (e.g. a command TIMEOUT)
+        owner = PartyRef.of(segments[0], segments[1])
+    return route_refusal({owner}, to_party, delivery.module, location_id=location_id)

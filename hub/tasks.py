@@ -6,6 +6,7 @@ import this module back; they enqueue by the stable name (`hub.celery.task_named
 from celery import shared_task
 from django.conf import settings
 
+from hub.services.agreements.apply import agreements_apply_due
 from hub.services.delivery.sending import delivery_send
 from hub.services.delivery.sweep import delivery_sweep
 from hub.services.reconciliation.report import reconcile_previous_day
@@ -144,3 +145,10 @@ def settlement_monthly_task() -> list[int]:
     monthly; docs/settlement.md). A rerun replaces the statements in place with the same
     figures, so a lost or repeated run is harmless."""
     return settle_previous_month()
+
+
+@shared_task(name="hub.agreements_apply", ignore_result=True)
+def agreements_apply_task() -> dict[str, int]:
+    """Start and stop the roaming agreements whose validity dates were reached or passed (beat,
+    daily, DESIGN §6b). Idempotent: an agreement already applied is left alone."""
+    return agreements_apply_due()

@@ -95,6 +95,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "hub.settlement_monthly",
         "schedule": crontab(day_of_month="2", hour=5, minute=0),
     },
+    # Agreements whose valid_from or valid_to day came: shortly after midnight (and safe to run
+    # again at any time: only what changed is applied).
+    "agreements-apply": {
+        "task": "hub.agreements_apply",
+        "schedule": crontab(hour=0, minute=5),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")

@@ -21,8 +21,14 @@ from hub.ocpi.exceptions import InvalidParametersError
 from hub.ocpi.routing import PartyRef
 from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, OcpiResponse, check_id_length
 from hub.schemas.locations import ConnectorSerializer, EvseSerializer, LocationSerializer
-from hub.selectors import locations_visible_to
-from hub.services.locations import LocationAddress, UnknownObjectError, location_object
+from hub.selectors import evse_status_visibility, locations_visible_to
+from hub.services.locations import (
+    LocationAddress,
+    UnknownObjectError,
+    evse_without_status,
+    location_object,
+    location_without_status,
+)
 
 
 class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
@@ -33,7 +39,9 @@ class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     forward_interface = "SENDER"
 
     def get_queryset(self) -> QuerySet[Location]:
-        return locations_visible_to(caller_of(self.request)).only("data", "last_updated")
+        return locations_visible_to(caller_of(self.request)).only(
+            "data", "last_updated", "country_code", "party_id", "location_id"
+        )
 
     @extend_schema(responses=LocationSerializer(many=True), summary="Locations (GET all via hub)")
     def get(self, request: Request) -> Response:
@@ -41,7 +49,16 @@ class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
         if self.direct_target(request):
             return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([location.data for location in page or []])
+        # Without the `evse_status` agreement scope every EVSE status is served as UNKNOWN.
+        status_visible = evse_status_visibility(caller_of(request))
+        return self.get_paginated_response(
+            [
+                location.data
+                if status_visible(location)
+                else location_without_status(location.data)
+                for location in page or []
+            ]
+        )
 
 
 class LocationSenderObjectView(RoutedViewMixin, OcpiAPIView):
@@ -86,4 +103,11 @@ class LocationSenderObjectView(RoutedViewMixin, OcpiAPIView):
             kwargs.get("evse_uid"),
             kwargs.get("connector_id"),
         )
-        return OcpiResponse(location_object(location, address))
+        shown = location_object(location, address)
+        if not evse_status_visibility(caller_of(request))(location):
+            # Without the `evse_status` agreement scope every EVSE status is served as UNKNOWN.
+            if address.level == "location":
+                shown = location_without_status(shown)
+            elif address.level == "evse":
+                shown = evse_without_status(shown)
+        return OcpiResponse(shown)

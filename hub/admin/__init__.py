@@ -2,6 +2,7 @@
 groups them). Importing the package registers every ModelAdmin."""
 
 from hub.admin import (  # noqa: F401 - registers the ModelAdmins
+    agreements,
     analytics,
     cdrs,
     commands,

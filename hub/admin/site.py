@@ -27,7 +27,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Locations & tariffs", ("location", "tariff")),
     ("Tokens & sessions", ("token", "tokenowner", "session", "asyncrequest")),
     ("CDRs & reconciliation", ("cdr", "reconciliationreport", "reconciliationfinding")),
-    ("Agreements & settlement", ("feeterm", "settlementstatement")),
+    ("Agreements & settlement", ("roamingagreement", "feeterm", "settlementstatement")),
     ("Delivery", ("pushdelivery", "proxiedurl", "syncstate")),
     ("Exchange log", ("ocpiexchange",)),
     ("Analytics", ("evsestatuschange", "authorizationrecord")),

@@ -20,7 +20,7 @@ from hub.modules import ModuleID
 from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.exceptions import NotFoundError, UnknownLocationError
 from hub.ocpi.routing import PartyRef
-from hub.selectors import publish_allowed_parties, receivers_for
+from hub.selectors import evse_status_allowed, publish_allowed_parties, receivers_for
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
@@ -28,6 +28,12 @@ from hub.services.freshness import supersedes
 from hub.services.results import WriteResult
 
 MODULE = ModuleID.LOCATIONS
+
+# What an EVSE PATCH carrying only these fields changes: the real-time status, which only
+# receivers with the `evse_status` agreement scope get (DESIGN §6b).
+EVSE_STATUS_FIELDS = frozenset({"status", "status_schedule", "last_updated"})
+# The status served instead of the real one to a receiver without `evse_status`.
+UNKNOWN_STATUS = "UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,17 @@ def _broadcast(
     # Private locations SHALL NOT be published, except to the eMSPs of the tokens listed in
     # publish_allowed_to; a location that just became private is sent once more
     # (publish=false) to everyone who had it, so they can withdraw it.
-    receivers = receivers_for(MODULE, owner=address.party, exclude_platform_id=owner.pk)
+    receivers = receivers_for(
+        MODULE,
+        owner=address.party,
+        exclude_platform_id=owner.pk,
+        location_id=address.location_id,
+    )
+    if address.level == "evse" and method == "PATCH" and set(fields) <= EVSE_STATUS_FIELDS:
+        # A status-only update is not delivered at all to whoever may not see the status.
+        receivers = [
+            r for r in receivers if evse_status_allowed(address.party, r.party, address.location_id)
+        ]
     if not (now_published or was_published):
         allowed = publish_allowed_parties(document)
         receivers = [r for r in receivers if r.party in allowed]
@@ -373,8 +389,24 @@ def _path(
     return "/" + "/".join(str(p) for p in parts)
 
 
+def evse_without_status(evse: dict[str, Any]) -> dict[str, Any]:
+    """An EVSE as shown without the real-time status: `status` UNKNOWN, no `status_schedule`;
+    `last_updated` untouched (the object did not change, only what this receiver sees)."""
+    shown = {**evse, "status": UNKNOWN_STATUS}
+    shown.pop("status_schedule", None)
+    return shown
+
+
+def location_without_status(document: dict[str, Any]) -> dict[str, Any]:
+    """A location as shown without the real-time EVSE status (`evse_without_status`)."""
+    if not document.get("evses"):
+        return document
+    return {**document, "evses": [evse_without_status(e) for e in document["evses"]]}
+
+
 def build_location_push(delivery: PushDelivery) -> PushRequest | None:
-    """The request for a locations delivery, from the location's state now."""
+    """The request for a locations delivery, from the location's state now (every EVSE status
+    UNKNOWN for a receiver without the `evse_status` agreement scope)."""
     segments = delivery.object_key.split("/")
     location = Location.objects.filter(
         country_code=segments[0], party_id=segments[1], location_id=segments[2]
@@ -382,6 +414,13 @@ def build_location_push(delivery: PushDelivery) -> PushRequest | None:
     if location is None:
         return None
     document = location.data
+    masked = not evse_status_allowed(
+        PartyRef(segments[0], segments[1]),
+        PartyRef(delivery.to_country_code, delivery.to_party_id),
+        location.location_id,
+    )
+    if masked:
+        document = location_without_status(document)
     full = PushRequest("PUT", _path(document, None, None), document)
     evse = connector = None
     target: dict[str, Any] = document
@@ -389,6 +428,8 @@ def build_location_push(delivery: PushDelivery) -> PushRequest | None:
         if len(segments) > 3:
             address = LocationAddress(PartyRef(segments[0], segments[1]), segments[2], segments[3])
             evse = target = location_object(location, address)
+            if masked:
+                evse = target = evse_without_status(evse)
         if len(segments) > 4:
             address = LocationAddress(
                 PartyRef(segments[0], segments[1]), segments[2], segments[3], segments[4]

@@ -59,8 +59,8 @@ from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.schemas.sessions import SessionSerializer
 from hub.selectors import (
     SESSION_RECEIVER_ROLES,
-    may_route,
     platform_roles_of,
+    route_refusal,
     sessions_visible_to,
 )
 from hub.services.concurrency import retry_on_unique_race
@@ -130,10 +130,14 @@ def cdr_token_receiver(
     roles: list[PlatformRole] = list(
         platform_roles_of(token_owner).filter(role__in=SESSION_RECEIVER_ROLES)
     )
-    if not roles or not may_route(cpo, token_owner, module):
+    if not roles:
         raise UnknownReceiverError(
             f"cdr_token: {token_owner} is not an eMSP known to the hub; nobody can receive this"
         )
+    refusal = route_refusal({cpo}, token_owner, module)
+    if refusal is not None:
+        # 4001 like direct routing's refusal (`services.routing.forwarding._check_may_route`).
+        raise UnknownReceiverError(f"cdr_token: {refusal}")
     reachable = [role for role in roles if role.platform.registered]
     if not reachable:
         platform = roles[0].platform

@@ -23,7 +23,7 @@ class FeeTermFactory(HubModelFactory[FeeTerm]):
     class Meta:
         model = FeeTerm
 
-    agreement = factory.SubFactory(RoamingAgreementFactory)
+    agreement = factory.SubFactory(RoamingAgreementFactory, cpo_party_id="ABC")
     kind = FeeKind.PER_SESSION
     payer = FeeParty.EMSP
     payee = FeeParty.HUB
@@ -35,7 +35,7 @@ class SettlementStatementFactory(HubModelFactory[SettlementStatement]):
     class Meta:
         model = SettlementStatement
 
-    agreement = factory.SubFactory(RoamingAgreementFactory)
+    agreement = factory.SubFactory(RoamingAgreementFactory, cpo_party_id="ABC")
     period = date(2025, 3, 1)
     status = StatementStatus.RECONCILED
     computed_at = datetime(2025, 4, 2, 5, 0, tzinfo=UTC)

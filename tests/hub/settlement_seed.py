@@ -66,7 +66,7 @@ class Seed:
 
 
 def seed_march() -> Seed:
-    agreement = RoamingAgreementFactory(valid_from=date(2025, 1, 1))
+    agreement = RoamingAgreementFactory(cpo_party_id="ABC", valid_from=date(2025, 1, 1))
     terms = {
         # Hubject's published roaming fee: EUR 0.40 per session, from the eMSP to the hub.
         "hub_emsp": FeeTermFactory(agreement=agreement, amount=Decimal("0.40")),

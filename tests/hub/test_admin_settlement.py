@@ -49,7 +49,7 @@ def fee_form(agreement_id: int, **changes: str) -> dict[str, str]:
 
 class TestFeeTermAdmin:
     def test_add_through_the_form(self, admin_client: Client) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         response = admin_client.post(reverse("admin:hub_feeterm_add"), fee_form(agreement.pk))
         assert response.status_code == 302
         term = FeeTerm.objects.get()
@@ -74,7 +74,7 @@ class TestFeeTermAdmin:
     def test_bad_input_is_refused(
         self, admin_client: Client, changes: dict[str, str], field: str, message: str
     ) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         response = admin_client.post(
             reverse("admin:hub_feeterm_add"), fee_form(agreement.pk, **changes)
         )

@@ -117,7 +117,7 @@ class TestSettlementCommand:
             run("settlement", "--period", f"{nxt:%Y-%m}")
 
     def test_an_agreement_not_in_force_is_refused(self) -> None:
-        agreement = RoamingAgreementFactory(valid_from=date(2026, 4, 1))
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC", valid_from=date(2026, 4, 1))
         with pytest.raises(CommandError, match="was not in force in 2026-03"):
             run("settlement", "--period", "2026-03", "--agreement", str(agreement.pk))
 
@@ -129,7 +129,7 @@ class TestSettlementCommand:
 class TestRoamingFeeCommand:
     def test_add_list_remove(self) -> None:
         # given
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         # when
         out = run(
             "roaming_fee",
@@ -217,7 +217,7 @@ class TestRoamingFeeCommand:
         ],
     )
     def test_add_refused(self, changes: dict[str, str], message: str) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         options = {
             "--agreement": str(agreement.pk),
             "--kind": "PER_KWH",

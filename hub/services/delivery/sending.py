@@ -25,6 +25,7 @@ from hub.models import (
 )
 from hub.ocpi.client import OcpiClient, OcpiResult, OcpiTransportError, UrlNotAllowedError
 from hub.ocpi.routing import PartyRef
+from hub.selectors import delivery_refusal
 from hub.services.delivery import broker
 from hub.services.delivery.circuit import (
     NOT_THE_RECEIVER,
@@ -174,16 +175,16 @@ def _attempt(
 
 def _claim(delivery_id: int) -> PushDelivery | str:
     """Take a due delivery for this worker, or say why not ("skipped", "waiting", "held",
-    "cancelled", "failed", "dead").
+    "cancelled", "failed", "dead", "not allowed").
 
     In order: the receiver's standing (unregistered ends it, suspended holds it, state to an
-    absent receiver is dropped); the window and the attempt limit (given up); the ordering
-    rules (the same object tree in flight; an older delivery released from a hold); the
-    receiver's circuit breaker and in-flight cap. A delivery that must wait is left PENDING
-    and due, without a task: whatever frees its turn hands it out (`hand_out`), and the
-    sweeper is the safety net. A delivery handed out with a slot reserved for it (PENDING with
-    a live `locked_until`) takes that slot; any other (a retry's or a waker's countdown task)
-    needs a free one.
+    absent receiver is dropped); whether a roaming agreement still allows it; the window and the
+    attempt limit (given up); the ordering rules (the same object tree in flight; an older
+    delivery released from a hold); the receiver's circuit breaker and in-flight cap. A delivery
+    that must wait is left PENDING and due, without a task: whatever frees its turn hands it out
+    (`hand_out`), and the sweeper is the safety net. A delivery handed out with a slot reserved
+    for it (PENDING with a live `locked_until`) takes that slot; any other (a retry's or a
+    waker's countdown task) needs a free one.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -203,6 +204,9 @@ def _claim(delivery_id: int) -> PushDelivery | str:
         standing = _receiver_standing(delivery)
         if standing is not None:
             return standing
+        refused = _not_allowed(delivery)
+        if refused is not None:
+            return refused
         if now >= delivery.expires_at:
             return give_up(delivery, "retry window passed")
         if delivery.attempts >= settings.OCPI_PUSH_MAX_ATTEMPTS:
@@ -256,6 +260,21 @@ def _receiver_standing(delivery: PushDelivery) -> str | None:
         finish(delivery, DeliveryStatus.CANCELLED, f"receiver is {receiver.status}")
         return "cancelled"
     return None
+
+
+def _not_allowed(delivery: PushDelivery) -> str | None:
+    """A delivery no roaming agreement allows any more (queued before its agreement was
+    suspended or ended, DESIGN §6b) ends unsent instead of being retried for ever: state is
+    cancelled (an agreement starting again re-sends the CPO's locations and tariffs), money
+    becomes a dead letter staff may resend once an agreement allows it."""
+    refusal = delivery_refusal(delivery)
+    if refusal is None:
+        return None
+    if delivery.module in STATE_MODULES:
+        finish(delivery, DeliveryStatus.CANCELLED, f"not allowed: {refusal}")
+        return "not allowed"
+    finish(delivery, DeliveryStatus.DEAD, f"not allowed: {refusal}; resend once one is in force")
+    return "not allowed"
 
 
 def _hold(delivery: PushDelivery) -> None:

@@ -16,6 +16,10 @@ and PUTs every new or changed one to the connected parties' RECEIVER endpoint,
   announced SUSPENDED.
 - The object key is `CC/PID/ROLE` (one ClientInfo per role); the body is built at send time
   from the platform's current status, `last_updated` being the time of the status change.
+- In `OCPI_ROAMING_MODE=agreements` a party learns only of parties it has an agreement in force
+  with (`selectors.client_infos_visible_to`, `may_route` with no scope); when an agreement
+  starts or ends (`services.agreements.apply`) each side is sent the other's ClientInfo, as
+  SUSPENDED once none is in force, dated by the agreement's change if that is newer.
 """
 
 import logging
@@ -38,7 +42,13 @@ from hub.modules import ModuleID
 from hub.ocpi.datetimes import format_datetime
 from hub.ocpi.routing import PartyRef
 from hub.schemas.hubclientinfo import client_info
-from hub.selectors import client_infos_visible_to, may_route, receivers_for
+from hub.selectors import (
+    client_info_changed_at,
+    client_info_known_to,
+    client_infos_visible_to,
+    may_route,
+    receivers_for,
+)
 from hub.services.delivery import broker
 from hub.services.delivery.enqueue import push_enqueue, receiver_endpoint
 from hub.services.delivery.types import PushRequest, Receiver
@@ -142,6 +152,13 @@ def build_clientinfo_push(delivery: PushDelivery) -> PushRequest | None:
     )
     if role is not None:
         body = client_info(role)
+        if not client_info_known_to(role, delivery.receiver):
+            # Roaming agreements: a party the receiver has no agreement in force with is, for
+            # it, not connected (2.2.1 mod_hub_client_info ConnectionStatus SUSPENDED).
+            body["status"] = ConnectionStatus.SUSPENDED
+        changed_at = client_info_changed_at(role, delivery.receiver)
+        if changed_at is not None and changed_at > role.platform.status_changed_at:
+            body["last_updated"] = format_datetime(changed_at)
     else:
         body = {
             "party_id": party_id,

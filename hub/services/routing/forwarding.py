@@ -65,7 +65,7 @@ from hub.ocpi.routing import (
 )
 from hub.ocpi.tokens import redact_token, redact_token_in
 from hub.ocpi.urlpaths import is_below, join_segments
-from hub.selectors import may_route, platform_roles_of
+from hub.selectors import may_route, missing_agreement, platform_roles_of
 from hub.services.routing.receiver_slots import forward_slot
 
 logger = logging.getLogger(__name__)
@@ -287,10 +287,16 @@ def _senders(caller: Platform, from_party: PartyRef | None) -> set[PartyRef]:
 
 def _check_may_route(senders: set[PartyRef], to_party: PartyRef, module: str) -> None:
     """Roaming agreements decide who may reach whom (DESIGN §6b, `may_route`); without a FROM
-    party, one of the caller's parties being allowed is enough."""
+    party, one of the caller's parties being allowed is enough.
+
+    Refused with 4001: 2.2.1 status_codes puts the errors a hub meets while routing in 4xxx
+    (2xxx say the request itself is wrong, which it is not), and of those "Unknown receiver
+    (TO address is unknown)" is the one that fits: a party the sender has no agreement with
+    is no receiver the hub routes to for it. The message names the missing agreement."""
     if not any(may_route(sender, to_party, module) for sender in senders):
-        # A party the caller may not talk to is, for the caller, no receiver at all: 4001.
-        raise UnknownReceiverError(f"{to_party} may not be reached for {module}")
+        reason = f"{to_party} may not be reached for {module}"
+        missing = missing_agreement(senders, to_party, module)
+        raise UnknownReceiverError(f"{reason}: {missing}" if missing else reason)
 
 
 def _is_connected(platform: Platform) -> bool:

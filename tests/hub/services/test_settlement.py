@@ -159,9 +159,11 @@ class TestSeededMonth:
         assert statement.net["EUR"]["HUB"] == "51.96"
 
     def test_settle_month_covers_every_agreement_in_force(self, march: Seed) -> None:
-        other = RoamingAgreementFactory(emsp_party_id="OTH", emsp_country_code="FR")
+        other = RoamingAgreementFactory(
+            cpo_party_id="ABC", emsp_party_id="OTH", emsp_country_code="FR"
+        )
         FeeTermFactory(agreement=other)
-        RoamingAgreementFactory(emsp_party_id="OLD", valid_to=date(2026, 2, 28))
+        RoamingAgreementFactory(cpo_party_id="ABC", emsp_party_id="OLD", valid_to=date(2026, 2, 28))
         statements = settle_month(month=MARCH, now=AFTER_MARCH)
         assert [s.agreement_id for s in statements] == [march.agreement.pk, other.pk]
         # FR*OTH's only March CDR is C9: one session at the hub's 0.40.
@@ -184,7 +186,7 @@ class TestSeededMonth:
 class TestDisputes:
     def test_a_credit_of_a_disputed_original_is_left_out_too(self) -> None:
         # given: a mis-priced CDR credited in the next month, then re-issued correctly
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         FeeTermFactory(agreement=agreement)
         wrong = make_cdr(
             "W1",
@@ -213,7 +215,7 @@ class TestDisputes:
         assert april.disputed[0]["reasons"][0].startswith("credits W1, which is disputed")
 
     def test_a_credit_without_original_is_disputed(self) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         orphan = make_cdr(
             "X1-C", end=datetime(2026, 3, 5, tzinfo=UTC), kwh="1", excl="-1.00", incl=None
         )
@@ -224,7 +226,7 @@ class TestDisputes:
         assert statement.totals["credits"] == 0
 
     def test_ingest_findings_that_put_figures_in_doubt_dispute(self) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         doubtful = make_cdr(
             "F1", end=datetime(2026, 3, 5, tzinfo=UTC), kwh="1", excl="1", incl=None
         )
@@ -254,7 +256,7 @@ class TestDisputes:
         ],
     )
     def test_reconciliation_kinds(self, kind: str, disputed: bool) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         cdr = make_cdr("R1", end=datetime(2026, 3, 5, tzinfo=UTC), kwh="1", excl="1", incl=None)
         report = ReconciliationReportFactory(
             period_start=date(2026, 3, 5),
@@ -273,7 +275,7 @@ class TestDisputes:
 class TestValidityAndProration:
     def test_an_agreement_starting_mid_month(self) -> None:
         # given: in force from 11 March (21 of 31 days)
-        agreement = RoamingAgreementFactory(valid_from=date(2026, 3, 11))
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC", valid_from=date(2026, 3, 11))
         FeeTermFactory(agreement=agreement)
         FeeTermFactory(agreement=agreement, kind="MONTHLY_FIXED", amount=Decimal(100), payer="CPO")
         make_cdr("B1", end=datetime(2026, 3, 10, 23, 59, tzinfo=UTC), kwh="1", excl="1", incl=None)
@@ -290,7 +292,7 @@ class TestValidityAndProration:
 
     def test_real_time_status_fee_needs_the_evse_status_scope(self) -> None:
         scopes = [s for s in AgreementScope.values if s != AgreementScope.EVSE_STATUS]
-        agreement = RoamingAgreementFactory(scopes=scopes)
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC", scopes=scopes)
         FeeTermFactory(
             agreement=agreement, kind="REALTIME_STATUS_MONTHLY", amount=Decimal(99), payee="CPO"
         )
@@ -299,7 +301,7 @@ class TestValidityAndProration:
         assert statement.net == {}
 
     def test_a_term_valid_for_part_of_the_month_counts_its_cdrs_only(self) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         FeeTermFactory(agreement=agreement, valid_to=date(2026, 3, 15))
         make_cdr("P1", end=datetime(2026, 3, 15, 23, 0, tzinfo=UTC), kwh="1", excl="1", incl=None)
         make_cdr("P2", end=datetime(2026, 3, 16, 1, 0, tzinfo=UTC), kwh="1", excl="1", incl=None)
@@ -308,7 +310,7 @@ class TestValidityAndProration:
         assert statement.totals["sessions"] == 2
 
     def test_the_running_month_is_provisional_and_the_next_refused(self) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         now = datetime(2026, 3, 20, tzinfo=UTC)
         assert settle_agreement(agreement=agreement, month=MARCH, now=now).status == (
             StatementStatus.PROVISIONAL
@@ -317,11 +319,16 @@ class TestValidityAndProration:
             settle_agreement(agreement=agreement, month=date(2026, 4, 1), now=now)
 
     def test_agreements_in_force_reads_the_dates(self) -> None:
-        inside = RoamingAgreementFactory(valid_from=date(2026, 3, 31))
-        RoamingAgreementFactory(valid_from=date(2026, 4, 1))
-        RoamingAgreementFactory(valid_from=date(2025, 1, 1), valid_to=date(2026, 2, 28))
+        inside = RoamingAgreementFactory(cpo_party_id="ABC", valid_from=date(2026, 3, 31))
+        RoamingAgreementFactory(cpo_party_id="ABC", valid_from=date(2026, 4, 1))
+        RoamingAgreementFactory(
+            cpo_party_id="ABC", valid_from=date(2025, 1, 1), valid_to=date(2026, 2, 28)
+        )
         ending = RoamingAgreementFactory(
-            valid_from=date(2025, 1, 1), valid_to=date(2026, 3, 1), status="ENDED"
+            cpo_party_id="ABC",
+            valid_from=date(2025, 1, 1),
+            valid_to=date(2026, 3, 1),
+            status="ENDED",
         )
         assert set(agreements_in_force(MARCH)) == {inside, ending}
 
@@ -337,7 +344,7 @@ class TestBadInput:
             settle_month(month=MARCH, agreement_id=999, now=AFTER_MARCH)
 
     def test_agreement_not_in_force(self) -> None:
-        agreement = RoamingAgreementFactory(valid_from=date(2026, 4, 1))
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC", valid_from=date(2026, 4, 1))
         with pytest.raises(SettlementError, match="was not in force in 2026-03"):
             settle_month(month=MARCH, agreement_id=agreement.pk, now=AFTER_MARCH)
 
@@ -364,7 +371,7 @@ class TestBadInput:
         ],
     )
     def test_fee_terms_refused(self, changes: dict[str, object], field: str, message: str) -> None:
-        agreement = RoamingAgreementFactory()
+        agreement = RoamingAgreementFactory(cpo_party_id="ABC")
         values: dict[str, object] = {
             "kind": "PER_SESSION",
             "amount": Decimal("0.40"),
@@ -379,7 +386,7 @@ class TestBadInput:
 
     def test_full_clean_names_the_field(self) -> None:
         term = FeeTerm(
-            agreement=RoamingAgreementFactory(),
+            agreement=RoamingAgreementFactory(cpo_party_id="ABC"),
             kind="PER_KWH",
             amount=Decimal(-1),
             currency="EUR",
@@ -405,7 +412,7 @@ class TestBadInput:
     def test_a_statement_period_is_a_first_of_month(self) -> None:
         with pytest.raises(IntegrityError), transaction.atomic():
             SettlementStatement.objects.create(
-                agreement=RoamingAgreementFactory(),
+                agreement=RoamingAgreementFactory(cpo_party_id="ABC"),
                 period=date(2026, 3, 2),
                 computed_at=AFTER_MARCH,
             )
@@ -502,7 +509,7 @@ def test_the_monthly_task_is_scheduled_and_settles_the_previous_utc_month() -> N
     schedule = entry["schedule"]
     assert isinstance(schedule, crontab)
     assert (schedule.day_of_month, schedule.hour, schedule.minute) == ({2}, {5}, {0})
-    agreement = RoamingAgreementFactory()
+    agreement = RoamingAgreementFactory(cpo_party_id="ABC")
     FeeTermFactory(agreement=agreement)
     first = timezone.now().astimezone(UTC).date().replace(day=1)
     last_month = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
