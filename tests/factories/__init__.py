@@ -10,6 +10,7 @@ from tests.factories.exchanges import (
     ProxiedUrlFactory,
     SyncStateFactory,
 )
+from tests.factories.health import HeartbeatFactory
 from tests.factories.objects import (
     CdrFactory,
     EvseFactory,
@@ -38,6 +39,7 @@ from tests.factories.reports import (
 )
 
 __all__ = [
+    "HeartbeatFactory",
     "AsyncRequestFactory",
     "CdrFactory",
     "EvseFactory",
