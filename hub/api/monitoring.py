@@ -33,11 +33,14 @@ def healthz(request: HttpRequest) -> HttpResponse:
         "checks": report.checks,
         "queues": report.queues,
     }
-    if not report.up:
-        body["down"] = report.down
-    return HttpResponse(
-        json.dumps(body), status=200 if report.up else 503, content_type="application/json"
-    )
+    if report.up:
+        return HttpResponse(json.dumps(body), content_type="application/json")
+    body["down"] = report.down
+    response = HttpResponse(json.dumps(body), status=503, content_type="application/json")
+    # A 503 here is the probe's answer, not a failure of the request: Django would log every
+    # one as an error (django.request), once per probe. What failed is logged by the checks.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 class _ThisProcess(Collector):
