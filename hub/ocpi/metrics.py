@@ -7,10 +7,14 @@ one of OCPI's, the OCPI status_code a standard code, a custom range (`19xx`...) 
 (a relayed partner answer could carry any integer)."""
 
 from django.http import HttpRequest
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, disable_created_metrics
 
 from hub.modules import ModuleID
 from hub.ocpi.status import OcpiStatus
+
+# No `_created` series beside every counter and histogram: they double the series count and
+# nothing here reads them (rate() needs only the totals).
+disable_created_metrics()
 
 REQUESTS = Counter(
     "ocpi_hub_requests",

@@ -112,16 +112,15 @@ def test_metrics_after_an_ocpi_push_and_its_deliveries(
     put = {"module": "locations", "method": "PUT", "http_status": str(response.status_code)}
     put_before = value(before, "ocpi_hub_requests_total", **put, ocpi_status="1000") or 0
     assert value(text, "ocpi_hub_requests_total", **put, ocpi_status="1000") == put_before + 1
-    assert value(
-        text, "ocpi_hub_request_duration_seconds_count", module="locations", method="PUT"
-    )
+    assert value(text, "ocpi_hub_request_duration_seconds_count", module="locations", method="PUT")
     # the retrying delivery is PENDING for the failing receiver, named by id and name
-    pending = value(
-        text, "ocpi_hub_deliveries", state="PENDING", receiver=str(failing_platform.pk)
+    pending = value(text, "ocpi_hub_deliveries", state="PENDING", receiver=str(failing_platform.pk))
+    assert (
+        pending
+        == PushDelivery.objects.filter(
+            receiver=failing_platform, status=DeliveryStatus.PENDING
+        ).count()
     )
-    assert pending == PushDelivery.objects.filter(
-        receiver=failing_platform, status=DeliveryStatus.PENDING
-    ).count()
     assert pending is not None and pending >= 1
     names = {
         got["receiver_name"]

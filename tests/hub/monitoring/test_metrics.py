@@ -72,9 +72,7 @@ def test_metrics_gauges_read_the_outbox_circuits_and_heartbeats(client: Client) 
     held = PlatformFactory(name="Held eMSP")
     PushDeliveryFactory(receiver=slow, object_key="A", next_attempt_at=now - timedelta(minutes=10))
     PushDeliveryFactory(receiver=slow, object_key="B")
-    PushDeliveryFactory(
-        receiver=slow, module="cdrs", object_key="C", status=DeliveryStatus.DEAD
-    )
+    PushDeliveryFactory(receiver=slow, module="cdrs", object_key="C", status=DeliveryStatus.DEAD)
     PushDeliveryFactory(receiver=held, object_key="A", status=DeliveryStatus.HELD)
     PushDeliveryFactory(receiver=held, object_key="D", status=DeliveryStatus.DELIVERED)
     ReceiverCircuitFactory(receiver=slow, state=CircuitState.OPEN)
@@ -152,9 +150,7 @@ def test_metrics_token_required_when_set(client: Client, settings: Any) -> None:
     assert "ocpi_hub_receiver_circuits" in scrape(client, token="s3cret-metrics-token")
 
 
-def test_metrics_open_without_a_token_and_gone_when_disabled(
-    client: Client, settings: Any
-) -> None:
+def test_metrics_open_without_a_token_and_gone_when_disabled(client: Client, settings: Any) -> None:
     # given: no token
     settings.HUB_METRICS_TOKEN = ""
     assert client.get("/metrics").status_code == 200
@@ -169,7 +165,14 @@ def test_metrics_open_without_a_token_and_gone_when_disabled(
 
 @pytest.mark.parametrize(
     ("code", "label"),
-    [(1000, "1000"), (2001, "2001"), (4003, "4003"), (2901, "29xx"), (1234, "other"), (None, "none")],
+    [
+        (1000, "1000"),
+        (2001, "2001"),
+        (4003, "4003"),
+        (2901, "29xx"),
+        (1234, "other"),
+        (None, "none"),
+    ],
 )
 def test_ocpi_status_label_is_bounded(code: int | None, label: str) -> None:
     assert ocpi_status_label(code) == label
