@@ -3,12 +3,14 @@ what is down and the body never carries a URL or an error text."""
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from hub.celery import app
 from hub.models import Heartbeat, OcpiExchange
 from hub.services.monitoring.bounded import CheckFailed, run_bounded
 from hub.services.monitoring.heartbeat import beat_sent_heartbeat, worker_ran_heartbeat
@@ -54,6 +56,26 @@ def test_healthz_broker_down_is_503_naming_the_broker(client: Client, broker_dow
     assert body["checks"]["broker"] == "down"
     assert body["down"] == ["broker"]
     assert "127.0.0.1" not in str(body) and "redis" not in str(body)
+
+
+def test_healthz_filesystem_broker_without_its_folder_is_down(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the embedded broker, pointed at a folder that does not exist
+    missing = str(tmp_path / "no-broker")
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.setitem(app.conf, "broker_url", "filesystem://")
+    monkeypatch.setitem(
+        app.conf,
+        "broker_transport_options",
+        {"data_folder_in": missing, "data_folder_out": missing, "control_folder": missing},
+    )
+    stamps()
+    # when
+    status, body = health(client)
+    # then
+    assert status == 503
+    assert body["down"] == ["broker"]
 
 
 def test_healthz_stale_worker_is_503_naming_the_worker(client: Client, settings: Any) -> None:
