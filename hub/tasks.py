@@ -3,12 +3,20 @@
 A task is an entry point (like a view): it imports the services at the top. The services never
 import this module back; they enqueue by the stable name (`hub.celery.task_named`)."""
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import beat_init, before_task_publish
 from django.conf import settings
 
 from hub.services.agreements.apply import agreements_apply_due
 from hub.services.delivery.sending import delivery_send
 from hub.services.delivery.sweep import delivery_sweep
+from hub.services.monitoring.heartbeat import (
+    HEARTBEAT_TASK,
+    beat_sent_heartbeat,
+    worker_ran_heartbeat,
+)
 from hub.services.reconciliation.report import reconcile_previous_day
 from hub.services.registry.stillalive import platform_probe, still_alive_claim
 from hub.services.retention import prune_all, prune_exchange_log
@@ -34,6 +42,30 @@ def retention_prune_task() -> dict[str, dict[str, int | bool]]:
 def ping_task() -> str:
     """A no-op used to check that a worker consumes the broker (health checks, tests)."""
     return "pong"
+
+
+@shared_task(name=HEARTBEAT_TASK, ignore_result=True, acks_late=False)
+def heartbeat_task(queue: str) -> bool:
+    """Stamp that a worker consumed `queue` (beat sends one to every queue: settings/celery.py,
+    /healthz)."""
+    return worker_ran_heartbeat(queue)
+
+
+# Only beat's sends stamp `beat`: a heartbeat published from anywhere else (a shell, a test)
+# says nothing about beat. beat_init is sent in the beat process alone, before its first tick.
+_in_beat = False
+
+
+@beat_init.connect(dispatch_uid="hub.heartbeat.beat_init")
+def _mark_beat_process(**_: Any) -> None:
+    global _in_beat  # a per-process fact, set once
+    _in_beat = True
+
+
+@before_task_publish.connect(dispatch_uid="hub.heartbeat.published")
+def _stamp_beat_heartbeat(sender: str | None = None, **_: Any) -> None:
+    if _in_beat and sender == HEARTBEAT_TASK:
+        beat_sent_heartbeat()
 
 
 @shared_task(

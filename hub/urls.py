@@ -3,7 +3,6 @@
 exchange middleware strips one (and doubled slashes) before routing."""
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -11,14 +10,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from hub.api.analytics import AnalyticsView
 from hub.api.credentials import CredentialsView
 from hub.api.hubclientinfo import HubClientInfoSenderListView
+from hub.api.monitoring import healthz, metrics
 from hub.api.proxied import ProxiedPageView
 from hub.api.versions import VersionDetailsView, VersionsListView
 from hub.ocpi.handlers import not_found as ocpi_not_found
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
 
 urlpatterns = [
     path("ocpi/versions", VersionsListView.as_view(), name="ocpi-versions"),
@@ -44,6 +39,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Anything else under /ocpi/ still gets an envelope (even with DEBUG on). CSRF-exempt like
     # every OCPI view (token auth, no cookies): otherwise a PUT/POST/PATCH/DELETE to an unknown
     # OCPI URL, e.g. one whose `..%2F..` a server decoded, got Django's HTML 403 (CSRF), not 404.

@@ -175,4 +175,5 @@ CACHES: dict[str, dict[str, object]] = {
 
 from settings.celery import *  # noqa: E402,F403
 from settings.logging import *  # noqa: E402,F403
+from settings.monitoring import *  # noqa: E402,F403
 from settings.ocpi import *  # noqa: E402,F403

@@ -102,6 +102,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=0, minute=5),
     },
 }
+# Heartbeat (/healthz, hub.services.monitoring): beat sends `hub.heartbeat` to every worker
+# queue each interval, stamping the send in the database; the worker that runs it stamps its
+# queue. Beat is down when no send is recent, a queue's workers are down when beat sent but
+# nobody consumed. Each message expires after the staleness bound, so a long outage leaves no
+# pile of heartbeats in the broker.
+HUB_HEARTBEAT_INTERVAL_S: float = env.float("HUB_HEARTBEAT_INTERVAL_S", default=30.0)
+HUB_HEARTBEAT_STALE_AFTER_S: float = env.float(
+    "HUB_HEARTBEAT_STALE_AFTER_S", default=3 * HUB_HEARTBEAT_INTERVAL_S
+)
+for _queue in HUB_WORKER_QUEUES:
+    CELERY_BEAT_SCHEDULE[f"heartbeat-{_queue}"] = {
+        "task": "hub.heartbeat",
+        "schedule": HUB_HEARTBEAT_INTERVAL_S,
+        "args": (_queue,),
+        "options": {"queue": _queue, "expires": HUB_HEARTBEAT_STALE_AFTER_S},
+    }
+
 CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")
 )

@@ -41,6 +41,10 @@ OCPI_ALLOW_PRIVATE_URLS = env.bool("OCPI_ALLOW_PRIVATE_URLS", default=False)
 # marks consent (the list takes a registrable domain, submitted by hand). Both can be turned
 # off by the operator.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Probes and scrapes reach gunicorn over the private network in plain HTTP (compose, a
+# kubelet, Prometheus): a redirect to https would fail every probe. Neither carries a secret
+# of the hub; /metrics's own token travels only on that private network (docs/monitoring.md).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)

@@ -1,5 +1,6 @@
 """Project-level checks: the OpenAPI schema validates, migrations match the models, settings."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,25 @@ def test_no_missing_migrations() -> None:
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
 
 
-def test_health_endpoint(ocpi_client: OcpiTestClient) -> None:
-    assert ocpi_client.django.get("/healthz").content == b"ok"
+def test_health_endpoint_names_every_check(ocpi_client: OcpiTestClient) -> None:
+    # without beat and worker (tests/hub/monitoring and tests/integration run them)
+    response = ocpi_client.django.get("/healthz")
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert set(body["checks"]) == {"database", "broker", "beat", "worker"}
+    assert body["checks"]["database"] == "up"
+    assert "beat" in body["down"]
+
+
+def test_worker_queues_all_get_a_heartbeat() -> None:
+    from django.conf import settings
+
+    heartbeats = {
+        entry["options"]["queue"]  # type: ignore[index]
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == "hub.heartbeat"
+    }
+    assert heartbeats == set(settings.HUB_WORKER_QUEUES)
 
 
 def test_production_settings_refuse_to_start_without_secrets(monkeypatch: Any) -> None:

@@ -133,3 +133,33 @@ def wait_until(condition: "object", timeout: float = 20.0, interval: float = 0.1
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+class CeleryBeatProcess(LoggedProcess):
+    """`celery -A hub beat` with the test settings, its schedule file and pid file in
+    `log_dir` (never the checkout's); `env` overrides settings such as the heartbeat interval."""
+
+    def __init__(self, log_dir: Path, *, env: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.log_dir = log_dir
+        self.log_path = log_dir / "celery-beat.log"
+        self.extra_env = dict(env or {})
+
+    def start(self, timeout: float = 60.0) -> "CeleryBeatProcess":
+        env = hub_process_env(settings.OCPI_BASE_URL, self.extra_env)
+        command = [
+            sys.executable, "-m", "celery", "-A", "hub", "beat", "-l", "info",
+            "--schedule", str(self.log_dir / "celerybeat-schedule"),
+            "--pidfile", str(self.log_dir / "celerybeat.pid"),
+        ]  # fmt: skip
+        self._spawn(command, env)
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery beat exited early:\n{self.log_tail()}")
+            if b"beat: Starting" in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"celery beat not ready in {timeout}s:\n{self.log_tail()}")

@@ -25,6 +25,7 @@ from hub.models.deliveries import (
     ReceiverCircuit,
 )
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
+from hub.models.health import Heartbeat
 from hub.models.locations import Evse, Location
 from hub.models.parties import (
     ClaimState,
@@ -96,6 +97,7 @@ __all__ = [
     "PartyClaim",
     "DeliveryStatus",
     "Evse",
+    "Heartbeat",
     "Location",
     "PushAttempt",
     "ProxiedUrl",

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from hub.models import ExchangeDirection
 from hub.ocpi import flood
 from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
+from hub.ocpi.metrics import observe_request
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, message_ids
 
 OCPI_PATH_PREFIX = "/ocpi/"
@@ -76,13 +77,21 @@ class OcpiExchangeMiddleware:
             response = self.get_response(request)
         response[REQUEST_ID] = request_id
         response[CORRELATION_ID] = correlation_id
+        ocpi_status, message = _ocpi_status_of(response)
+        duration_s = time.perf_counter() - started
+        # Every answer is counted, the sampled-out unauthenticated ones too (a flood shows).
+        observe_request(
+            request,
+            http_status=response.status_code,
+            ocpi_status=ocpi_status,
+            duration_s=duration_s,
+        )
         unauthenticated = response.status_code in (401, 429) and not getattr(
             request, "ocpi_platform", None
         )
         # Unauthenticated answers are counted against the address and only sampled into the log.
         if unauthenticated and not flood.should_log(flood.count_failure(window), address):
             return response
-        ocpi_status, message = _ocpi_status_of(response)
         context = getattr(request, "ocpi_context", None)
         record_exchange(
             ExchangeRecord(
@@ -98,7 +107,7 @@ class OcpiExchangeMiddleware:
                 http_status=response.status_code,
                 ocpi_status=ocpi_status,
                 status_message=message,
-                duration_ms=(time.perf_counter() - started) * 1000,
+                duration_ms=duration_s * 1000,
             )
         )
         return response

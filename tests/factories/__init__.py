@@ -12,6 +12,7 @@ from tests.factories.exchanges import (
     ProxiedUrlFactory,
     SyncStateFactory,
 )
+from tests.factories.health import HeartbeatFactory
 from tests.factories.objects import (
     CdrFactory,
     EvseFactory,
@@ -45,6 +46,7 @@ from tests.factories.settlement import (
 )
 
 __all__ = [
+    "HeartbeatFactory",
     "AsyncRequestFactory",
     "AuthorizationRecordFactory",
     "EvseStatusChangeFactory",

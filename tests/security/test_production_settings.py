@@ -71,6 +71,20 @@ def test_secure_defaults_and_proxy_header_only_when_declared() -> None:
     assert direct.stdout.split() == ["True", "True", "True", "True", "None"], direct.stderr
 
 
+def test_probes_are_not_redirected_to_https_the_rest_is() -> None:
+    # given: plain HTTP straight to gunicorn, as a probe or a scraper on the private network
+    code = (
+        "from django.test import Client; c = Client(HTTP_HOST='hub.example.com');"
+        "print(c.get('/healthz').status_code, c.get('/metrics').status_code,"
+        " c.get('/admin/').status_code, c.get('/ocpi/versions').status_code)"
+    )
+    # when
+    result = manage("shell", "--verbosity", "0", "--no-imports", "-c", code)
+    # then: the probes answer (503: nothing runs here), everything else is sent to https
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == ["503", "200", "301", "301"]
+
+
 @pytest.mark.parametrize(
     ("drop", "extra", "message"),
     [
