@@ -93,6 +93,7 @@ def _report(fuzzer: Any, outbound_refused: int, elapsed: float, args: Any) -> di
             "errors_logged",
             "recorded_routing_failures",
             "forwarded_refusals_recorded",
+            "authorization_outcomes_recorded",
             "escaped",
         )
     }
@@ -147,7 +148,8 @@ def _print(report: dict[str, Any], path: Path) -> None:
         f"{t['schema_mismatches']} schema mismatches; "
         f"{report['outbound_lookups_refused']} non-loopback look-ups refused; allowed records: "
         f"{t['recorded_routing_failures']} unroutable requests kept FAILED, "
-        f"{t['forwarded_refusals_recorded']} forwarded requests the receiver refused. "
+        f"{t['forwarded_refusals_recorded']} forwarded requests the receiver refused, "
+        f"{t['authorization_outcomes_recorded']} authorization outcomes recorded. "
         f"Report: {path}"
     )
     if t["requests"] < report["min_requests"]:

@@ -47,6 +47,9 @@ SCHEMA_CHECKS = [
 ]
 #: OCPI 4000/4001/4003: the hub's own routing failures (hub could not reach the receiver).
 ROUTING_FAILURES = (4000, 4001, 4003)
+#: An authorization the hub answers itself and records for analytics (hub.services.analytics
+#: .records): 2004, no eMSP knows the token; 4001, no eMSP to route it to.
+AUTHORIZATION_DENIALS = (2004, 4001)
 USABLE_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
 #: Failure samples kept per operation and kind (the counts are always complete).
 SAMPLES = 5
@@ -64,6 +67,7 @@ class OperationStats:
     errors_logged: int = 0
     recorded_routing_failures: int = 0
     forwarded_refusals_recorded: int = 0
+    authorization_outcomes_recorded: int = 0
     # A dot-segment id that was forwarded to a partner (it must be refused before).
     escaped: int = 0
     unsatisfiable_runs: list[str] = field(default_factory=list)
@@ -90,6 +94,7 @@ class OperationStats:
             "errors_logged": self.errors_logged,
             "recorded_routing_failures": self.recorded_routing_failures,
             "forwarded_refusals_recorded": self.forwarded_refusals_recorded,
+            "authorization_outcomes_recorded": self.authorization_outcomes_recorded,
             "escaped": self.escaped,
             "unsatisfiable_runs": self.unsatisfiable_runs,
             "by_run": dict(self.by_run),
@@ -228,6 +233,12 @@ class Fuzzer:
             # The hub forwarded the request and relays the receiver's refusal: its record of
             # the forwarded command/profile request (and the answer) is the hub's work, kept.
             stats.forwarded_refusals_recorded += 1
+        elif (
+            refused
+            and changed == [state.AUTHORIZATION_RECORDS]
+            and (forwarded or ocpi_status in AUTHORIZATION_DENIALS)
+        ):
+            stats.authorization_outcomes_recorded += 1
         elif refused and changed:
             stats.state_changes += 1
             stats.sample("state_change", {**request, "tables": changed})

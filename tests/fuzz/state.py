@@ -25,6 +25,9 @@ RECORDED_FAILURES = "hub_asyncrequest[FAILED]"
 #: What a refusal the hub relays from the receiver it forwarded to may change: its record of
 #: the forwarded command or charging-profile request.
 ASYNC_TABLES = frozenset({"hub_asyncrequest", RECORDED_FAILURES})
+#: The outcome of a real-time authorization the hub routed, or answered as an unknown token:
+#: a record for the analytics' allow/deny rates (hub.services.analytics.records), kept.
+AUTHORIZATION_RECORDS = "hub_authorizationrecord"
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,10 @@ def test_each_routed_authorization_is_recorded(net: Any, settings: Any) -> None:
     emsp.reset_behaviour()
     # no eMSP known to own the token (open routing): 4001, FAILED, no eMSP named
     assert authorize(cpo, "TOK9").json()["status_code"] == 4001
+    # a request the hub refuses as the CPO's error is no authorization: nothing recorded
+    # (here a FROM party that is not the caller's, 2001)
+    spoofed = routing_headers(to=("DE", "MS1"), frm=("NL", "XXX"))
+    assert authorize(cpo, "TOK1", headers=spoofed).json()["status_code"] == 2001
     assert outcomes() == [
         ("NL*CP1", "DE*MS1", "ANSWERED", "ALLOWED", 1000),
         ("NL*CP1", "DE*MS1", "ANSWERED", "BLOCKED", 1000),
