@@ -34,7 +34,8 @@ STATUS_CODES: dict[OcpiStatus, tuple[str, str]] = {
         "Invalid or missing parameters.",
         "Valid JSON that fails validation, answered with HTTP 200 and a message naming the "
         "field (`country_code: ...`); FROM headers that are not the caller's party; a URL "
-        "id that differs from the body; bad pagination parameters.",
+        "id that differs from the body; bad pagination parameters. With HTTP 404 when the "
+        "URL's party is none of yours or a URL id is not a plain path segment.",
     ),
     OcpiStatus.NOT_ENOUGH_INFORMATION: (
         "Not enough information, e.g. an authorization request with too little information.",
@@ -68,7 +69,7 @@ STATUS_CODES: dict[OcpiStatus, tuple[str, str]] = {
         "(`OCPI_REQUIRED_ENDPOINTS`, credentials by default).",
     ),
     OcpiStatus.HUB_ERROR: (
-        "Generic hub error (new in 2.2.1).",
+        "Generic hub error (the 4xxx range is the hub's; the 2.2.1 table lists 4001-4003).",
         "The receiver answered something the hub cannot relay: a redirect, no envelope, or "
         "an answer above the hub's response cap.",
     ),

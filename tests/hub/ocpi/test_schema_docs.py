@@ -15,7 +15,7 @@ from hub.ocpi.datetimes import parse_datetime
 from hub.ocpi.schema_docs import EXAMPLE_TIMESTAMP, EXAMPLE_TOKEN_HEADER, STATUS_CODES
 from hub.ocpi.status import OcpiStatus
 
-# The codes of 2.2.1 status_codes.asciidoc (4000: hub error, new in 2.2.1).
+# The codes of 2.2.1 status_codes.asciidoc, and 4000, the generic code of its hub range (4xxx).
 SPEC_CODES = {1000, 2000, 2001, 2002, 2003, 2004, 3000, 3001, 3002, 3003, 4000, 4001, 4002, 4003}
 
 
