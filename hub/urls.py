@@ -5,7 +5,11 @@ exchange middleware strips one (and doubled slashes) before routing."""
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from hub.api.analytics import AnalyticsView
 from hub.api.credentials import CredentialsView
@@ -38,6 +42,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # drf-spectacular's ReDoc page loads Google Fonts; hub/redoc.html is the same page without.
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="hub/redoc.html"),
+        name="api-redoc",
+    ),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     # Anything else under /ocpi/ still gets an envelope (even with DEBUG on). CSRF-exempt like

@@ -10,6 +10,13 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.generics import GenericAPIView
 
 from hub.ocpi.fields import OcpiUrlField
+from hub.ocpi.schema_docs import (
+    ERROR_EXAMPLES,
+    EXAMPLE_TIMESTAMP,
+    EXAMPLE_TOKEN_HEADER,
+    PAGINATION_RESPONSE_HEADERS,
+    STATUS_CODE_RANGES,
+)
 
 # What the hub accepts (hub.ocpi.routing): the fuzzer and generated clients see the same rules.
 _MESSAGE_ID = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
@@ -37,10 +44,10 @@ def _id(max_length: int) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _ID_PATTERN}
 
 
-def _header(name: str, description: str, schema: dict[str, Any]) -> OpenApiParameter:
+def _header(name: str, description: str, schema: dict[str, Any], example: str) -> OpenApiParameter:
     return OpenApiParameter(
         name=name,
-        type=schema,
+        type={**schema, "example": example},
         location=OpenApiParameter.HEADER,
         required=False,
         description=description,
@@ -48,31 +55,73 @@ def _header(name: str, description: str, schema: dict[str, Any]) -> OpenApiParam
 
 
 ID_HEADERS = [
-    _header("X-Request-ID", "Unique id of this request; echoed in the response.", _MESSAGE_ID),
-    _header("X-Correlation-ID", "Id shared by every hop of one exchange; echoed.", _MESSAGE_ID),
+    _header(
+        "X-Request-ID",
+        "Unique id of this request (a UUID is advised); echoed in the response, generated when "
+        "missing. A forwarded request gets a new one.",
+        _MESSAGE_ID,
+        "6e1f3c52-8d2a-4b7e-9a51-3f0c2d9e7b10",
+    ),
+    _header(
+        "X-Correlation-ID",
+        "Id shared by every hop of one exchange; echoed, generated when missing, and kept when "
+        "the hub forwards the request.",
+        _MESSAGE_ID,
+        "0b8f4a7e-2c19-4d63-8e5f-a1d2c3b4e5f6",
+    ),
 ]
 ROUTING_HEADERS = [
-    _header("OCPI-from-country-code", "Country code of the sending party (CiString(2)).", _COUNTRY),
-    _header("OCPI-from-party-id", "Party id of the sending party (CiString(3)).", _PARTY),
+    _header(
+        "OCPI-from-country-code",
+        "Country code of the sending party (CiString(2)): one of your own parties, else 2001. "
+        "Required together with OCPI-from-party-id.",
+        _COUNTRY,
+        "NL",
+    ),
+    _header(
+        "OCPI-from-party-id",
+        "Party id of the sending party (CiString(3)): one of your own parties.",
+        _PARTY,
+        "ABC",
+    ),
     _header(
         "OCPI-to-country-code",
-        "Country code of the receiving party; the hub's to GET all.",
+        "Country code of the receiving party (CiString(2)): another party (direct routing, "
+        "forwarded), the hub (broadcast push; GET all via the hub), or absent (open routing: "
+        "the hub picks the receiver). 4001 when it names no party the hub knows.",
         _COUNTRY,
+        "DE",
     ),
-    _header("OCPI-to-party-id", "Party id of the receiving party (CiString(3)).", _PARTY),
+    _header(
+        "OCPI-to-party-id",
+        "Party id of the receiving party (CiString(3)); with OCPI-to-country-code.",
+        _PARTY,
+        "XYZ",
+    ),
 ]
 # Pagination (2.2.1 transport_and_format): on every paginated GET list.
 PAGE_PARAMETERS = [
     OpenApiParameter(
-        "offset", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, description="Default 0."
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "example": 0},
+        description="The offset of the first object returned. Default 0.",
     ),
     OpenApiParameter(
         "limit",
-        {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-        description="Lowered to the hub's maximum page size.",
+        {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "example": 100},
+        description="The maximum number of objects to return; lowered to the hub's maximum "
+        "page size (the X-Limit response header).",
     ),
-    OpenApiParameter("date_from", _DATETIME, description="last_updated >= this OCPI DateTime."),
-    OpenApiParameter("date_to", _DATETIME, description="last_updated < this OCPI DateTime."),
+    OpenApiParameter(
+        "date_from",
+        {**_DATETIME, "example": "2026-11-01T00:00:00Z"},
+        description="Only objects with last_updated >= this OCPI DateTime (inclusive).",
+    ),
+    OpenApiParameter(
+        "date_to",
+        {**_DATETIME, "example": "2026-12-01T00:00:00Z"},
+        description="Only objects with last_updated < this OCPI DateTime (exclusive).",
+    ),
 ]
 # Path parameters by name, with the lengths of the OCPI types they carry (2.2.1 modules).
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -195,8 +244,7 @@ class OcpiAutoSchema(AutoSchema):
         params += ID_HEADERS
         if getattr(self.view, "routed", False):
             params += ROUTING_HEADERS
-        paginated = isinstance(self.view, GenericAPIView) and self.view.pagination_class
-        if paginated and self.method == "GET" and self._is_list_view():
+        if self._paginated_list():
             params = PAGE_PARAMETERS + params  # a view's own description wins
         return params
 
@@ -208,7 +256,10 @@ class OcpiAutoSchema(AutoSchema):
             if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
                 parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
             elif parameter["in"] == "query" and parameter["name"] in QUERY_PARAMETERS:
+                example = parameter["schema"].get("example")
                 parameter["schema"] = dict(QUERY_PARAMETERS[parameter["name"]])
+                if example is not None:  # the pagination parameters' own example
+                    parameter["schema"]["example"] = example
         responses = operation.setdefault("responses", {})
         if "204" in responses:
             # OCPI answers a DELETE with an envelope too: HTTP 200, never 204.
@@ -220,12 +271,23 @@ class OcpiAutoSchema(AutoSchema):
                 code,
                 {
                     "description": description,
-                    "content": {"application/json": {"schema": envelope_schema(None)}},
+                    "content": {
+                        "application/json": {
+                            "schema": envelope_schema(None),
+                            "example": ERROR_EXAMPLES[code],
+                        }
+                    },
                 },
             )
         for response in responses.values():
             response.setdefault("headers", {}).update(RESPONSE_HEADERS)
+        if self._paginated_list() and "200" in responses:
+            responses["200"]["headers"].update(PAGINATION_RESPONSE_HEADERS)
         return dict(operation)
+
+    def _paginated_list(self) -> bool:
+        paginated = isinstance(self.view, GenericAPIView) and self.view.pagination_class
+        return bool(paginated) and self.method == "GET" and self._is_list_view()
 
     def _get_response_for_code(
         self,
@@ -247,12 +309,22 @@ class OcpiAutoSchema(AutoSchema):
 def envelope_schema(data_schema: dict[str, Any] | None) -> dict[str, Any]:
     """The OCPI envelope around `data_schema`."""
     properties: dict[str, Any] = {
-        "status_code": {"type": "integer", "description": "OCPI status code (1000 = success)."},
-        "status_message": {"type": "string"},
+        "status_code": {
+            "type": "integer",
+            "description": f"OCPI status code (1000 = success): {STATUS_CODE_RANGES} "
+            "The codes and when the hub answers each: schema `OcpiStatusCode`.",
+            "example": 1000,
+        },
+        "status_message": {
+            "type": "string",
+            "description": "Optional; in errors, what was wrong, naming the field.",
+        },
         "timestamp": {
             "type": "string",
             "maxLength": 25,
             "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$",
+            "description": "When the answer was made: an OCPI DateTime (UTC, Z).",
+            "example": EXAMPLE_TIMESTAMP,
         },
     }
     if data_schema is not None:
@@ -278,7 +350,12 @@ class CredentialsTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no
             "in": "header",
             "name": "Authorization",
             "description": (
-                "`Token <base64(credentials token)>` (OCPI 2.2.1); the raw token is accepted "
-                "too. Token A opens only versions and credentials."
+                "`Token <base64(credentials token)>` (OCPI 2.2.1 transport_and_format), e.g. "
+                f"`{EXAMPLE_TOKEN_HEADER}` for the token `example-token`. The raw token "
+                "(`Token example-token`, the 2.1.1 form) is accepted too, and a decoded token "
+                "ending in one newline is read without it. Token A opens only versions and "
+                "credentials and dies when the exchange issues token C. Missing or unknown "
+                "token: HTTP 401, OCPI 2000, `Unknown credentials token`; a suspended "
+                "platform's token: HTTP 401."
             ),
         }
