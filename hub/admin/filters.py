@@ -9,6 +9,7 @@ table.
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.contrib import admin
@@ -355,19 +356,27 @@ class MomentFilter(ByUrlFilter):
 
     lookup: ClassVar[str]
 
+    @staticmethod
+    def moment(value: str) -> datetime | None:
+        """The value as an aware date-time, else None (a naive one names no instant)."""
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            return None
+        return moment if moment is not None and moment.tzinfo is not None else None
+
     def label(self, value: str) -> str:
-        moment = parse_datetime(value)
-        return value if moment is None else timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+        moment = self.moment(value)
+        if moment is None:
+            return f"{value} (not a date-time with an offset: nothing matches)"
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if not value:
             return queryset
-        try:
-            moment = parse_datetime(value)
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
+        moment = self.moment(value)
+        if moment is None:
             return queryset.none()
         return queryset.filter(**{self.lookup: moment})
 
