@@ -25,7 +25,7 @@ from hub.admin.display import (
 )
 from hub.admin.site import SiteView, site
 from hub.models import AsyncRequest, Cdr, OcpiExchange, PushAttempt, PushDelivery, Session
-from hub.services.correlation import LIMIT, TrailEvent, correlation_trail
+from hub.services.correlation import LIMIT, TrailEvent, correlation_trail, exchange_started
 
 # The exchange log is the flow's evidence: who may read it may read the flow (every staff role).
 PERMISSION = "hub.view_ocpiexchange"
@@ -55,7 +55,7 @@ def _outcome(http_status: int | None, ocpi_status: int | None, error: str) -> st
 
 def _exchange(e: OcpiExchange) -> TrailRow:
     return TrailRow(
-        at=e.created_at,
+        at=exchange_started(e),
         kind=f"exchange {e.get_direction_display()}",
         where=e.platform.name if e.platform else "—",
         summary=f"{e.method} {e.url} ({e.from_party or '—'} → {e.to_party or '—'}, "

@@ -9,6 +9,7 @@ result to the hub's `response_url` may send a correlation id of its own: that po
 its URL, which names the request. Sessions and CDRs record the correlation id of the write
 that stored them.
 
+Exchanges are placed at the moment they began (the log row is written when the answer is in).
 Each kind is one indexed query, bounded by `LIMIT` rows (a runaway flow cannot make the page
 unbounded); `truncated` says when a kind had more.
 """
@@ -29,7 +30,7 @@ from hub.models import (
 )
 from hub.modules import ModuleID
 
-__all__ = ["LIMIT", "Trail", "TrailEvent", "correlation_trail"]
+__all__ = ["LIMIT", "Trail", "TrailEvent", "correlation_trail", "exchange_started"]
 
 LIMIT = 500
 # How long after its request a CPO's result post is looked for, past the request's expiry.
@@ -95,6 +96,12 @@ def _result_posts(requests: list[AsyncRequest], seen: set[int]) -> list[OcpiExch
     return found
 
 
+def exchange_started(exchange: OcpiExchange) -> datetime:
+    """When the call began: the log row is written once the answer is in (`created_at`), after
+    what the call itself wrote, so the trail places it `duration_ms` earlier."""
+    return exchange.created_at - timedelta(milliseconds=exchange.duration_ms or 0)
+
+
 def correlation_trail(correlation_id: str) -> Trail:
     """The trail of `correlation_id` (empty for an empty id)."""
     trail = Trail(correlation_id)
@@ -148,7 +155,7 @@ def correlation_trail(correlation_id: str) -> Trail:
     )
     results = _result_posts(requests, {exchange.pk for exchange in exchanges})
 
-    events = [TrailEvent(e.created_at, "exchange", e) for e in [*exchanges, *results]]
+    events = [TrailEvent(exchange_started(e), "exchange", e) for e in [*exchanges, *results]]
     events += [TrailEvent(d.created_at, "delivery", d) for d in deliveries]
     events += [TrailEvent(a.started_at, "attempt", a) for a in attempts]
     events += [TrailEvent(r.created_at, "command", r) for r in requests]
