@@ -52,6 +52,13 @@ beat: $(STAMP_RUN)
 
 ## The whole test suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set).
 test: $(STAMP_DEV)
+	@# tests/browser drive Debian's Chromium through its chromedriver: installed when missing and
+	@# this runs as root with apt; otherwise those tests fail saying what to install (never skip).
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+			{ apt-get install -y chromium chromium-driver || \
+				{ apt-get update && apt-get install -y chromium chromium-driver; }; }; } || \
+		echo "make test: chromium / chromedriver missing and not installable here: tests/browser will fail"
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
 
 ## The interoperability suite alone: the hub against extrawest-ocpi partners (docs/interop.md).

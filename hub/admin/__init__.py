@@ -6,6 +6,7 @@ from hub.admin import (  # noqa: F401 - registers the ModelAdmins
     analytics,
     cdrs,
     commands,
+    correlation,
     delivery,
     exchanges,
     locations,

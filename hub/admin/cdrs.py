@@ -45,6 +45,7 @@ from hub.admin.filters import (
     party_filter,
 )
 from hub.admin.mixins import (
+    CorrelationLinkMixin,
     HubSearchMixin,
     OcpiObjectAdmin,
     ReadOnlyAdmin,
@@ -106,7 +107,7 @@ def money_text(value: Any) -> str:
 
 
 @admin.register(Cdr)
-class CdrAdmin(OcpiObjectAdmin):
+class CdrAdmin(CorrelationLinkMixin, OcpiObjectAdmin):
     """CPOs' CDRs as received (immutable: corrections arrive as credit CDRs), with what the hub
     found in them, its own price beside the CPO's, and how the delivery to the eMSP went. The
     list never loads the documents; the delivery state is one subquery per page."""
@@ -177,7 +178,10 @@ class CdrAdmin(OcpiObjectAdmin):
         ("Costs", {"fields": ("currency", "costs_table", "price_check_badge", "computed_doc")}),
         ("Findings", {"fields": ("findings_list", "token_owner_mismatch")}),
         ("Credits", {"fields": ("credit", "credit_reference_id", "original_link", "credits_link")}),
-        ("Delivery", {"fields": ("delivery_badge", "deliveries_link", "received_at")}),
+        (
+            "Delivery",
+            {"fields": ("delivery_badge", "deliveries_link", "received_at", "correlation_link")},
+        ),
         ("OCPI document", {"fields": ("document",)}),
     )
     actions = (export_csv_action, resend_dead_action)

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from hub.admin.delivery import UUID_RE
 from hub.admin.display import (
     changelist_url,
+    correlation_url,
     deliveries_url,
     duration_text,
     party_label,
@@ -157,6 +158,7 @@ class AsyncRequestAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
             links["exchanges_url"] = changelist_url(
                 "ocpiexchange", correlation_id=obj.correlation_id
             )
+            links["correlation_url"] = correlation_url(obj.correlation_id)
         return links
 
     def result_deliveries_url(self, row: AsyncRequest) -> str:

@@ -26,6 +26,7 @@ from hub.admin.filters import (
     LoggedModuleFilter,
     ObjectTreeFilter,
     OutboxModuleFilter,
+    moment_filter,
 )
 from hub.admin.mixins import (
     CorrelationLinkMixin,
@@ -95,6 +96,9 @@ class PushDeliveryAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
         "receiver",
         "operation",
         ObjectTreeFilter,
+        # reached by the dashboard's links ("failed in the last hour"), shown while in use
+        moment_filter("changed since", "changed_since", "updated_at__gte"),
+        moment_filter("delivered since", "delivered_since", "delivered_at__gte"),
     )
     list_select_related = ("receiver",)
     list_per_page = 100

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from hub.models import ConnectionStatus, DeliveryStatus, Platform
+from hub.models import CircuitState, ConnectionStatus, DeliveryStatus, Platform
 
 # Badge colours per connection status: green flows, amber waits, red is stopped.
 STATUS_COLOURS: dict[str, str] = {
@@ -34,6 +34,13 @@ DELIVERY_STATUS_COLOURS: dict[str, str] = {
     DeliveryStatus.FAILED: "#c62828",
     DeliveryStatus.DEAD: "#4e342e",
     DeliveryStatus.CANCELLED: "#546e7a",
+}
+
+# A receiver's circuit breaker: green sends, red waits, amber probes.
+CIRCUIT_COLOURS: dict[str, str] = {
+    CircuitState.CLOSED: "#2e7d32",
+    CircuitState.OPEN: "#c62828",
+    CircuitState.HALF_OPEN: "#ef6c00",
 }
 
 # The outbox changelist parameter of `filters.ObjectTreeFilter` (an object and its children).
@@ -111,14 +118,29 @@ def platform_link(platform: Platform | None) -> str:
     return format_html('<a href="{}">{}</a>', url, platform.name)
 
 
+# The admin URL name of the correlation page (hub.admin.correlation), its id parameter.
+CORRELATION_VIEW = "admin:hub-correlation"
+CORRELATION_PARAMETER = "id"
+
+
+def correlation_url(correlation_id: str) -> str:
+    """The correlation page of one id: every record of its flow, in time order."""
+    return reverse(CORRELATION_VIEW) + "?" + urlencode({CORRELATION_PARAMETER: correlation_id})
+
+
 def correlation_link(correlation_id: str) -> str:
-    """Every exchange of one end-to-end OCPI flow in the exchange log, e.g. a command and its
-    forwarding."""
+    """A correlation id linked to its correlation page (every exchange, delivery, attempt,
+    command, session and CDR of one end-to-end OCPI flow), and to the exchange log filtered
+    by it."""
     if not correlation_id:
         return "—"
-    url = changelist_url("ocpiexchange", correlation_id=correlation_id)
+    log = changelist_url("ocpiexchange", correlation_id=correlation_id)
     return format_html(
-        '<a href="{}" title="All exchanges of this correlation id">{}</a>', url, correlation_id
+        '<a href="{}" title="Everything of this flow, in time order">{}</a> '
+        '<a href="{}" title="Its exchanges in the exchange log">(log)</a>',
+        correlation_url(correlation_id),
+        correlation_id,
+        log,
     )
 
 

@@ -5,7 +5,13 @@ from django.contrib import admin
 from django.db.models import Q
 
 from hub.admin.display import ms_text, platform_column, short
-from hub.admin.filters import HttpStatusFilter, LoggedModuleFilter, OcpiStatusFilter
+from hub.admin.filters import (
+    ExchangeOutcomeFilter,
+    HttpStatusFilter,
+    LoggedModuleFilter,
+    OcpiStatusFilter,
+    moment_filter,
+)
 from hub.admin.mixins import CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin
 from hub.models import OcpiExchange
 
@@ -36,7 +42,11 @@ class OcpiExchangeAdmin(CorrelationLinkMixin, HubSearchMixin, ReadOnlyAdmin):
         LoggedModuleFilter,
         HttpStatusFilter,
         OcpiStatusFilter,
+        ExchangeOutcomeFilter,
         "platform",
+        # reached by the dashboard's links (a window of the log), shown while in use
+        moment_filter("since", "since", "created_at__gte"),
+        moment_filter("until", "until", "created_at__lt"),
     )
     list_select_related = ("platform",)
     list_per_page = 100

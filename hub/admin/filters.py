@@ -9,6 +9,7 @@ table.
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.contrib import admin
@@ -18,6 +19,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from hub.admin.display import OBJECT_TREE_PARAMETER
 from hub.admin.mixins import party_q
@@ -26,6 +28,7 @@ from hub.modules import LOGGED_MODULES, OUTBOX_MODULES
 from hub.schemas.enums import Status as EvseStatus
 from hub.schemas.enums import WhitelistType
 from hub.services.cdr_checks import FINDING_CODES
+from hub.services.operations import exchange_error_q
 
 # LOGGED_MODULES, OUTBOX_MODULES (the module table): fixed lists, because listing the distinct
 # values would scan the whole exchange log or outbox.
@@ -345,3 +348,57 @@ class ReportFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return by_id(queryset, self.value(), "report_id")
+
+
+class MomentFilter(ByUrlFilter):
+    """Rows whose `lookup` (e.g. `created_at__gte`) holds for a moment given in the URL as an
+    ISO 8601 date-time (the dashboard's "last hour" links); no rows for a value that is none."""
+
+    lookup: ClassVar[str]
+
+    @staticmethod
+    def moment(value: str) -> datetime | None:
+        """The value as an aware date-time, else None (a naive one names no instant)."""
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            return None
+        return moment if moment is not None and moment.tzinfo is not None else None
+
+    def label(self, value: str) -> str:
+        moment = self.moment(value)
+        if moment is None:
+            return f"{value} (not a date-time with an offset: nothing matches)"
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        moment = self.moment(value)
+        if moment is None:
+            return queryset.none()
+        return queryset.filter(**{self.lookup: moment})
+
+
+def moment_filter(title: str, parameter_name: str, lookup: str) -> type[MomentFilter]:
+    """A MomentFilter: `?<parameter_name>=<ISO date-time>` filters on `lookup`."""
+    attrs = {"title": title, "parameter_name": parameter_name, "lookup": lookup}
+    return type(f"{parameter_name.title().replace('_', '')}Filter", (MomentFilter,), attrs)
+
+
+class ExchangeOutcomeFilter(admin.SimpleListFilter):
+    """Succeeded (HTTP < 400 and OCPI 1000) or not: the dashboard's error rate."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("ok", "succeeded"), ("error", "error (HTTP ≥ 400, OCPI ≠ 1000, no answer)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "error":
+            return queryset.filter(exchange_error_q())
+        if self.value() == "ok":
+            return queryset.exclude(exchange_error_q())
+        return queryset

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from hub.admin.dashboard import dashboard_context
+
 # Each concern and the hub models it shows, in order (model names as `_meta.model_name`).
 # A hub model named nowhere here is listed under "Other" (so a new admin is never hidden).
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -53,6 +55,8 @@ class HubAdminSite(admin.AdminSite):
     site_header = "OCPI hub"
     site_title = "OCPI hub admin"
     index_title = "Hub operations"
+    # The operations dashboard above the grouped model list (hub.admin.dashboard).
+    index_template = "admin/hub/index.html"
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
@@ -113,6 +117,12 @@ class HubAdminSite(admin.AdminSite):
             group["models"] = [entry, *group["models"]]
         order = {name: index for index, (name, _) in enumerate(GROUPS)}
         return sorted(groups, key=lambda g: order.get(g["name"], len(order)))
+
+    def index(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        context = {**dashboard_context(request), **(extra_context or {})}
+        return super().index(request, context)
 
     def app_index(
         self, request: HttpRequest, app_label: str, extra_context: dict[str, Any] | None = None

@@ -10,7 +10,12 @@ from django.utils.html import format_html, format_html_join
 
 from hub.admin.display import changelist_url, document_text, party_column, party_label
 from hub.admin.filters import TokenOwnerMismatchFilter, WhitelistFilter, party_filter
-from hub.admin.mixins import HubSearchMixin, OcpiObjectAdmin, ReadOnlyAdmin
+from hub.admin.mixins import (
+    CorrelationLinkMixin,
+    HubSearchMixin,
+    OcpiObjectAdmin,
+    ReadOnlyAdmin,
+)
 from hub.models import Cdr, Role, Session, Token, TokenOwner
 from hub.modules import ModuleID
 
@@ -197,7 +202,7 @@ def token_owner_finding(obj: Session | Cdr) -> str:
 
 
 @admin.register(Session)
-class SessionAdmin(OcpiObjectAdmin):
+class SessionAdmin(CorrelationLinkMixin, OcpiObjectAdmin):
     """CPOs' sessions as received, each routed to the eMSP owning its `cdr_token` (never
     broadcast). Read-only: the CPO owns them. The list never loads the documents."""
 
@@ -264,6 +269,7 @@ class SessionAdmin(OcpiObjectAdmin):
                     "cdr_token",
                     "deliveries_link",
                     "requests_link",
+                    "correlation_link",
                 )
             },
         ),

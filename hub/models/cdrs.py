@@ -81,6 +81,9 @@ class Cdr(ClientOwnedObject):
         max_length=12, choices=PriceCheck.choices, default=PriceCheck.UNCHECKED
     )
     computed = models.JSONField(null=True, blank=True)
+    # The X-Correlation-ID of the POST that stored it (or of the reconciliation pull that
+    # fetched it): the admin's correlation page shows that exchange and the delivery onwards.
+    correlation_id = models.CharField(max_length=255, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(ClientOwnedObject.Meta):
@@ -94,6 +97,7 @@ class Cdr(ClientOwnedObject):
                 name="cdr_by_emsp",
             ),
             models.Index(fields=["country_code", "party_id", "end_date_time"], name="cdr_period"),
+            models.Index(fields=["correlation_id"], name="cdr_correlation"),
         ]
         verbose_name = "CDR"
         permissions: ClassVar = [("export_cdr", "Can export CDRs as CSV")]

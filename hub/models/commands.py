@@ -74,6 +74,8 @@ class AsyncRequest(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["state", "expires_at"], name="async_due"),
             models.Index(fields=["created_at"], name="async_created"),
+            # the admin's correlation page
+            models.Index(fields=["correlation_id"], name="async_correlation"),
         ]
         verbose_name = "command / charging-profile request"
         verbose_name_plural = "commands & charging profiles"

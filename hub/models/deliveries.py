@@ -93,6 +93,8 @@ class PushDelivery(models.Model):
             models.Index(fields=["created_at"], name="delivery_created"),
             # per-receiver questions at claim: how many in flight (cap), what is held/released
             models.Index(fields=["receiver", "status"], name="delivery_receiver_status"),
+            # the admin's correlation page and its search by correlation id
+            models.Index(fields=["correlation_id"], name="delivery_correlation"),
         ]
         verbose_name_plural = "push deliveries"
         permissions: ClassVar = [

@@ -31,6 +31,10 @@ class Session(ClientOwnedObject):
         help_text="The token's issuer by the eMSP's own token pushes, when cdr_token names "
         "another party.",
     )
+    # The X-Correlation-ID of the PUT or PATCH that last changed it (the admin's correlation
+    # page: that write's exchanges and its delivery to the eMSP). Earlier writes' ids are on
+    # the session's deliveries.
+    correlation_id = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +51,7 @@ class Session(ClientOwnedObject):
                 name="session_by_emsp",
             ),
             models.Index(fields=["start_date_time"], name="session_start"),
+            models.Index(fields=["correlation_id"], name="session_correlation"),
         ]
 
     def __str__(self) -> str:

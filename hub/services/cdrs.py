@@ -105,6 +105,7 @@ def _store(
     original: Cdr | None,
     *,
     token_owner_finding: str = "",
+    correlation_id: str = "",
 ) -> Cdr:
     token = document["cdr_token"]
     total = document["total_cost"]
@@ -132,6 +133,7 @@ def _store(
         credit_of=original,
         findings=findings,
         token_owner_finding=token_owner_finding,
+        correlation_id=correlation_id[:255],
     )
 
 
@@ -181,7 +183,15 @@ def cdr_ingest(
     mismatch = token_owner_learn(
         owner=token_owner, uid=token["uid"], token_type=token["type"], source=TokenSource.CDR
     )
-    cdr = _store(owner, party, data, findings, original, token_owner_finding=mismatch)
+    cdr = _store(
+        owner,
+        party,
+        data,
+        findings,
+        original,
+        token_owner_finding=mismatch,
+        correlation_id=correlation_id,
+    )
     if receiver is not None:
         push_enqueue(
             module=MODULE,

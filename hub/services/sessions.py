@@ -187,6 +187,7 @@ def _store(
     owner: Platform,
     *,
     token_owner_finding: str = "",
+    correlation_id: str = "",
 ) -> Session:
     token_owner = token_owner_of(document)
     end = document.get("end_date_time")
@@ -202,6 +203,7 @@ def _store(
         "end_date_time": parse_datetime(end) if end else None,
         "last_updated": parse_datetime(document["last_updated"]),
         "token_owner_finding": token_owner_finding,
+        "correlation_id": correlation_id[:255],
     }
     if session is None:
         return Session.objects.create(
@@ -261,7 +263,15 @@ def session_write(
     finding = token_owner_learn(
         owner=token_owner, uid=token["uid"], token_type=token["type"], source=TokenSource.SESSION
     )
-    written = _store(session, party, session_id, document, owner, token_owner_finding=finding)
+    written = _store(
+        session,
+        party,
+        session_id,
+        document,
+        owner,
+        token_owner_finding=finding,
+        correlation_id=correlation_id,
+    )
     if receiver is not None:
         full = session is None or method == "PUT" or appended
         push_enqueue(

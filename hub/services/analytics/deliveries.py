@@ -34,7 +34,7 @@ from django.db.models import (
 from hub.models import DeliveryStatus, Platform, PushAttempt, PushDelivery
 from hub.services.analytics.period import Period
 
-__all__ = ["delivery_figures"]
+__all__ = ["delivery_figures", "duration_stats"]
 
 
 class _PercentileCont(Aggregate):
@@ -65,7 +65,7 @@ def _ms(value: Any) -> float | None:
     return round(float(value), 1)
 
 
-def _stats(
+def duration_stats(
     queryset: QuerySet[Any], expression: Any, group: str, *, duration: bool
 ) -> dict[Any, dict[str, float | None]]:
     """avg, p50, p95, max of `expression` per `group` value (milliseconds)."""
@@ -118,14 +118,14 @@ def delivery_figures(
             attempts=Count("pk"), failed_attempts=Count("pk", filter=~Q(error=""))
         )
     }
-    attempt_ms = _stats(
+    attempt_ms = duration_stats(
         attempts.filter(duration_ms__isnull=False), F("duration_ms"), group, duration=False
     )
     latency = ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField())
     delivered_counts = dict(
         delivered.values("receiver_id").annotate(n=Count("pk")).values_list("receiver_id", "n")
     )
-    latency_ms = _stats(delivered, latency, "receiver_id", duration=True)
+    latency_ms = duration_stats(delivered, latency, "receiver_id", duration=True)
     ended_counts: dict[int, dict[str, int]] = defaultdict(dict)
     for receiver_id, status, n in (
         ended.values("receiver_id", "status")
