@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('hub', '0018_analytics'),
+        ('hub', '0019_heartbeat'),
     ]
 
     operations = [
