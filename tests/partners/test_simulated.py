@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .simulated import OcpiCallError, SimulatedPartner
+from partners.simulated import OcpiCallError, SimulatedPartner
 
 EMSP_ROLE = {
     "role": "EMSP",

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from tests.partners.ocpi import (
+from partners.ocpi import (
     OCPI_VERSION,
     JsonObject,
     TokenEncoding,

@@ -9,11 +9,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tests.partners.handler import Reply
-from tests.partners.ocpi import (
+from partners.handler import Reply
+from partners.ocpi import (
     envelope,
 )
-from tests.partners.store import ReceivedRequest
+from partners.store import ReceivedRequest
 
 
 @dataclass

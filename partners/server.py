@@ -12,12 +12,12 @@ import time
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from tests.partners.ocpi import (
+from partners.ocpi import (
     OCPI_VERSION,
 )
 
 if TYPE_CHECKING:
-    from tests.partners.simulated import SimulatedPartner
+    from partners.simulated import SimulatedPartner
 
 
 def free_port() -> int:
