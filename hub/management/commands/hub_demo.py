@@ -66,8 +66,9 @@ class Command(BaseCommand):
         logging.getLogger().setLevel(logging.WARNING)
         logging.getLogger("kombu.connection").setLevel(logging.ERROR)
         signal.signal(signal.SIGTERM, _interrupt)
-        # Not a terminal (a log, a test): wide lines, no wrapping mid-fact.
-        console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+        # Not a terminal (a log, a test): one line per fact, never wrapped mid-fact.
+        tty = sys.stdout.isatty()
+        console = Console(highlight=False, width=None if tty else 120, soft_wrap=not tty)
         hub = self._prepare(data_dir, port, console)
         day: ScriptedDay | None = None
         code = 0
