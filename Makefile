@@ -85,7 +85,7 @@ fmt: $(STAMP_DEV)
 	$(PY) -m ruff format .
 
 typecheck: $(STAMP_DEV)
-	$(PY) -m mypy hub cpo_gateway emsp_gateway settings
+	$(PY) -m mypy hub cpo_gateway emsp_gateway settings partners
 
 migrations-check: $(STAMP_DEV)
 	DATABASE_URL=sqlite:///:memory: DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py makemigrations --check --dry-run

@@ -13,6 +13,7 @@ from partners.handler import Reply
 from partners.ocpi import (
     envelope,
 )
+from partners.state import PartnerState
 from partners.store import ReceivedRequest
 
 
@@ -62,7 +63,7 @@ class ReplyOverride:
     data: Any
 
 
-class PartnerBehaviour:
+class PartnerBehaviour(PartnerState):
     """Faults and reply overrides of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- scripting answers -------------------------------------------------------------

@@ -21,10 +21,11 @@ from partners.ocpi import (
     encode_token,
     version_key,
 )
+from partners.state import PartnerState
 from partners.store import SentRequest
 
 
-class PartnerClient:
+class PartnerClient(PartnerState):
     """Outbound calls of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- outbound calls ----------------------------------------------------------------

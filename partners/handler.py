@@ -29,6 +29,7 @@ from partners.ocpi import (
     header_tokens,
     parse_ocpi_datetime,
 )
+from partners.state import PartnerState
 from partners.store import ReceivedRequest
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class PartnerHandler(BaseHTTPRequestHandler):
     do_DELETE = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
 
 
-class OcpiHandling:
+class OcpiHandling(PartnerState):
     """The inbound OCPI side of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- inbound handling --------------------------------------------------------------

@@ -21,6 +21,7 @@ from partners.ocpi import (
     JsonObject,
     TokenEncoding,
 )
+from partners.state import PartnerState
 
 
 @dataclass
@@ -70,7 +71,7 @@ class SentRequest:
     error: str | None = None
 
 
-class PartnerStore:
+class PartnerStore(PartnerState):
     """Recorded traffic and stored objects of a `SimulatedPartner` (a mixin over its state)."""
 
     def _record_arrival(
