@@ -258,8 +258,9 @@ class ScriptedDay:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [pool.submit(call, job) for job in jobs]
                 for future in as_completed(futures):
-                    if future.exception() is not None:
-                        failures.append(future.exception())  # type: ignore[arg-type]
+                    error = future.exception()
+                    if error is not None:
+                        failures.append(error)
                     done[0] += 1
 
         with ThreadPoolExecutor(max_workers=1) as runner:
@@ -525,7 +526,7 @@ class ScriptedDay:
             "status": "COMPLETED",
             "end_date_time": ocpi_timestamp(charge.end),
             "kwh": float(charge.kwh),
-            "total_cost": world._money(charge.total_cost),
+            "total_cost": world.money(charge.total_cost),
             "last_updated": _stamp(2),
         }
         check(
@@ -581,8 +582,9 @@ class ScriptedDay:
         cid = self.say.step(
             f"{down.label} goes down; {count} more status changes meanwhile", "outage"
         )
+        port = down.partner.port
         down.partner.stop()
-        self.say.note(f"its server on port {down.partner._port_hint} stops: connection refused")
+        self.say.note(f"its server on port {port} stops: connection refused")
         changes = self.pick_changes(count)
         self.send_changes(changes, cid)
         self.say.wait(
@@ -709,11 +711,7 @@ class ScriptedDay:
         )
 
 
-_BASE = world.utc_now().replace(microsecond=0)
-
-
 def _stamp(offset_s: int) -> str:
-    """Increasing `last_updated` values for one object's successive versions."""
-    return ocpi_timestamp(
-        max(world.utc_now().replace(microsecond=0), _BASE) + timedelta(seconds=offset_s)
-    )
+    """`last_updated` of one object's successive versions: now plus a growing offset, so each
+    is newer than the last even within one second (OCPI DateTimes are read to the second)."""
+    return ocpi_timestamp(world.utc_now() + timedelta(seconds=offset_s))

@@ -177,7 +177,8 @@ def tariff(cpo: PartyPlan, last_updated: str) -> JsonObject:
     }
 
 
-def _money(excl: Decimal) -> JsonObject:
+def money(excl: Decimal) -> JsonObject:
+    """An OCPI Price of an amount excl. VAT, with the tariff's VAT added."""
     incl = excl * (1 + _VAT / 100)
     return {"excl_vat": float(excl.quantize(Decimal("0.0001"))), "incl_vat": float(incl)}
 
@@ -285,11 +286,11 @@ def cdr(
                 "tariff_id": "STANDARD",
             }
         ],
-        "total_cost": _money(charge.total_cost),
+        "total_cost": money(charge.total_cost),
         "total_energy": float(charge.kwh),
-        "total_energy_cost": _money(charge.energy_cost),
+        "total_energy_cost": money(charge.energy_cost),
         "total_time": float(charge.hours),
-        "total_time_cost": _money(charge.time_cost),
+        "total_time_cost": money(charge.time_cost),
         "last_updated": last_updated,
     }
     if session_id:
