@@ -188,9 +188,15 @@ class ScriptedDay:
                 )
             party.platform = platform
             endpoints = platform.endpoints.count()
+            retry = party.partner.request(
+                "GET", invite["versions_url"], token=invite["token_a"], headers=self.headers(cid)
+            )
+            if retry.status_code != 401:
+                raise DemoError(f"{party.label}: Token A still opens the versions after use")
             self.say.fact(
                 f"GET versions, GET 2.2.1 details, POST credentials: platform #{platform.pk} "
-                f"{platform.status}, {endpoints} endpoints of the partner stored; Token A is dead"
+                f"{platform.status}, {endpoints} endpoints of the partner stored; "
+                "Token A now gets 401"
             )
             self.say.note(self.logged(cid))
         others = len(self.parties) - 1
@@ -231,7 +237,7 @@ class ScriptedDay:
         self._run_all("PUT locations to the hub", jobs, put)
         evses = sum(len(loc["evses"]) for c in self.cpos for loc in c.objects)
         stored = Location.objects.count()
-        self.say.fact(f"the hub stored {stored} locations with {evses} EVSEs, answered 201 each")
+        self.say.fact(f"the hub stored {stored} locations with {evses} EVSEs (OCPI 1000 each)")
         self.say.wait(
             "the hub broadcasts them to both eMSPs",
             total * len(self.emsps),
