@@ -8,23 +8,22 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
 
 from partners.server import free_port
 
-# One worker runs the module: the demo runs once for all the checks of its day.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.integration
 
 # A failure bound, not a timed assert: the quick day takes well under a minute here.
 DEMO_TIMEOUT_S = 170
 
 
-def run_demo(data_dir: Path, *args: str, timeout: float = DEMO_TIMEOUT_S) -> Any:
+def run_demo(
+    data_dir: Path, *args: str, timeout: float = DEMO_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -44,15 +43,11 @@ def run_demo(data_dir: Path, *args: str, timeout: float = DEMO_TIMEOUT_S) -> Any
     )
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, sqlite3.Connection]]:
+def play_quick_day(data_dir: Path) -> tuple[str, sqlite3.Connection]:
     """One quick demo run: its output and its database (read-only)."""
-    data_dir = tmp_path_factory.mktemp("demo") / "var-demo"
     result = run_demo(data_dir, "--quick", "--exit")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    db = sqlite3.connect(f"file:{data_dir / 'db.sqlite3'}?mode=ro", uri=True)
-    yield result.stdout, db
-    db.close()
+    return result.stdout, sqlite3.connect(f"file:{data_dir / 'db.sqlite3'}?mode=ro", uri=True)
 
 
 def scalar(db: sqlite3.Connection, sql: str, *params: object) -> int:
@@ -70,8 +65,7 @@ def delivered(db: sqlite3.Connection, module: str, party_id: str) -> int:
     )
 
 
-def test_five_partners_register_through_the_handshake(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_five_partners_register_through_the_handshake(output: str, db: sqlite3.Connection) -> None:
     assert len(re.findall(r"registers with the hub", output)) == 5
     assert len(re.findall(r"POST credentials: platform #\d CONNECTED", output)) == 5
     assert scalar(db, "SELECT count(*) FROM hub_platform WHERE registered = 1") == 5
@@ -81,8 +75,7 @@ def test_five_partners_register_through_the_handshake(demo: tuple[str, Any]) -> 
     )
 
 
-def test_every_location_reaches_each_emsp(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_every_location_reaches_each_emsp(output: str, db: sqlite3.Connection) -> None:
     assert scalar(db, "SELECT count(*) FROM hub_location") == 30
     for name, party_id in (("Evadrive (NL*EVA)", "EVA"), ("Roamly (DE*ROA)", "ROA")):
         assert f"eMSP {name} received 30 locations" in output
@@ -97,8 +90,7 @@ def test_every_location_reaches_each_emsp(demo: tuple[str, Any]) -> None:
     assert delivered(db, "tokens", "AMS") == 7  # 4 + 3 tokens, to each CPO
 
 
-def test_authorization_and_both_commands_complete(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_authorization_and_both_commands_complete(output: str, db: sqlite3.Connection) -> None:
     assert "routed it to eMSP Roamly (DE*ROA), which answered ALLOWED" in output
     assert len(re.findall(r"got result ACCEPTED at http://127\.0\.0\.1:\d+", output)) == 2
     states = db.execute("SELECT operation, state FROM hub_asyncrequest").fetchall()
@@ -109,8 +101,7 @@ def test_authorization_and_both_commands_complete(demo: tuple[str, Any]) -> None
     assert delivered(db, "commands", "EVA") == 2  # the two CommandResults relayed
 
 
-def test_session_and_cdr_reach_the_token_owner(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_session_and_cdr_reach_the_token_owner(output: str, db: sqlite3.Connection) -> None:
     assert scalar(db, "SELECT count(*) FROM hub_session WHERE status = 'COMPLETED'") == 1
     assert re.search(r"eMSP Evadrive \(NL\*EVA\) received CDR CDR-\w+: 18\.5 kWh", output)
     assert delivered(db, "sessions", "EVA") >= 1
@@ -118,8 +109,7 @@ def test_session_and_cdr_reach_the_token_owner(demo: tuple[str, Any]) -> None:
     assert delivered(db, "sessions", "ROA") == 0
 
 
-def test_the_down_emsp_catches_up(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_the_down_emsp_catches_up(output: str, db: sqlite3.Connection) -> None:
     assert re.search(r"hub: \d+ failed attempts to Roamly \(last: ConnectError\)", output)
     assert "all 8 missed statuses applied; circuit CLOSED, 0 deliveries waiting" in output
     waiting = scalar(
@@ -145,8 +135,7 @@ def test_the_down_emsp_catches_up(demo: tuple[str, Any]) -> None:
     assert patches == 18
 
 
-def test_reconciliation_finds_the_missing_cdr(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_reconciliation_finds_the_missing_cdr(output: str, db: sqlite3.Connection) -> None:
     assert "Period " in output and "2 report(s)" in output
     reports = db.execute(
         "SELECT cpo_party_id, emsp_party_id, status, counts FROM hub_reconciliationreport"
@@ -158,11 +147,26 @@ def test_reconciliation_finds_the_missing_cdr(demo: tuple[str, Any]) -> None:
     assert delivered(db, "cdrs", "ROA") == 1
 
 
-def test_it_ends_with_the_admin_login(demo: tuple[str, Any]) -> None:
-    output, db = demo
+def check_it_ends_with_the_admin_login(output: str, db: sqlite3.Connection) -> None:
     assert "The scripted day is over; everything keeps running." in output
     assert re.search(r"admin: +http://127\.0\.0\.1:\d+/admin/ +login demo / demo", output)
     assert scalar(db, "SELECT count(*) FROM auth_user WHERE username = 'demo'") == 1
+
+
+# One test plays the day and checks every step: the demo runs once (xdist may spread the
+# tests of a module over workers, and each would run its own demo).
+def test_the_quick_day_plays_every_step(tmp_path: Path) -> None:
+    output, db = play_quick_day(tmp_path / "var-demo")
+    try:
+        check_five_partners_register_through_the_handshake(output, db)
+        check_every_location_reaches_each_emsp(output, db)
+        check_authorization_and_both_commands_complete(output, db)
+        check_session_and_cdr_reach_the_token_owner(output, db)
+        check_the_down_emsp_catches_up(output, db)
+        check_reconciliation_finds_the_missing_cdr(output, db)
+        check_it_ends_with_the_admin_login(output, db)
+    finally:
+        db.close()
 
 
 def test_a_step_past_its_timeout_fails_loudly(tmp_path: Path) -> None:
