@@ -16,7 +16,7 @@ LOCK_DEV := requirements-dev.txt
 PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: install install-dev run web worker beat test interop fuzz faults lint fmt typecheck migrations-check schema ci clean lock audit
+.PHONY: install install-dev run demo web worker beat test interop fuzz faults lint fmt typecheck migrations-check schema ci clean lock audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ install-dev: $(STAMP_DEV)
 ## needs no server unless DATABASE_URL / REDIS_URL are set).
 run: $(STAMP_RUN)
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-settings.local} $(PY) manage.py hub_run --port $(PORT)
+
+## The demo: the hub on the embedded default in var/demo/ (wiped at each start), three simulated
+## CPOs and two eMSPs on 127.0.0.1, a scripted day through the real OCPI interfaces; then it
+## stays up (admin login printed) until Ctrl-C. DEMO_ARGS=--quick for a small network.
+DEMO_PORT ?= 8100
+demo: $(STAMP_RUN)
+	$(PY) manage.py hub_demo --port $(DEMO_PORT) $(DEMO_ARGS)
 
 web: $(STAMP_RUN)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
@@ -85,7 +92,7 @@ fmt: $(STAMP_DEV)
 	$(PY) -m ruff format .
 
 typecheck: $(STAMP_DEV)
-	$(PY) -m mypy hub cpo_gateway emsp_gateway settings
+	$(PY) -m mypy hub cpo_gateway emsp_gateway settings partners
 
 migrations-check: $(STAMP_DEV)
 	DATABASE_URL=sqlite:///:memory: DJANGO_SETTINGS_MODULE=settings.test $(PY) manage.py makemigrations --check --dry-run

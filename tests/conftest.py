@@ -4,7 +4,7 @@ A fixture name means one thing everywhere (a conftest.py holds those its directo
 - `cpo_platform`, `emsp_platform`: a `Platform` row, registered;
 - `cpo_party`, `emsp_party`: a registered party as `(Platform, token it calls the hub with)`;
 - `cpo_token`, `emsp_token`: that token alone;
-- `cpo_server`, `emsp_server`, `*_server`: a running simulated partner (tests/partners);
+- `cpo_server`, `emsp_server`, `*_server`: a running simulated partner (partners/);
 - `connected_cpo`: `(running simulated partner, its Platform)` once connected to the hub;
 - `net`: simulated partners around the live hub (tests/integration/hubnet.py and the like);
 - `seeded`, `one_of_each`: the rows a test module starts from.

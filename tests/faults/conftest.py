@@ -85,8 +85,8 @@ class Stack:
         self.workers: list[CeleryWorkerProcess] = []
         self.worker = self.new_worker()
         self._exit.callback(self._stop_workers)
+        from partners.simulated import SimulatedPartner
         from tests.integration.hubnet import connect, role
-        from tests.partners.simulated import SimulatedPartner
 
         self.cpo = self._exit.enter_context(SimulatedPartner(roles=[role("CPO", "NL", "CP1")]))
         self.cpo_platform = connect(self.cpo, "CPO 1")

@@ -16,9 +16,9 @@ from django.test import Client
 from django.test.testcases import LiveServerThread
 from django.test.utils import setup_databases, teardown_databases
 
+from partners.ocpi import DEFAULT_MODULES_BY_ROLE
+from partners.simulated import SimulatedPartner
 from tests.fixtures import load_ocpi_fixture as load_fixture
-from tests.partners.ocpi import DEFAULT_MODULES_BY_ROLE
-from tests.partners.simulated import SimulatedPartner
 
 CPO = ("NL", "CP1")
 EMSP = ("DE", "MS1")

@@ -8,8 +8,8 @@ from typing import Any
 
 from hub.models import Platform
 from hub.services.registry.credentials import hub_versions_url, platform_invite
-from tests.partners.ocpi import role
-from tests.partners.simulated import SimulatedPartner
+from partners.ocpi import role
+from partners.simulated import SimulatedPartner
 
 __all__ = ["connect", "network", "role", "routing_headers"]
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from hub.models import AsyncRequest, AsyncState
+from partners.ocpi import envelope
+from partners.simulated import SimulatedPartner
 from tests.emsp_gateway.api.test_chargingprofiles import active_profile, set_profile
 from tests.emsp_gateway.api.test_commands import store_session
 from tests.integration.hubnet import connect, role
-from tests.partners.ocpi import envelope
-from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.integration, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

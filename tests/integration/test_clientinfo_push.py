@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from hub.models import ConnectionStatus, Platform
 from hub.services.registry.stillalive import still_alive_check
+from partners.simulated import SimulatedPartner
+from partners.store import ReceivedRequest
 from tests.integration.hubnet import connect, role
-from tests.partners.simulated import SimulatedPartner
-from tests.partners.store import ReceivedRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

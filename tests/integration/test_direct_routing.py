@@ -21,9 +21,9 @@ from hub.ocpi.caller import Caller
 from hub.ocpi.exceptions import ConnectionProblemError, ForwardTimeoutError
 from hub.ocpi.routing import OcpiRequestContext, PartyRef
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
+from partners.ocpi import envelope
+from partners.simulated import SimulatedPartner
 from tests.integration.hubnet import connect, role
-from tests.partners.ocpi import envelope
-from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

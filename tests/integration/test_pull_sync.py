@@ -13,8 +13,8 @@ from django.utils import timezone
 from hub.models import Location, Platform, SyncState, Tariff
 from hub.ocpi.datetimes import format_datetime
 from hub.services.sync import pull_sync
+from partners.simulated import SimulatedPartner
 from tests.integration.hubnet import connect, role
-from tests.partners.simulated import SimulatedPartner
 from tests.payloads import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

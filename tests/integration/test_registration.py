@@ -12,8 +12,8 @@ from hub.services.registry.credentials import (
     platform_invite,
     platform_unregister,
 )
-from tests.partners.ocpi import OcpiCallError
-from tests.partners.simulated import SimulatedPartner
+from partners.ocpi import OcpiCallError
+from partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

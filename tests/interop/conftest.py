@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from partners.simulated import SimulatedPartner
 from tests.interop.extrawest_partner import ExtrawestPartner, ensure_extrawest_venv
-from tests.partners.simulated import SimulatedPartner
 from tests.worker import CeleryWorkerProcess, wait_until
 
 QUEUES = settings.HUB_WORKER_QUEUES

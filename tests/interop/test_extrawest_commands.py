@@ -26,11 +26,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from hub.models import AsyncRequest, AsyncState, Location
+from partners.simulated import SimulatedPartner
 from tests.emsp_gateway.api.test_commands import start_session
 from tests.integration.hubnet import connect, role
 from tests.integration.test_location_broadcast import location
 from tests.interop.extrawest_partner import ExtrawestPartner
-from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -34,10 +34,10 @@ import pytest
 from django.core.management import call_command
 
 from hub.models import Location, OcpiExchange, Platform, PushAttempt, PushDelivery
+from partners.simulated import SimulatedPartner
 from tests.integration.hubnet import connect, role, routing_headers
 from tests.integration.test_location_broadcast import location, tariff
 from tests.interop.extrawest_partner import ExtrawestPartner
-from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
 pytestmark = [

@@ -27,10 +27,10 @@ import pytest
 from django.core.management import call_command
 
 from hub.models import Platform, PushDelivery
+from partners.simulated import SimulatedPartner
 from tests.integration.hubnet import connect, role, routing_headers
 from tests.integration.test_tokens_authorize import token
 from tests.interop.extrawest_partner import ExtrawestPartner
-from tests.partners.simulated import SimulatedPartner
 from tests.worker import wait_until
 
 pytestmark = [

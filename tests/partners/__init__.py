@@ -1,22 +1,21 @@
-"""Simulated OCPI partner platforms for the hub's integration tests.
+"""The simulated partners' self-tests and the hostile partner (socket-level answers) the
+security and fault suites use. The simulated partner itself ships with the project, in the
+top-level `partners` package (the demo and the benchmarks start it too); this package
+re-exports it so tests can name either."""
 
-A real HTTP server per partner lets the tests exercise the hub's outbound client end to end
-(sockets, timeouts, headers, redirects) instead of mocking it. The package is test-only and
-imports nothing from the hub, so a hub bug cannot hide behind a shared helper.
-"""
-
-from tests.partners.behaviour import Behaviour
-from tests.partners.ocpi import (
+from partners import (
     DEFAULT_MODULES_BY_ROLE,
     DEFAULT_ROLES,
     OCPI_VERSION,
+    Behaviour,
     OcpiCallError,
+    ReceivedRequest,
+    SentRequest,
+    SimulatedPartner,
     encode_token,
     envelope,
     ocpi_timestamp,
 )
-from tests.partners.simulated import SimulatedPartner
-from tests.partners.store import ReceivedRequest, SentRequest
 
 __all__ = [
     "DEFAULT_MODULES_BY_ROLE",

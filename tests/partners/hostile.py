@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.partners.handler import PartnerHandler
-from tests.partners.ocpi import envelope
-from tests.partners.server import PartnerServer
-from tests.partners.simulated import SimulatedPartner
+from partners.handler import PartnerHandler
+from partners.ocpi import envelope
+from partners.server import PartnerServer
+from partners.simulated import SimulatedPartner
 
 # The longest any hostile answer goes on (a thread per request writes it).
 _MAX_S = 120.0

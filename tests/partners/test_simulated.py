@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .simulated import OcpiCallError, SimulatedPartner
+from partners.simulated import OcpiCallError, SimulatedPartner
 
 EMSP_ROLE = {
     "role": "EMSP",
@@ -344,3 +344,84 @@ def test_wait_for_times_out_and_stop_is_bounded() -> None:
     assert time.monotonic() - started < 5
     with pytest.raises(RuntimeError):
         _ = partner.base_url
+
+
+def test_location_trees_apply_evse_and_connector_changes(cpo_server: SimulatedPartner) -> None:
+    # given: an eMSP that holds locations as trees, with the CPO registered to push to it
+    with SimulatedPartner(roles=[EMSP_ROLE], name="emsp", location_trees=True) as emsp:
+        cpo_server.register_with(emsp.versions_url, emsp.token_a)
+        url = emsp.module_url("locations", "NL", "SIM", "LOC1")
+        location = {
+            "id": "LOC1",
+            "evses": [{"uid": "E1", "status": "AVAILABLE", "connectors": [{"id": "1"}]}],
+            "last_updated": "2024-01-01T00:00:00Z",
+        }
+        assert cpo_server.request("PUT", url, json=location).json()["status_code"] == 1000
+        # when: an EVSE PATCH, a connector PATCH and a PUT of a new EVSE
+        evse = {"status": "CHARGING", "last_updated": "2024-01-01T00:05:00Z"}
+        patched = cpo_server.request("PATCH", f"{url}/E1", json=evse)
+        plug = cpo_server.request("PATCH", f"{url}/E1/1", json={"max_amperage": 16})
+        added = cpo_server.request("PUT", f"{url}/E2", json={"uid": "E2", "status": "BLOCKED"})
+        # then: each changed the one location
+        assert [r.json()["status_code"] for r in (patched, plug, added)] == [1000] * 3
+        held = emsp.stored_object("locations", "NL", "SIM", "LOC1")
+        assert held["evses"] == [
+            {
+                "uid": "E1",
+                "status": "CHARGING",
+                "connectors": [{"id": "1", "max_amperage": 16}],
+                "last_updated": "2024-01-01T00:05:00Z",
+            },
+            {"uid": "E2", "status": "BLOCKED"},
+        ]
+        assert held["last_updated"] == "2024-01-01T00:05:00Z"
+        assert emsp.stored_object("locations", "NL", "SIM", "LOC1", "E1") is None
+        # bad paths: an unknown EVSE, an unknown location, a body that is not an object
+        unknown = cpo_server.request("PATCH", f"{url}/E9", json=evse)
+        assert (unknown.status_code, unknown.json()["status_code"]) == (404, 2003)
+        nowhere = cpo_server.request("PATCH", f"{url[:-4]}LOC9/E1", json=evse)
+        assert (nowhere.status_code, nowhere.json()["status_code"]) == (404, 2003)
+        not_object = cpo_server.request("PATCH", f"{url}/E1", json=["CHARGING"])
+        assert not_object.json()["status_code"] == 2001
+        assert emsp.stored_object("locations", "NL", "SIM", "LOC1") == held
+
+
+def test_without_location_trees_an_evse_patch_is_unknown(
+    emsp_with_cpo: tuple[SimulatedPartner, SimulatedPartner],
+) -> None:
+    emsp, cpo = emsp_with_cpo
+    url = cpo.module_url("locations", "NL", "SIM", "LOC1")
+    # (here the eMSP pushes to the CPO's endpoint: the default partner stores by URL)
+    emsp.request("PUT", url, json={"id": "LOC1", "evses": [{"uid": "E1"}]})
+    answer = emsp.request("PATCH", f"{url}/E1", json={"status": "CHARGING"})
+    assert (answer.status_code, answer.json()["status_code"]) == (404, 2003)
+
+
+def test_registration_carries_one_correlation_id(
+    hub: SimulatedPartner, cpo_server: SimulatedPartner
+) -> None:
+    cpo_server.register_with(hub.versions_url, hub.token_a, correlation_id="corr-handshake")
+    handshake = [r for r in hub.received if r.path.startswith("/ocpi")]
+    assert [(r.method, r.path) for r in handshake] == [
+        ("GET", "/ocpi/versions"),
+        ("GET", "/ocpi/2.2.1"),
+        ("POST", "/ocpi/2.2.1/credentials"),
+    ]
+    assert {r.headers["X-Correlation-ID"] for r in handshake} == {"corr-handshake"}
+
+
+def test_a_command_result_at_the_response_url_gets_a_plain_success(
+    hub: SimulatedPartner,
+) -> None:
+    # given: an eMSP the hub registered with (the eMSP serves commands as SENDER)
+    with SimulatedPartner(roles=[EMSP_ROLE], name="emsp") as emsp:
+        hub.register_with(emsp.versions_url, emsp.token_a)
+        result = {"result": "ACCEPTED"}
+        # when: the hub relays a CommandResult to the eMSP's response_url
+        answer = hub.request(
+            "POST", emsp.module_url("commands", "START_SESSION", "u1"), json=result
+        )
+        # then: a plain success (a CommandResponse answers only the command itself), kept
+        assert answer.json()["status_code"] == 1000
+        assert answer.json()["data"] is None
+        assert emsp.stored_object("commands", "START_SESSION", "u1") == result

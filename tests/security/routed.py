@@ -19,6 +19,8 @@ import pytest
 
 from hub.models import Platform
 from hub.ocpi.tokens import token_forms
+from partners.ocpi import role
+from partners.simulated import SimulatedPartner
 from tests.conftest import OcpiTestClient
 from tests.factories import (
     PlatformEndpointFactory,
@@ -26,8 +28,6 @@ from tests.factories import (
     PlatformRoleFactory,
     issue_token,
 )
-from tests.partners.ocpi import role
-from tests.partners.simulated import SimulatedPartner
 
 CPO_MODULES = [
     ("credentials", "SENDER"),

@@ -21,10 +21,10 @@ from hub.models import ConnectionStatus, Location, OcpiExchange, Platform, Proxi
 from hub.ocpi.routing import PartyRef
 from hub.services.registry.stillalive import platform_probe
 from hub.services.sync import SyncError, sync_module
+from partners.ocpi import OcpiCallError
+from partners.simulated import SimulatedPartner
 from tests.integration.hubnet import connect, role
 from tests.partners.hostile import HostilePartner, drip, drip_headers, endless, gzip_bomb
-from tests.partners.ocpi import OcpiCallError
-from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -18,9 +18,9 @@ from hub.services.registry.credentials import (
     platform_unregister,
 )
 from hub.services.registry.status import platform_set_status
+from partners.simulated import SimulatedPartner
 from tests.conftest import OcpiTestClient
 from tests.integration.hubnet import connect, role
-from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import World, assert_refused, location_of, snapshot
 
 V = "/ocpi/2.2.1"

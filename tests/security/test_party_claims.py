@@ -29,11 +29,11 @@ from hub.models import (
     PlatformRole,
 )
 from hub.services.registry.credentials import hub_versions_url, platform_invite
+from partners.ocpi import OcpiCallError
+from partners.simulated import SimulatedPartner
 from tests.conftest import OcpiTestClient
 from tests.factories import PartyClaimFactory, registered_party
 from tests.integration.hubnet import role
-from tests.partners.ocpi import OcpiCallError
-from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import assert_refused, snapshot
 
 V = "/ocpi/2.2.1"

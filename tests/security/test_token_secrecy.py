@@ -32,9 +32,9 @@ from hub.models import (
 from hub.ocpi.tokens import token_forms
 from hub.services.delivery.sending import delivery_send
 from hub.services.registry.credentials import credentials_rotate, hub_versions_url, platform_invite
+from partners.simulated import SimulatedPartner
 from tests.integration.hubnet import role, routing_headers
 from tests.integration.test_location_broadcast import location, tariff
-from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import token_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

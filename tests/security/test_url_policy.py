@@ -20,8 +20,8 @@ from hub.ocpi.urlpolicy import check_url
 from hub.services.delivery.sending import delivery_send
 from hub.services.registry.credentials import platform_invite
 from hub.services.routing.forwarding import proxy_url
+from partners.simulated import SimulatedPartner
 from tests.conftest import OcpiTestClient
-from tests.partners.simulated import SimulatedPartner
 from tests.security.conftest import World, assert_refused
 from tests.security.resolver import FakeResolver
 

@@ -34,15 +34,15 @@ from hub.services.routing.forwarding import (
     proxied_urls_delete_expired,
     proxy_url,
 )
+from partners.ocpi import envelope, role
+from partners.server import free_port
+from partners.simulated import SimulatedPartner
 from tests.factories import (
     PlatformEndpointFactory,
     PlatformFactory,
     PlatformRoleFactory,
     registered_party,
 )
-from tests.partners.ocpi import envelope, role
-from tests.partners.server import free_port
-from tests.partners.simulated import SimulatedPartner
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from hub.models import ConnectionStatus, Platform, PushDelivery
 from hub.services.registry.stillalive import platform_probe, silent_platforms, still_alive_check
+from partners.simulated import SimulatedPartner
 from tests.conftest import OcpiTestClient
 from tests.factories import PlatformEndpointFactory, PlatformFactory, PlatformRoleFactory
-from tests.partners.simulated import SimulatedPartner
 
 pytestmark = pytest.mark.django_db
 

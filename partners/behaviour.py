@@ -9,11 +9,12 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tests.partners.handler import Reply
-from tests.partners.ocpi import (
+from partners.handler import Reply
+from partners.ocpi import (
     envelope,
 )
-from tests.partners.store import ReceivedRequest
+from partners.state import PartnerState
+from partners.store import ReceivedRequest
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ReplyOverride:
     data: Any
 
 
-class PartnerBehaviour:
+class PartnerBehaviour(PartnerState):
     """Faults and reply overrides of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- scripting answers -------------------------------------------------------------

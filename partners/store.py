@@ -16,11 +16,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from tests.partners.ocpi import (
+from partners.ocpi import (
     OCPI_VERSION,
     JsonObject,
     TokenEncoding,
 )
+from partners.state import PartnerState
 
 
 @dataclass
@@ -70,7 +71,7 @@ class SentRequest:
     error: str | None = None
 
 
-class PartnerStore:
+class PartnerStore(PartnerState):
     """Recorded traffic and stored objects of a `SimulatedPartner` (a mixin over its state)."""
 
     def _record_arrival(

@@ -14,17 +14,18 @@ from typing import Any, cast
 
 import httpx
 
-from tests.partners.ocpi import (
+from partners.ocpi import (
     JsonObject,
     OcpiCallError,
     TokenEncoding,
     encode_token,
     version_key,
 )
-from tests.partners.store import SentRequest
+from partners.state import PartnerState
+from partners.store import SentRequest
 
 
-class PartnerClient:
+class PartnerClient(PartnerState):
     """Outbound calls of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- outbound calls ----------------------------------------------------------------
@@ -90,10 +91,18 @@ class PartnerClient:
             record.response_json = response.json()
         return response
 
-    def _call_data(self, method: str, url: str, *, token: str | None, json: Any = None) -> Any:
+    def _call_data(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """An OCPI call whose answer must be HTTP 2xx with a 1xxx envelope; returns `data`."""
         try:
-            response = self._send(method, url, token=token, json=json)
+            response = self._send(method, url, token=token, json=json, headers=headers)
         except httpx.HTTPError as exc:
             raise OcpiCallError(
                 f"no answer: {type(exc).__name__}: {exc}", method=method, url=url
@@ -126,14 +135,18 @@ class PartnerClient:
         return env.get("data")
 
     def _fetch_endpoints(
-        self, versions_url: str, token: str, acceptable: Sequence[str]
+        self,
+        versions_url: str,
+        token: str,
+        acceptable: Sequence[str],
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[str, list[JsonObject]]:
         """GET versions, pick the highest acceptable version, GET its details.
 
         Raises OcpiCallError for transport/envelope failures and LookupError when no version
         is acceptable (the caller maps these to 3001 and 3002).
         """
-        listed = self._call_data("GET", versions_url, token=token)
+        listed = self._call_data("GET", versions_url, token=token, headers=headers)
         if not isinstance(listed, list):
             raise OcpiCallError("versions data is not a list", method="GET", url=versions_url)
         offered = {
@@ -145,7 +158,7 @@ class PartnerClient:
         if not mutual:
             raise LookupError(f"no mutual version: offered {sorted(offered)}")
         version = mutual[-1]
-        details = self._call_data("GET", offered[version], token=token)
+        details = self._call_data("GET", offered[version], token=token, headers=headers)
         if not isinstance(details, dict) or not isinstance(details.get("endpoints"), list):
             raise OcpiCallError(
                 "version details without endpoints", method="GET", url=offered[version]

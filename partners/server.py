@@ -10,14 +10,12 @@ import socketserver
 import threading
 import time
 from http.server import ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
-from tests.partners.ocpi import (
+from partners.ocpi import (
     OCPI_VERSION,
 )
-
-if TYPE_CHECKING:
-    from tests.partners.simulated import SimulatedPartner
+from partners.state import PartnerState
 
 
 def free_port() -> int:
@@ -40,7 +38,7 @@ class PartnerServer(ThreadingHTTPServer):
     # platform does after an outage; meanwhile connections are refused.
     allow_reuse_address = True
 
-    def __init__(self, partner: SimulatedPartner) -> None:
+    def __init__(self, partner: PartnerState) -> None:
         self.partner = partner
         self._conn_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
@@ -74,12 +72,12 @@ class PartnerServer(ThreadingHTTPServer):
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-class PartnerServing:
+class PartnerServing(PartnerState):
     """Lifecycle and addresses of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> SimulatedPartner:
+    def start(self) -> Self:
         """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread (idempotent)."""
         with self._lock:
             if self._server is not None:
@@ -112,7 +110,7 @@ class PartnerServing:
         if thread is not None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def __enter__(self) -> SimulatedPartner:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

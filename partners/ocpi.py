@@ -1,6 +1,6 @@
 """What every part of a simulated partner shares: the OCPI 2.2.1 constants, the response
 envelope, the Authorization token forms, the default roles and modules of a party, and the
-error of an outbound call. Like the rest of tests/partners, nothing here imports the hub."""
+error of an outbound call. Like the rest of the package, nothing here imports the hub."""
 
 from __future__ import annotations
 

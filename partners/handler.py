@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.partners.ocpi import (
+from partners.ocpi import (
     HTTP_REASONS,
     OCPI_VERSION,
     ROUTING_HEADERS,
@@ -29,10 +29,11 @@ from tests.partners.ocpi import (
     header_tokens,
     parse_ocpi_datetime,
 )
-from tests.partners.store import ReceivedRequest
+from partners.state import PartnerState
+from partners.store import ReceivedRequest
 
 if TYPE_CHECKING:
-    from tests.partners.server import PartnerServer
+    from partners.server import PartnerServer
 
 
 @dataclass
@@ -108,7 +109,7 @@ class PartnerHandler(BaseHTTPRequestHandler):
     do_DELETE = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
 
 
-class OcpiHandling:
+class OcpiHandling(PartnerState):
     """The inbound OCPI side of a `SimulatedPartner` (a mixin over its state)."""
 
     # ---- inbound handling --------------------------------------------------------------
@@ -291,6 +292,13 @@ class OcpiHandling:
             return Reply(400, envelope(None, 2001, "Body is not JSON"))
         method, path = record.method, record.path
         unknown = UNKNOWN_OBJECT_STATUS.get(module, 2000)
+        if (
+            self.location_trees
+            and module == "locations"
+            and method in ("PUT", "PATCH")
+            and len(rest) in (4, 5)
+        ):
+            return self._location_part(record, rest)
         if method == "GET":
             if not rest:
                 return self._list(record, module)
@@ -326,6 +334,37 @@ class OcpiHandling:
             return self._ok(record, None)
         return Reply(405, envelope(None, 2000, f"{method} not allowed"))
 
+    def _location_part(self, record: ReceivedRequest, rest: list[str]) -> Reply:
+        """PUT/PATCH of an EVSE (or connector) applied inside the stored location (2.2.1
+        mod_locations Receiver: the object URLs address parts of one location)."""
+        if not isinstance(record.json, dict):
+            return Reply(200, envelope(None, 2001, f"{record.method} needs a JSON object"))
+        location_path = record.path.rsplit("/", len(rest) - 3)[0]
+        with self._lock:
+            location = self._stored.get(location_path)
+            parent: Any = location
+            for key, child_id, id_field in zip(
+                ("evses", "connectors"), rest[3:], ("uid", "id"), strict=False
+            ):
+                children = parent.get(key) if isinstance(parent, dict) else None
+                if not isinstance(children, list):
+                    return Reply(404, envelope(None, 2003, f"Unknown location {location_path}"))
+                found = next((c for c in children if c.get(id_field) == child_id), None)
+                if found is None:
+                    if record.method == "PATCH" or child_id != rest[-1]:
+                        return Reply(404, envelope(None, 2003, f"Unknown object {record.path}"))
+                    found = {}
+                    children.append(found)
+                parent = found
+            if record.method == "PUT":
+                parent.clear()
+            parent.update(copy.deepcopy(record.json))
+            # A change of an EVSE or connector changes its location (mod_locations: parents'
+            # last_updated follow their children's).
+            if isinstance(location, dict) and "last_updated" in record.json:
+                location["last_updated"] = record.json["last_updated"]
+        return self._ok(record, None)
+
     def _ok(self, record: ReceivedRequest, data: Any) -> Reply:
         with self._lock:
             override = next(
@@ -358,8 +397,10 @@ class OcpiHandling:
             return copy.deepcopy(obj)
 
     def _post_reply(self, record: ReceivedRequest, module: str, rest: list[str]) -> Reply:
-        """Sensible default answers: commands are ACCEPTED, known tokens are ALLOWED."""
-        if module == "commands":
+        """Sensible default answers: commands are ACCEPTED, known tokens are ALLOWED. A
+        CommandResult POSTed to an eMSP's response_url (`commands/{command}/{uid}`) gets a
+        plain success: the CommandResponse answers only the command itself."""
+        if module == "commands" and len(rest) <= 1:
             return self._ok(record, {"result": "ACCEPTED", "timeout": 30})
         if module == "cdrs" and not rest and isinstance(record.json, dict):
             # mod_cdrs Receiver POST: the answer MUST carry `Location`, the created CDR's URL.

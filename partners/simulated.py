@@ -36,10 +36,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 
-from tests.partners.behaviour import Behaviour, PartnerBehaviour, ReplyOverride
-from tests.partners.client import PartnerClient
-from tests.partners.handler import OcpiHandling, PartnerHandler
-from tests.partners.ocpi import (
+from partners.behaviour import Behaviour, PartnerBehaviour, ReplyOverride
+from partners.client import PartnerClient
+from partners.handler import OcpiHandling, PartnerHandler
+from partners.ocpi import (
     DEFAULT_ROLES,
     OCPI_VERSION,
     JsonObject,
@@ -49,8 +49,8 @@ from tests.partners.ocpi import (
     default_modules,
     generate_token,
 )
-from tests.partners.server import PartnerServer, PartnerServing
-from tests.partners.store import PartnerStore, ReceivedRequest, SentRequest
+from partners.server import PartnerServer, PartnerServing
+from partners.store import PartnerStore, ReceivedRequest, SentRequest
 
 
 class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerClient, OcpiHandling):
@@ -62,7 +62,7 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
     """
 
     #: The HTTP handler of the partner's server (a subclass may answer at the socket level:
-    #: tests.partners.hostile).
+    #: tests.partners.hostile, for example).
     handler_class: type[BaseHTTPRequestHandler] = PartnerHandler
 
     def __init__(
@@ -77,6 +77,7 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
         max_limit: int = 50,
         client_timeout: float = 10.0,
         name: str | None = None,
+        location_trees: bool = False,
     ) -> None:
         """Configure the partner; nothing listens until `start()` (or `with`).
 
@@ -86,6 +87,11 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
         Offering only `versions=["2.1.1"]` simulates an old partner: its details list endpoints
         in the 2.1.1 form (no roles), enough for the hub's 3002 path; the modules themselves,
         credentials included, still speak 2.2.1.
+
+        `location_trees`: hold each location as one tree, as a real locations RECEIVER does, so
+        a PUT or PATCH of an EVSE or connector of a location it holds changes that location
+        (and a PATCH of an EVSE it got in a location PUT succeeds). Off, objects are stored by
+        URL only, and such a PATCH answers 404 (the hub then falls back to a full PUT).
         """
         if token_encoding not in ("base64", "raw"):
             raise ValueError("token_encoding must be 'base64' or 'raw'")
@@ -100,6 +106,7 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
         self.required_endpoints: list[str] = list(required_endpoints)
         self.max_limit = max_limit
         self.client_timeout = client_timeout
+        self.location_trees = location_trees
         self.name = name or f"{self.roles[0].get('party_id', 'SIM')}-sim"
         #: When True the versions endpoint answers HTTP 500 (a partner that is down).
         self.fail_versions = False
@@ -227,15 +234,22 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
             }
 
     def register_with(
-        self, versions_url: str, token_a: str, *, version: str = OCPI_VERSION
+        self,
+        versions_url: str,
+        token_a: str,
+        *,
+        version: str = OCPI_VERSION,
+        correlation_id: str | None = None,
     ) -> JsonObject:
         """Register as the sender: versions, details, POST credentials (new token B).
 
         On success the hub's token C becomes `hub_token`, B becomes `own_token` and the hub's
         endpoints are stored; the answer's `data` is returned. The hub calls back our versions
-        with B during the POST, so B is accepted from before the POST is sent.
+        with B during the POST, so B is accepted from before the POST is sent. With
+        `correlation_id` the three calls carry that X-Correlation-ID (one handshake, one id).
         """
-        _, endpoints = self._fetch_endpoints(versions_url, token_a, [version])
+        headers = {"X-Correlation-ID": correlation_id} if correlation_id else None
+        _, endpoints = self._fetch_endpoints(versions_url, token_a, [version], headers)
         credentials_url = self._endpoint_url(endpoints, "credentials")
         if credentials_url is None:
             raise OcpiCallError(
@@ -246,7 +260,11 @@ class SimulatedPartner(PartnerServing, PartnerStore, PartnerBehaviour, PartnerCl
             self._pending_own_tokens.add(new_token)
         try:
             data = self._call_data(
-                "POST", credentials_url, token=token_a, json=self.credentials(new_token)
+                "POST",
+                credentials_url,
+                token=token_a,
+                json=self.credentials(new_token),
+                headers=headers,
             )
             token_c = self._check_credentials(data, "POST", credentials_url)
         finally:
