@@ -58,12 +58,7 @@ def fee_term_add(
         valid_to=valid_to,
         note=note,
     )
-    try:
-        term.full_clean()
-    except ValidationError as exc:
-        raise FeeTermError(_messages(exc)) from None
-    term.save()
-    return term
+    return fee_term_save(term=term)
 
 
 @transaction.atomic
