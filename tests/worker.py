@@ -77,6 +77,20 @@ class LoggedProcess:
             self._log.close()
             self._log = None
 
+    def _wait_ready(self, name: str, marker: bytes, timeout: float) -> None:
+        """Until `marker` shows in the log; a process that exits or is not ready in `timeout`
+        fails the test with its log's tail."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{self.log_tail()}")
+            if marker in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{name} not ready in {timeout}s:\n{self.log_tail()}")
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -112,16 +126,8 @@ class CeleryWorkerProcess(LoggedProcess):
             "-n", f"test-{os.getpid()}@%h",
         ]  # fmt: skip
         self._spawn(command, env)
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log_tail()}")
-            if b" ready." in self.log_path.read_bytes():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"celery worker not ready in {timeout}s:\n{self.log_tail()}")
+        self._wait_ready("celery worker", b" ready.", timeout)
+        return self
 
 
 def wait_until(condition: "object", timeout: float = 20.0, interval: float = 0.1) -> bool:
@@ -153,13 +159,5 @@ class CeleryBeatProcess(LoggedProcess):
             "--pidfile", str(self.log_dir / "celerybeat.pid"),
         ]  # fmt: skip
         self._spawn(command, env)
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"celery beat exited early:\n{self.log_tail()}")
-            if b"beat: Starting" in self.log_path.read_bytes():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"celery beat not ready in {timeout}s:\n{self.log_tail()}")
+        self._wait_ready("celery beat", b"beat: Starting", timeout)
+        return self
