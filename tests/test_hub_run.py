@@ -183,9 +183,7 @@ def running_hub(tmp_path: Path) -> Iterator[RunningHub]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    hub = RunningHub(
-        process, f"http://127.0.0.1:{port}", token, log_path, tmp_path / "db.sqlite3"
-    )
+    hub = RunningHub(process, f"http://127.0.0.1:{port}", token, log_path, tmp_path / "db.sqlite3")
     try:
         yield hub
     finally:
