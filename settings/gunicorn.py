@@ -14,13 +14,13 @@ Environment:
 
 Nothing here imports Django: the master only supervises; each worker loads the hub itself
 (no preload), so no database connection or pooled HTTP client is ever shared across a fork.
+With several workers, /metrics sums their request counters through PROMETHEUS_MULTIPROC_DIR
+(set and emptied by `hub_run` and by docker-compose.yml; docs/monitoring.md). The hub keeps no
+live gauges per process, so no `child_exit` hook is needed.
 """
 
 import os
 from pathlib import Path
-from typing import Any
-
-from prometheus_client import multiprocess
 
 # The hub is sync Django with a sync httpx client: a request mostly waits (the database, a
 # partner's answer to a forwarded call), so threads serve the waiting and processes add CPU
@@ -66,10 +66,3 @@ proc_name = "ocpi-hub"
 control_socket_disable = True
 # The heartbeat files of the workers in memory, not on a disk that may stall (Docker's overlay).
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - tmpfs
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """A worker is gone: its live gauges must leave the sum that /metrics reads
-    (prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR; docs/monitoring.md)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(worker.pid)

@@ -3,6 +3,7 @@
 several worker processes next to the Celery worker and beat; one SIGINT (Ctrl-C) stops all."""
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -187,7 +188,12 @@ def running_hub(tmp_path: Path) -> Iterator[RunningHub]:
     try:
         yield hub
     finally:
+        # A failed test must leave nothing running: honcho's processes are in sessions (and
+        # process groups) of their own, so each group is killed, then honcho's.
         if process.poll() is None:
+            for pid in descendants(process.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
