@@ -232,7 +232,11 @@ def test_make_run_serves_through_gunicorn_and_stops_on_one_ctrl_c(running_hub: R
         def get(path: str) -> httpx.Response:
             return client.get(path, headers=hub.headers())
 
-        paths = ["/static/admin/css/base.css", "/ocpi/versions"] * 12
+        paths = ["/static/admin/css/base.css", "/ocpi/versions"] * 10 + [
+            "/static/hub/vendor/chart.umd.js",
+            "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+            "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js",
+        ]
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(get, paths))
         # then: every one answered, by gunicorn
