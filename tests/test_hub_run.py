@@ -216,7 +216,9 @@ def test_make_run_serves_through_gunicorn_and_stops_on_one_ctrl_c(running_hub: R
     gunicorns = {
         pid for pid, (_, cmd) in processes.items() if "gunicorn" in cmd and "sh -c" not in cmd
     }
-    (master,) = [pid for pid in gunicorns if processes[pid][0] not in gunicorns]
+    masters = [pid for pid in gunicorns if processes[pid][0] not in gunicorns]
+    assert len(masters) == 1, f"not one gunicorn master among {processes}"
+    master = masters[0]
     workers = [pid for pid in gunicorns if processes[pid][0] == master]
     assert len(workers) == WORKERS, processes
     assert not [cmd for _, cmd in processes.values() if "runserver" in cmd], processes
