@@ -14,4 +14,7 @@ RUN useradd --create-home hub && mkdir -p /app/.run && chown -R hub /app/.run
 USER hub
 EXPOSE 8000
 # Plain HTTP on 8000, for a TLS-terminating proxy in front (docker-compose.yml, `proxy`).
-CMD ["gunicorn", "hub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--timeout", "30"]
+# gunicorn reads settings/gunicorn.py, as `make run` does: WEB_CONCURRENCY, WEB_THREADS,
+# WEB_TIMEOUT tune it (docs/operations.md).
+ENV WEB_BIND=0.0.0.0:8000
+CMD ["gunicorn", "--config", "python:settings.gunicorn", "hub.wsgi"]

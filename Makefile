@@ -36,8 +36,8 @@ $(STAMP_DEV): $(LOCK_DEV) pyproject.toml | $(PY)
 install: $(STAMP_RUN)
 install-dev: $(STAMP_DEV)
 
-## Run the hub in the foreground: web server, Celery worker and beat (SQLite + a broker that
-## needs no server unless DATABASE_URL / REDIS_URL are set).
+## Run the hub in the foreground: web server (gunicorn, settings/gunicorn.py), Celery worker and
+## beat (SQLite + a broker that needs no server unless DATABASE_URL / REDIS_URL are set).
 run: $(STAMP_RUN)
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-settings.local} $(PY) manage.py hub_run --port $(PORT)
 
@@ -48,6 +48,7 @@ DEMO_PORT ?= 8100
 demo: $(STAMP_RUN)
 	$(PY) manage.py hub_demo --port $(DEMO_PORT) $(DEMO_ARGS)
 
+# Django's development server alone (auto-reload), for working on the code; `make run` is gunicorn.
 web: $(STAMP_RUN)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -57,13 +57,8 @@ X_FRAME_OPTIONS = "DENY"
 if HUB_BEHIND_PROXY:  # noqa: F405 - settings/base.py, from DJANGO_BEHIND_PROXY
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# gunicorn serves the admin's and the API docs' static files through WhiteNoise
-# (`collectstatic` runs in the image / compose command).
-MIDDLEWARE = [  # noqa: F405
-    MIDDLEWARE[0],  # noqa: F405
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    *MIDDLEWARE[1:],  # noqa: F405
-]
+# WhiteNoise (settings/base.py MIDDLEWARE) serves the static files compressed and with
+# far-future caching (`collectstatic` runs when the image is built).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

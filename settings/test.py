@@ -49,3 +49,8 @@ else:
 
 # Every /ocpi/ response in the suite is checked against the envelope and id contract.
 MIDDLEWARE = ["tests.contract.ContractCheckMiddleware", *MIDDLEWARE]  # noqa: F405
+
+# Static files from the apps' folders, as with DEBUG on: tests never need `collectstatic`
+# (WhiteNoise would otherwise warn, an error under pytest, that STATIC_ROOT is missing).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -15,8 +15,10 @@ How the slots are counted, and why it is correct for both databases the hub runs
   locks when the session ends, so a process killed mid-forward frees its slots at once — no
   lease to expire, no clock to trust. (A pooler in transaction mode, e.g. PgBouncer, would
   break session locks; the hub connects to PostgreSQL directly.)
-- SQLite (the embedded default, `make run`): one web process serves every request
-  (`runserver`, threads), so a counter in that process under a lock is exact.
+- SQLite (the embedded default, `make run`): a counter in each web process under a lock. It is
+  exact per gunicorn worker process; with WEB_CONCURRENCY processes a receiver may get up to
+  that many times the cap (WEB_CONCURRENCY=1 makes it exact). The embedded default is one
+  machine for trials; production runs on PostgreSQL.
 """
 
 import logging
