@@ -16,7 +16,7 @@ LOCK_DEV := requirements-dev.txt
 PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: install install-dev run demo web worker beat test interop fuzz faults lint fmt typecheck migrations-check schema ci clean lock audit
+.PHONY: install install-dev run demo web worker beat test interop fuzz faults bench lint fmt typecheck migrations-check schema ci clean lock audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,15 @@ faults: $(STAMP_DEV)
 ## HTTP 5xx, answer without an envelope or state change by a refused request; reports/fuzz.json.
 fuzz: $(STAMP_DEV)
 	$(PY) -m tests.fuzz $(FUZZ_ARGS)
+
+## The benchmarks (benchmarks/, DESIGN §9): every scenario, hub and baseline alternated in one
+## run, on PostgreSQL and Redis (the CI services unless DATABASE_URL / REDIS_URL are set);
+## writes reports/bench.json and prints the table. BENCH_ARGS="--only S3,S4" or "--quick".
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ocpi_hub_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/8
+bench: $(STAMP_DEV)
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(BENCH_REDIS_URL)} \
+		$(PY) -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP_DEV)
 	$(PY) -m ruff check .

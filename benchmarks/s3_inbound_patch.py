@@ -1,8 +1,8 @@
 """S3 (DESIGN §9): an inbound EVSE status PATCH through the hub (auth, routing headers,
 validation, upsert, parent bump, outbox rows for the receivers) against a plain Django view
-doing one UPDATE — requests per second, measured A B A B in one run (median of --rounds).
+doing one UPDATE — requests per second, measured A B A B in one run (median of --pairs).
 
-    .venv/bin/python benchmarks/s3_inbound_patch.py --requests 300 --receivers 2
+    .venv/bin/python -m benchmarks.s3_inbound_patch --requests 300 --receivers 10
 
 Runs in-process through Django's test client (both sides pay the same middleware), on a
 scratch test database (SQLite unless DATABASE_URL is set). Nothing is asserted.
@@ -11,9 +11,7 @@ scratch test database (SQLite unless DATABASE_URL is set). Nothing is asserted.
 import argparse
 import base64
 import os
-import statistics
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +29,8 @@ from django.test import Client, override_settings
 from django.test.utils import setup_test_environment
 from django.urls import include, path
 
+from benchmarks.harness import Goal, alternate, rate, result, scenario_args, write_results
+
 
 def plain_update(request: HttpRequest) -> HttpResponse:
     """The baseline: one UPDATE of the EVSE's status, no validation, no outbox."""
@@ -47,11 +47,12 @@ urlpatterns = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = scenario_args(__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--receivers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--receivers", type=int, default=10)
     args = parser.parse_args()
+    if args.quick:
+        args.requests = 40
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -93,26 +94,37 @@ def run(args: argparse.Namespace) -> None:
         response = client.post("/plain/evse", headers=auth)
         assert response.status_code == 200
 
-    def rate(fn) -> float:
-        started = time.perf_counter()
+    def hub_run() -> int:
         for _ in range(args.requests):
-            fn()
-        return args.requests / (time.perf_counter() - started)
+            hub_patch()
+        return args.requests
 
-    hub_rates, plain_rates = [], []
-    for _ in range(args.rounds):
-        hub_rates.append(rate(hub_patch))
-        plain_rates.append(rate(plain))
-    hub_rate, plain_rate = statistics.median(hub_rates), statistics.median(plain_rates)
+    def plain_run() -> int:
+        for _ in range(args.requests):
+            plain()
+        return args.requests
+
+    measured = alternate(lambda: rate(hub_run), lambda: rate(plain_run), args.pairs)
+    pending = PushDelivery.objects.filter(status="PENDING").count()
     print(
         f"S3 inbound EVSE PATCH, {connection.vendor}, {args.receivers} receivers, "
-        f"{args.requests} requests x {args.rounds} rounds (median)"
+        f"{args.requests} requests per measurement; pending deliveries after the run: "
+        f"{pending} (folded: one per receiver)"
     )
-    print(f"  hub PATCH : {hub_rate:8.0f} req/s")
-    print(f"  plain view: {plain_rate:8.0f} req/s")
-    print(f"  ratio hub/plain: {hub_rate / plain_rate:.2f}  (goal >= 0.5)")
-    pending = PushDelivery.objects.filter(status="PENDING").count()
-    print(f"  pending deliveries after the run: {pending} (folded: one per receiver)")
+    write_results(
+        args.json,
+        [
+            result(
+                "S3 inbound EVSE PATCH",
+                measured,
+                "req/s",
+                goal=Goal(">=", 0.5),
+                baseline_name="plain one-UPDATE view",
+                receivers=args.receivers,
+                database=connection.vendor,
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":
