@@ -36,8 +36,13 @@ def test_pool_process_sigkilled_mid_delivery(stack_factory: Any) -> None:
     heal(stack)
     # then: the worker replaces it and everything acknowledged arrives
     settle(stack, "worker pool process SIGKILL")
-    # and the process killed was running a task (Celery reports the task's worker lost)
-    assert "WorkerLostError" in stack.worker.log_path.read_text(errors="replace")
+    # and the process killed was running a task (Celery reports the task's worker lost). The
+    # master notices a dead child on its own timer, which may come after everything settled
+    # (the lease handed the delivery out again): wait for the line, bounded, not read at once.
+    assert wait_until(
+        lambda: "WorkerLostError" in stack.worker.log_path.read_text(errors="replace"),
+        timeout=30,
+    ), stack.worker.log_tail()
 
 
 def test_whole_worker_sigkilled_and_restarted(stack_factory: Any) -> None:
