@@ -1,63 +1,101 @@
-"""S4 (DESIGN §9): GET all locations via the hub — does a deep page cost what the first does?
+"""S4 (DESIGN §9): GET all locations via the hub, 100k stored — does a deep page cost what the
+first does? Objects per second, measured A B A B in one run (median of --pairs).
 
-Seeds N locations in a scratch database, then measures, alternating A B A B (median of
---rounds), objects per second for: the first page, the last page reached through the hub's
-Link (keyset cursor), the last page by plain `offset`, and a raw SQL read of the same rows.
-Prints the ratios; nothing is asserted (timings belong in benchmarks, not in tests).
+    .venv/bin/python -m benchmarks.s4_get_all_pages --locations 100000
 
-    .venv/bin/python benchmarks/s4_get_all_pages.py --locations 100000 --limit 1000
+For each page size (the hub's default for partners, OCPI_DEFAULT_LIMIT, and its maximum,
+OCPI_MAX_LIMIT) it compares the middle and the last page, each reached the way a client
+following `Link` reaches it (offset + the keyset `cursor` the previous page's Link carries),
+with the first page; and the first page with a raw SQL read of the same rows (the `data`
+column of the same published locations in the same order, decoded by psycopg: what the hub
+must at least do, without auth, the count, the envelope or the JSON rendering).
 
-Runs on SQLite in a temporary file unless DATABASE_URL is set (use a scratch database: the
-script creates and drops its own test database through Django's test runner utilities).
+Runs in-process through Django's test client, on a scratch test database (PostgreSQL when
+DATABASE_URL is set, seeded with one INSERT … SELECT generate_series; SQLite otherwise,
+seeded with bulk_create). Nothing is asserted.
 """
 
 import argparse
+import base64
+import json
 import os
-import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.test")
 os.environ.setdefault("OCPI_LOG_EXCHANGES", "false")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+from benchmarks.harness import Goal, Result, alternate, rate, result, scenario_args, write_results
+
+URL = "/ocpi/2.2.1/emsp/locations"
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def template() -> dict[str, Any]:
+    """A realistic stored location: one EVSE with one connector (as the tests push them)."""
+    from tests.integration.test_location_broadcast import location
+
+    return location("LOC", "2024-01-01T00:00:00Z")
 
 
 def seed(count: int) -> None:
+    """`count` published locations of one CPO, one second apart in last_updated."""
+    if connection.vendor == "postgresql":
+        _seed_sql(count)
+    else:
+        _seed_orm(count)
+
+
+def _seed_sql(count: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO hub_location (country_code, party_id, location_id, publish, name, city,
+                country, data, last_updated, created_at, updated_at)
+            SELECT 'NL', 'CP1', 'LOC' || i, true, 'Stationsplein', 'Utrecht', 'NLD',
+                jsonb_set(jsonb_set(%s::jsonb, '{id}', to_jsonb('LOC' || i)),
+                    '{last_updated}',
+                    to_jsonb(to_char((%s::timestamptz + make_interval(secs => i))
+                        AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))),
+                %s::timestamptz + make_interval(secs => i), now(), now()
+            FROM generate_series(0, %s - 1) AS i
+            """,
+            [json.dumps(template()), BASE, BASE, count],
+        )
+        cursor.execute("ANALYZE hub_location")
+
+
+def _seed_orm(count: int) -> None:
     from hub.models import Location
 
-    base = datetime(2024, 1, 1, tzinfo=UTC)
-    batch = []
+    doc = template()
+    batch: list[Location] = []
     for i in range(count):
-        stamp = base + timedelta(seconds=i)
-        text = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-        data = {
-            "country_code": "NL",
-            "party_id": "CPO",
-            "id": f"LOC{i}",
-            "publish": True,
-            "address": f"Street {i}",
-            "city": "Utrecht",
-            "country": "NLD",
-            "coordinates": {"latitude": "52.08944", "longitude": "5.11027"},
-            "time_zone": "Europe/Amsterdam",
-            "last_updated": text,
-        }
+        stamp = BASE + timedelta(seconds=i)
+        data = {**doc, "id": f"LOC{i}", "last_updated": stamp.strftime("%Y-%m-%dT%H:%M:%SZ")}
         batch.append(
             Location(
                 country_code="NL",
-                party_id="CPO",
+                party_id="CP1",
                 location_id=f"LOC{i}",
                 data=data,
                 last_updated=stamp,
+                city="Utrecht",
+                country="NLD",
             )
         )
         if len(batch) == 5000:
@@ -67,80 +105,137 @@ def seed(count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--locations", type=int, default=20000)
-    parser.add_argument("--limit", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = scenario_args(__doc__.splitlines()[0])
+    parser.add_argument("--locations", type=int, default=100_000)
+    parser.add_argument("--objects", type=int, default=3000, help="objects per measurement")
     args = parser.parse_args()
+    if args.quick:
+        args.locations, args.objects = 5_000, 1000
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        from django.test import Client
-
-        from tests.factories import registered_party
-
-        seed(args.locations)
-        _, token = registered_party("EMSP", "DE", "MSP")
-        import base64
-
-        auth = {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
-        client = Client()
-        url = "/ocpi/2.2.1/emsp/locations"
-        last_offset = args.locations - args.limit
-
-        # The cursor of the last page, as a client following Link gets it.
-        link_url = None
-        response = client.get(
-            url, {"offset": last_offset - args.limit, "limit": args.limit}, headers=auth
-        )
-        link = response.headers["Link"]
-        link_url = link[link.index("/ocpi/") : link.index(">")]
-
-        def timed(fn) -> float:
-            started = time.perf_counter()
-            n = fn()
-            return n / (time.perf_counter() - started)
-
-        def first() -> int:
-            r = client.get(url, {"limit": args.limit}, headers=auth)
-            return len(r.json()["data"])
-
-        def last_by_link() -> int:
-            r = client.get(link_url, headers=auth)
-            return len(r.json()["data"])
-
-        def last_by_offset() -> int:
-            r = client.get(url, {"offset": last_offset, "limit": args.limit}, headers=auth)
-            return len(r.json()["data"])
-
-        def raw_sql() -> int:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT data FROM hub_location ORDER BY last_updated, id LIMIT %s OFFSET %s",
-                    [args.limit, last_offset],
-                )
-                return len(cursor.fetchall())
-
-        results: dict[str, list[float]] = {k: [] for k in ("first", "link", "offset", "raw")}
-        for _ in range(args.rounds):
-            results["first"].append(timed(first))
-            results["link"].append(timed(last_by_link))
-            results["offset"].append(timed(last_by_offset))
-            results["raw"].append(timed(raw_sql))
-        med = {k: statistics.median(v) for k, v in results.items()}
-        print(
-            f"S4 GET all via hub: {args.locations} locations, page size {args.limit}, "
-            f"{connection.vendor}, median of {args.rounds}"
-        )
-        for name, value in med.items():
-            print(f"  {name:>7}: {value:12.0f} objects/s")
-        ratio = med["link"] / med["first"]
-        print(f"  last page (Link cursor) / first page: {ratio:.2f}  (goal >= 0.9)")
-        print(f"  last page (plain offset) / first page: {med['offset'] / med['first']:.2f}")
-        print(f"  first page / raw SQL read: {med['first'] / med['raw']:.2f}")
+        run(args)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def run(args: argparse.Namespace) -> None:
+    from tests.factories import registered_party
+
+    started = time.perf_counter()
+    seed(args.locations)
+    seeded = time.perf_counter() - started
+    print(f"S4 seeded {args.locations} locations in {seeded:.1f} s ({connection.vendor})")
+    _, token = registered_party("EMSP", "DE", "MSP")
+    auth = {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+    client = Client()
+
+    results: list[Result] = []
+    for name, setting in (("default", "OCPI_DEFAULT_LIMIT"), ("max", "OCPI_MAX_LIMIT")):
+        limit = getattr(settings, setting)
+        results += measure(args, client, auth, f"{name} {limit}", setting, limit, seeded)
+    write_results(args.json, results)
+
+
+def measure(
+    args: argparse.Namespace,
+    client: Client,
+    auth: dict[str, str],
+    label: str,
+    setting: str,
+    limit: int,
+    seeded: float,
+) -> list[Result]:
+    pages = -(-args.locations // limit)
+
+    def get(url: str, params: dict[str, Any] | None = None) -> Any:
+        response = client.get(url, params, headers=auth)
+        assert response.status_code == 200, response.content
+        return response
+
+    def link_to(page: int) -> str:
+        """The URL of page `page` (0-based) as the previous page's Link gives it: that page is
+        fetched once here by plain offset (a client walking the pages gets the same Link)."""
+        previous = get(URL, {"offset": (page - 1) * limit, "limit": limit})
+        link = previous.headers["Link"]
+        url = link[link.index("/ocpi/") : link.index(">")]
+        assert "cursor=" in url, url
+        assert f"offset={page * limit}" in url, url
+        return url
+
+    middle_url, last_url = link_to(pages // 2), link_to(pages - 1)
+    expected_last = args.locations - (pages - 1) * limit
+
+    # Each measurement reads about --objects objects: one request alone is too
+    # short to time steadily at the small page size.
+    repeat = max(1, args.objects // limit)
+
+    def page_of(url: str | None, expected: int) -> Callable[[], int]:
+        def fetch() -> int:
+            for _ in range(repeat):
+                data = get(url or URL, None if url else {"limit": limit}).json()["data"]
+                assert len(data) == expected, (len(data), expected)
+            return expected * repeat
+
+        return fetch
+
+    first = page_of(None, limit)
+    middle = page_of(middle_url, limit)
+    last = page_of(last_url, expected_last)
+
+    def raw_sql() -> int:
+        for _ in range(repeat):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT data FROM hub_location WHERE publish ORDER BY last_updated, id "
+                    "LIMIT %s",
+                    [limit],
+                )
+                rows = cursor.fetchall()
+            if connection.vendor != "postgresql":  # SQLite hands back text
+                rows = [json.loads(r[0]) for r in rows]
+        return len(rows) * repeat
+
+    common = {
+        "locations": args.locations,
+        "page_size": limit,
+        "page_size_setting": setting,
+        "seed_s": round(seeded, 1),
+        "database": connection.vendor,
+    }
+    print(
+        f"S4 page size {label}: {pages} pages, {repeat} requests per measurement; "
+        "measuring middle, last vs first, first vs raw SQL"
+    )
+    out = []
+    for what, fn, goal in (
+        (f"middle (page {pages // 2 + 1})", middle, Goal(">=", 0.9)),
+        (f"last (page {pages})", last, Goal(">=", 0.9)),
+    ):
+        measured = alternate(lambda fn=fn: rate(fn), lambda: rate(first), args.pairs)
+        out.append(
+            result(
+                f"S4 {what.split()[0]} page vs first, {label}",
+                measured,
+                "objects/s",
+                goal=goal,
+                baseline_name="first page",
+                page=what,
+                **common,
+            )
+        )
+    measured = alternate(lambda: rate(first), lambda: rate(raw_sql), args.pairs)
+    out.append(
+        result(
+            f"S4 first page vs raw SQL, {label}",
+            measured,
+            "objects/s",
+            baseline_name="raw SQL read",
+            **common,
+        )
+    )
+    return out
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ pair, and one stored report per pair with its findings and totals (created or re
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hub.models import (
@@ -23,9 +25,11 @@ from hub.models import (
 )
 from hub.ocpi.routing import PartyRef
 from hub.services.reconciliation.findings import (
+    DuplicateSuspects,
     Finding,
     Kind,
     ReconciliationError,
+    ZoneLookup,
     credit_findings,
     credited_ids,
     delivery_findings,
@@ -39,6 +43,9 @@ from hub.services.reconciliation.findings import (
 from hub.services.reconciliation.pull import Progress, period_bounds, pull_cdrs
 
 logger = logging.getLogger(__name__)
+
+# CDRs checked at a time: each check costs a few queries per chunk (IN lists of this size).
+CHUNK_SIZE = 2000
 
 
 def _cpo_roles(cpo: PartyRef | None) -> list[PlatformRole]:
@@ -56,33 +63,42 @@ def _cpo_roles(cpo: PartyRef | None) -> list[PlatformRole]:
     )
 
 
-def _totals(cdrs: Iterable[Cdr]) -> dict[str, Any]:
-    count = credits = incl_missing = 0
-    kwh = Decimal(0)
-    cost: dict[str, dict[str, Decimal]] = defaultdict(
-        lambda: {"excl_vat": Decimal(0), "incl_vat": Decimal(0)}
-    )
-    for cdr in cdrs:
-        if cdr.credit:
-            credits += 1
-        else:
-            count += 1
-            kwh += cdr.total_energy
-        cost[cdr.currency]["excl_vat"] += cdr.total_cost_excl_vat
-        if cdr.total_cost_incl_vat is None:
-            incl_missing += 1
-        else:
-            cost[cdr.currency]["incl_vat"] += cdr.total_cost_incl_vat
-    return {
-        "cdrs": count,
-        "credits": credits,
-        "kwh": fmt_decimal(kwh),
-        "cost": {
-            currency: {k: fmt_decimal(v) for k, v in amounts.items()}
-            for currency, amounts in sorted(cost.items())
-        },
-        "incl_vat_missing": incl_missing,
-    }
+class Totals:
+    """A report's totals (see the package doc), added up one chunk of CDRs at a time so that
+    a run never holds a whole period's CDRs (Decimal sums of 4-place amounts are exact: the
+    order they are added in does not change them)."""
+
+    def __init__(self) -> None:
+        self.count = self.credits = self.incl_missing = 0
+        self.kwh = Decimal(0)
+        self.cost: dict[str, dict[str, Decimal]] = defaultdict(
+            lambda: {"excl_vat": Decimal(0), "incl_vat": Decimal(0)}
+        )
+
+    def add(self, cdrs: Iterable[Cdr]) -> None:
+        for cdr in cdrs:
+            if cdr.credit:
+                self.credits += 1
+            else:
+                self.count += 1
+                self.kwh += cdr.total_energy
+            self.cost[cdr.currency]["excl_vat"] += cdr.total_cost_excl_vat
+            if cdr.total_cost_incl_vat is None:
+                self.incl_missing += 1
+            else:
+                self.cost[cdr.currency]["incl_vat"] += cdr.total_cost_incl_vat
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cdrs": self.count,
+            "credits": self.credits,
+            "kwh": fmt_decimal(self.kwh),
+            "cost": {
+                currency: {k: fmt_decimal(v) for k, v in amounts.items()}
+                for currency, amounts in sorted(self.cost.items())
+            },
+            "incl_vat_missing": self.incl_missing,
+        }
 
 
 def store_report(
@@ -90,7 +106,7 @@ def store_report(
     emsp: PartyRef,
     period_start: date,
     period_end: date,
-    cdrs: list[Cdr],
+    totals: Totals,
     findings: list[Finding],
     error: str,
 ) -> ReconciliationReport:
@@ -126,8 +142,9 @@ def store_report(
         counts = dict.fromkeys(Kind.values, 0)
         for finding in findings:
             counts[finding.kind] = counts.get(finding.kind, 0) + 1
-        # A CDR ingested now (MISSING) that is not in `cdrs` (refused) adds nothing to totals.
-        report.totals = _totals(cdrs)
+        # A CDR ingested now (MISSING) that is not in the period's CDRs (refused) adds nothing
+        # to totals.
+        report.totals = totals.as_json()
         report.counts = counts
         report.status = ReportStatus.PARTIAL if error else ReportStatus.DONE
         report.error = error
@@ -175,32 +192,55 @@ def reconcile(
             party_id=party.party_id,
             end_date_time__gte=start,
             end_date_time__lt=end,
-        ).order_by("received_at", "pk")
+        )
         if emsp is not None:
             in_period = in_period.filter(
                 token_country_code=emsp.country_code, token_party_id=emsp.party_id
             )
-        by_emsp: dict[PartyRef, list[Cdr]] = defaultdict(list)
-        for cdr in in_period:
-            by_emsp[PartyRef.of(cdr.token_country_code, cdr.token_party_id)].append(cdr)
-        pairs = set(by_emsp) | {e for e in pulled.missing if emsp is None or e == emsp}
+        # Each eMSP with CDRs in the period, with the token parties as stored that name it.
+        with_cdrs: dict[PartyRef, list[tuple[str, str]]] = defaultdict(list)
+        for stored in (
+            in_period.values_list("token_country_code", "token_party_id").order_by().distinct()
+        ):
+            with_cdrs[PartyRef.of(*stored)].append(stored)
+        pairs = set(with_cdrs) | {e for e in pulled.missing if emsp is None or e == emsp}
         credited = credited_ids(party)
+        zones = ZoneLookup()
+        suspects = DuplicateSuspects.of(party)
         for target in sorted(pairs, key=str):
-            cdrs = by_emsp.get(target, [])
             findings = list(pulled.missing.get(target, []))
-            findings += delivery_findings(cdrs, target, now)
-            findings += duplicate_findings(cdrs, party, credited)
-            findings += price_findings(cdrs, tolerance)
-            findings += session_findings(cdrs, party, tolerance)
-            findings += credit_findings(cdrs, party)
+            totals = Totals()
+            if target in with_cdrs:
+                for cdrs in _chunks(in_period, with_cdrs[target]):
+                    findings += delivery_findings(cdrs, target, now)
+                    findings += duplicate_findings(cdrs, party, credited, suspects)
+                    findings += price_findings(cdrs, tolerance, zones)
+                    findings += session_findings(cdrs, party, tolerance)
+                    findings += credit_findings(cdrs, party)
+                    totals.add(cdrs)
             reports.append(
-                store_report(party, target, period_start, period_end, cdrs, findings, pulled.error)
+                store_report(
+                    party, target, period_start, period_end, totals, findings, pulled.error
+                )
             )
         if progress is not None:
             progress("CPOs", index + 1, len(roles))
         if not pairs and pulled.error:
             logger.warning("Reconciliation of %s: %s", party, pulled.error)
     return reports
+
+
+def _chunks(in_period: QuerySet[Cdr], tokens: list[tuple[str, str]]) -> Iterator[list[Cdr]]:
+    """The period's CDRs of one eMSP (`tokens`: its token parties as stored) in order of
+    receipt, CHUNK_SIZE at a time: each check judges a CDR by itself and the store (the
+    duplicate pool included), so checking chunk by chunk finds what checking them all at once
+    would, in memory bounded by the chunk."""
+    named = Q(pk__in=[])
+    for country_code, party_id in tokens:
+        named |= Q(token_country_code=country_code, token_party_id=party_id)
+    rows = in_period.filter(named).order_by("received_at", "pk").iterator(chunk_size=CHUNK_SIZE)
+    while chunk := list(islice(rows, CHUNK_SIZE)):
+        yield chunk
 
 
 def reconcile_previous_day() -> list[int]:
