@@ -4,13 +4,15 @@ one measurement: `connections` connections kept alive for `seconds`, every answe
 (HTTP 2xx and OCPI status_code 1000), latency percentiles and requests per second returned.
 
 A body may contain `__STAMP__`: every request gets a fresh, increasing OCPI DateTime there
-(`stamp_base` seconds after 2024-01-01, plus a counter), so that repeated PUTs and PATCHes
-are real updates, not replays the server could skip.
+(a count of seconds after 2024-01-01, continued across measurements), so that repeated PUTs
+and PATCHes are real updates, not replays the server could skip. With `cycle=N`, `__N__` in
+the URL and the body becomes 1..N in turn (the request addresses one of N objects).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -25,6 +27,7 @@ from pathlib import Path
 import httpx  # noqa: TID251 - a client of the hub, not the hub's outbound calls
 
 STAMP = "__STAMP__"
+NUMBER = "__N__"
 EPOCH_2024 = 1_704_067_200  # 2024-01-01T00:00:00Z
 # A Lua script for wrk: method, headers and a body template from a JSON file; each response
 # checked; done() prints one JSON line with the figures (latency in microseconds).
@@ -65,7 +68,9 @@ function init(args)
   template = rest
   nthreads = tonumber(args[1])
   base = tonumber(args[2])
-  has_stamp = template:find("__STAMP__", 1, true) ~= nil
+  cycle = tonumber(args[3])
+  path_template = wrk.path
+  has_stamp = template:find("__STAMP__", 1, true) ~= nil or cycle > 0
   if not has_stamp then
     wrk.method = method
     if #template > 0 then wrk.body = template end
@@ -75,9 +80,16 @@ end
 function request()
   if not has_stamp then return wrk.request() end
   counter = counter + 1
-  local stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", base + counter * nthreads + tid)
+  local sequence = counter * nthreads + tid
+  local stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", base + sequence)
   local body = template:gsub("__STAMP__", stamp)
-  return wrk.format(method, nil, nil, body)
+  local path = path_template
+  if cycle > 0 then
+    local number = tostring(sequence % cycle + 1)
+    body = body:gsub("__N__", number)
+    path = path:gsub("__N__", number)
+  end
+  return wrk.format(method, path, nil, body)
 end
 
 function response(status, headers, body)
@@ -122,6 +134,13 @@ class Load:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+def machine_load() -> str:
+    """The 1-minute load average against the cores: on a shared machine the figures of a run
+    mean little when other work holds the cores (printed with every scenario's results)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"load average {os.getloadavg()[0]:.1f} on {cores} cores"
+
+
 def generator() -> str:
     """ "wrk" when installed, else "httpx threads" (what `load` will use)."""
     return "wrk" if shutil.which("wrk") else "httpx threads"
@@ -149,16 +168,23 @@ def load(
     body: str = "",
     connections: int = 1,
     seconds: float = 2.0,
+    cycle: int = 0,
 ) -> Load:
     """`connections` keep-alive connections sending `method url` for `seconds` (wrk counts
     whole seconds: at least 1)."""
     if shutil.which("wrk"):
-        return _wrk(url, method, dict(headers or {}), body, connections, seconds)
-    return _threads(url, method, dict(headers or {}), body, connections, seconds)
+        return _wrk(url, method, dict(headers or {}), body, connections, seconds, cycle)
+    return _threads(url, method, dict(headers or {}), body, connections, seconds, cycle)
 
 
 def _wrk(
-    url: str, method: str, headers: dict[str, str], body: str, connections: int, seconds: float
+    url: str,
+    method: str,
+    headers: dict[str, str],
+    body: str,
+    connections: int,
+    seconds: float,
+    cycle: int,
 ) -> Load:
     threads = max(1, min(connections, 2))
     base = EPOCH_2024 + STAMPS.take(10_000_000)
@@ -170,7 +196,7 @@ def _wrk(
         spec.write_text("\n".join(lines) + "\n" + body)
         command = [
             "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", "15s", "-s", str(script), url, "--", str(threads), str(base),
+            "--timeout", "15s", "-s", str(script), url, "--", str(threads), str(base), str(cycle),
         ]  # fmt: skip
         done = subprocess.run(  # noqa: S603 - wrk from PATH, our arguments
             command,
@@ -205,7 +231,13 @@ def _stamp(second: int) -> str:
 
 
 def _threads(
-    url: str, method: str, headers: dict[str, str], body: str, connections: int, seconds: float
+    url: str,
+    method: str,
+    headers: dict[str, str],
+    body: str,
+    connections: int,
+    seconds: float,
+    cycle: int,
 ) -> Load:
     base = STAMPS.take(10_000_000)
     latencies: list[list[float]] = [[] for _ in range(connections)]
@@ -218,9 +250,14 @@ def _threads(
             count = 0
             while time.perf_counter() < deadline:
                 count += 1
-                content = body.replace(STAMP, _stamp(base + count * connections + index))
+                sequence = count * connections + index
+                content = body.replace(STAMP, _stamp(base + sequence))
+                target = url
+                if cycle:
+                    number = str(sequence % cycle + 1)
+                    content, target = content.replace(NUMBER, number), url.replace(NUMBER, number)
                 started = time.perf_counter()
-                answer = client.request(method, url, headers=headers, content=content or None)
+                answer = client.request(method, target, headers=headers, content=content or None)
                 latencies[index].append(time.perf_counter() - started)
                 if not answer.is_success or answer.json().get("status_code") != 1000:
                     bad[index] += 1

@@ -284,7 +284,8 @@ def run(args: argparse.Namespace) -> list[Result]:
         print(
             f"S1 routed requests: hub {hub.base_url} (gunicorn, 1 worker, exchange log on), "
             f"stub {stub_kind}, load by {loadgen.generator()}, {args.pairs} pairs, "
-            f"{args.seconds} s per latency run, {throughput_seconds(args)} s per throughput run",
+            f"{args.seconds} s per latency run, {throughput_seconds(args)} s per throughput run; "
+            f"{loadgen.machine_load()}",
             flush=True,
         )
         results = [
@@ -304,6 +305,9 @@ def run(args: argparse.Namespace) -> list[Result]:
             )
         exchanges = logged_exchanges()
         print(f"  exchange log rows written by the hub: {exchanges}", flush=True)
+        print(f"  machine: {loadgen.machine_load()} at the end", flush=True)
+        for item in results:
+            item.extra["machine_at_end"] = loadgen.machine_load()
         return results
     raise AssertionError("unreachable")
 
