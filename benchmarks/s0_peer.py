@@ -140,7 +140,11 @@ class Side:
         return len(page.content)
 
 
-def hub_side(stack: ExitStack) -> Side:
+def path_of(url: str, hub: ServedHub) -> str:
+    return url.removeprefix(hub.base_url)
+
+
+def hub_side(stack: ExitStack) -> tuple[Side, ServedHub]:
     hub = stack.enter_context(ServedHub(web_workers=1, name="s0"))
     cpo = hub.register_party("CPO", *HUB_CPO, name="CPO")
     # The eMSP publishes a locations RECEIVER: each PUT writes its outbox row (never delivered
@@ -167,7 +171,7 @@ def hub_side(stack: ExitStack) -> Side:
         (hub.url(f"/ocpi/2.2.1/emsp/locations?limit={PAGE}"), load_headers(emsp)),
         (hub.url(f"/ocpi/2.2.1/cpo/locations/{cc}/{pid}/LOC{loadgen.NUMBER}"), load_headers(cpo)),
         "gunicorn 1 worker x 4 threads, PostgreSQL, exchange log on",
-    )
+    ), hub
 
 
 def load_headers(party: Party) -> dict[str, str]:
@@ -252,7 +256,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> list[Result]:
     with ExitStack() as stack:
         started = time.monotonic()
-        hub = hub_side(stack)
+        hub, served = hub_side(stack)
         print(f"  hub served, {STORED} locations stored: {time.monotonic() - started:.1f} s")
         peer = extrawest_side(stack)
         print(f"  extrawest up, registered, seeded: {time.monotonic() - started:.1f} s")
@@ -271,6 +275,20 @@ def run(args: argparse.Namespace) -> list[Result]:
             "hub": hub.note,
             "extrawest": peer.note,
         }
+        work = {
+            "get_page": served.database_work("GET", path_of(hub.get_url, served), hub.get_headers),
+            "put": served.database_work(
+                "PUT",
+                path_of(hub.put_url, served).replace(loadgen.NUMBER, "2"),
+                hub.put_headers,
+                put_body()
+                .replace(loadgen.STAMP, "2024-05-03T00:00:00Z")
+                .replace(loadgen.NUMBER, "2"),
+            ),
+        }
+        print(
+            f"  per request the hub's database does: GET page {work['get_page']}; PUT {work['put']}"
+        )
         results = []
         for name, goal, measure in (
             (f"S0 GET page of {PAGE} locations vs extrawest", 10, "get_page"),
@@ -307,6 +325,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                     hub_p50_ms=round(hub_p50, 2),
                     extrawest_p50_ms=round(peer_p50, 2),
                     failed_answers=bad,
+                    hub_database_work=work[measure],
                     **note,
                 )
             )

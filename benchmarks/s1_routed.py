@@ -103,6 +103,12 @@ class Routes:
             seconds=seconds,
         )
 
+    def database_work(self, hub: ServedHub) -> str:
+        path = self.hub.removeprefix(hub.base_url)
+        return hub.database_work(
+            self.method, path, self.headers, self.body.replace(loadgen.STAMP, STAMP)
+        )
+
     def check(self) -> None:
         """One request on each side, answered 1000, before anything is measured."""
         body = self.body.replace(loadgen.STAMP, STAMP)
@@ -305,6 +311,14 @@ def run(args: argparse.Namespace) -> list[Result]:
             )
         exchanges = logged_exchanges()
         print(f"  exchange log rows written by the hub: {exchanges}", flush=True)
+        for item, what in zip(results, (get, patch, get, patch), strict=True):
+            item.extra["hub_database_work"] = what.database_work(hub)
+        get_work, patch_work = (r.extra["hub_database_work"] for r in results[:2])
+        print(
+            f"  per routed request the hub's database does: GET {get_work}; PATCH {patch_work}"
+            " (the bare forward: none)",
+            flush=True,
+        )
         print(f"  machine: {loadgen.machine_load()} at the end", flush=True)
         for item in results:
             item.extra["machine_at_end"] = loadgen.machine_load()
