@@ -16,6 +16,7 @@ asserted.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -88,16 +89,26 @@ class Routes:
     """The URLs and headers of one kind of request (GET or PATCH) on the three sides."""
 
     def __init__(
-        self, method: str, hub: str, direct: str, bare: str, headers: dict[str, str], body: str
+        self,
+        method: str,
+        hub: tuple[str, dict[str, str]],
+        direct: str,
+        bare: str,
+        stub_headers: dict[str, str],
+        body: str,
     ):
-        self.method, self.hub, self.direct, self.bare = method, hub, direct, bare
-        self.headers, self.body = headers, body
+        """`hub`: the URL and headers of the request to the hub; `direct` and `bare` (the
+        stub's URL, straight and through the bare forward) take `stub_headers`: the caller's
+        routing headers with the token the stub accepts (the hub's, for the simulated
+        partner)."""
+        self.method, (self.hub, self.headers), self.direct, self.bare = method, hub, direct, bare
+        self.stub_headers, self.body = stub_headers, body
 
     def load(self, url: str, connections: int, seconds: float) -> loadgen.Load:
         return loadgen.load(
             url,
             self.method,
-            headers=self.headers,
+            headers=self.headers if url == self.hub else self.stub_headers,
             body=self.body,
             connections=connections,
             seconds=seconds,
@@ -113,8 +124,9 @@ class Routes:
         """One request on each side, answered 1000, before anything is measured."""
         body = self.body.replace(loadgen.STAMP, STAMP)
         for side, url in (("hub", self.hub), ("direct", self.direct), ("bare", self.bare)):
+            headers = self.headers if url == self.hub else self.stub_headers
             answer = httpx.request(
-                self.method, url, headers=self.headers, content=body or None, timeout=15
+                self.method, url, headers=headers, content=body or None, timeout=15
             )
             status = answer.json().get("status_code") if answer.content else None
             if not answer.is_success or status != 1000:
@@ -262,23 +274,23 @@ def run(args: argparse.Namespace) -> list[Result]:
         hub = stack.enter_context(ServedHub(web_workers=1, name="s1"))
         emsp = hub.register_party("EMSP", "DE", "MSC", name="eMSP client")
         cpo = hub.register_party("CPO", "NL", "CPC", name="CPO client")
-        stub_url, stub_kind = start_stub(stack, args.stub, hub)
         if args.stub == "fast":
-            hub.register_party(
-                "CPO",
-                *CPO_STUB,
-                endpoints={("locations", "SENDER"): f"{stub_url}/cpo/2.2.1/locations"},
-                name="CPO stub",
-            )
-            hub.register_party(
-                "EMSP",
-                *EMSP_STUB,
-                endpoints={("locations", "RECEIVER"): f"{stub_url}/emsp/2.2.1/locations"},
-                name="eMSP stub",
-            )
-        hub.start()
+            stub = stack.enter_context(FastStub(location()))
+            stub_kind = "fast threaded stub (benchmarks.stub)"
+            stub_url, paths, stub_token = stub.base_url, FAST_PATHS, "stub"
+            for role, party, interface, path in (
+                ("CPO", CPO_STUB, "SENDER", paths[0]),
+                ("EMSP", EMSP_STUB, "RECEIVER", paths[1]),
+            ):
+                endpoint = {("locations", interface): stub_url + path}
+                hub.register_party(role, *party, endpoints=endpoint, name=f"{role} stub")
+            hub.start()
+        else:
+            hub.start()
+            stub_kind = "partners.SimulatedPartner (CPO and eMSP roles, registered by handshake)"
+            stub_url, paths, stub_token = simulated_stub(stack, hub, cpo)
         bare_url = stack.enter_context(bare_forward(stub_url, hub.process_env(), hub.folder))
-        get, patch = routes(hub, emsp, cpo, stub_url, bare_url)
+        get, patch = routes(hub, emsp, cpo, (stub_url, paths, stub_token), bare_url)
         get.check()
         patch.check()
         note = {
@@ -332,33 +344,67 @@ def logged_exchanges() -> int:
     return OcpiExchange.objects.count()
 
 
-def start_stub(stack: ExitStack, kind: str, hub: ServedHub) -> tuple[str, str]:
-    if kind == "fast":
-        stub = stack.enter_context(FastStub(location()))
-        return stub.base_url, "fast threaded stub (benchmarks.stub)"
-    raise SystemExit("--stub simulated: not available in this version")
+# The stub's locations SENDER (CPO) and RECEIVER (eMSP) endpoints, below its base URL.
+FAST_PATHS = ("/cpo/2.2.1/locations", "/emsp/2.2.1/locations")
+SIMULATED_PATHS = ("/ocpi/2.2.1/locations", "/ocpi/2.2.1/locations")
+
+
+def simulated_stub(
+    stack: ExitStack, hub: ServedHub, cpo: Party
+) -> tuple[str, tuple[str, str], str]:
+    """One SimulatedPartner platform hosting the CPO and the eMSP the clients reach,
+    registered with the served hub through the credentials handshake (as the fuzz suite
+    does): it holds the location and the EVSE the PATCH changes. Returns its base URL, its
+    endpoint paths and the token it accepts (the hub's)."""
+    from hub.services.registry.credentials import platform_invite
+    from partners.ocpi import role
+    from partners.simulated import SimulatedPartner
+
+    partner = stack.enter_context(
+        SimulatedPartner(
+            roles=[role("CPO", *CPO_STUB), role("EMSP", *EMSP_STUB)],
+            modules=[("credentials", "SENDER"), ("locations", "SENDER"), ("locations", "RECEIVER")],
+            name="S1 stub",
+        )
+    )
+    _, token_a = platform_invite(name="S1 simulated stub")
+    partner.register_with(hub.url("/ocpi/versions"), token_a)
+    partner.set_objects("locations", [location()])
+    evse = f"{SIMULATED_PATHS[1]}/{cpo.country_code}/{cpo.party_id}/{LOCATION_ID}/EVSE1"
+    partner.store(evse, location()["evses"][0])
+    if not partner.own_token:
+        raise SystemExit("S1: the simulated stub's registration gave the hub no token")
+    return partner.base_url, SIMULATED_PATHS, partner.own_token
 
 
 def routes(
-    hub: ServedHub, emsp: Party, cpo: Party, stub_url: str, bare_url: str
+    hub: ServedHub,
+    emsp: Party,
+    cpo: Party,
+    stub: tuple[str, tuple[str, str], str],
+    bare_url: str,
 ) -> tuple[Routes, Routes]:
-    get_path = f"/cpo/2.2.1/locations/{LOCATION_ID}"
+    stub_url, (sender, receiver), stub_token = stub
+    stub_auth = {"Authorization": "Token " + base64.b64encode(stub_token.encode()).decode()}
+    get_path = f"{sender}/{LOCATION_ID}"
+    get_headers = stripped(emsp.headers(to=CPO_STUB))
     get = Routes(
         "GET",
-        hub.url(f"/ocpi/2.2.1/emsp/locations/{LOCATION_ID}"),
+        (hub.url(f"/ocpi/2.2.1/emsp/locations/{LOCATION_ID}"), get_headers),
         stub_url + get_path,
         bare_url + get_path,
-        stripped(emsp.headers(to=CPO_STUB)),
+        {**get_headers, **stub_auth},
         "",
     )
     object_path = f"{cpo.country_code}/{cpo.party_id}/{LOCATION_ID}/EVSE1"
-    patch_path = f"/emsp/2.2.1/locations/{object_path}"
+    patch_path = f"{receiver}/{object_path}"
+    patch_headers = {**stripped(cpo.headers(to=EMSP_STUB)), "Content-Type": "application/json"}
     patch = Routes(
         "PATCH",
-        hub.url(f"/ocpi/2.2.1/cpo/locations/{object_path}"),
+        (hub.url(f"/ocpi/2.2.1/cpo/locations/{object_path}"), patch_headers),
         stub_url + patch_path,
         bare_url + patch_path,
-        {**stripped(cpo.headers(to=EMSP_STUB)), "Content-Type": "application/json"},
+        {**patch_headers, **stub_auth},
         json.dumps({"status": "CHARGING", "last_updated": loadgen.STAMP}),
     )
     return get, patch
