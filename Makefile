@@ -89,6 +89,12 @@ fuzz: $(STAMP_DEV)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ocpi_hub_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/8
 bench: $(STAMP_DEV)
+	@# S0 and S1 load the servers with wrk (Debian's package) when it is there, else with httpx
+	@# threads (benchmarks/loadgen.py says which in its output): installed when missing and it can.
+	@command -v wrk >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+			{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }; } || \
+		echo "make bench: wrk missing and not installable here: S0/S1 load with httpx threads"
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(BENCH_REDIS_URL)} \
 		$(PY) -m benchmarks $(BENCH_ARGS)
 
