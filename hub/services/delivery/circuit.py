@@ -86,6 +86,8 @@ def circuit_record(delivery: PushDelivery, outcome: str, error: str = "") -> Non
     open it, a failed probe reopens it; the hub's own errors change nothing (but a probe that
     met one hands the probe to the next delivery)."""
     now = timezone.now()
+    if outcome != RECEIVER_FAILED and _unchanged_by(delivery, outcome):
+        return
     reopened = closed = False
     with transaction.atomic():
         circuit = circuit_for_update(delivery.receiver_id)
@@ -127,6 +129,26 @@ def circuit_record(delivery: PushDelivery, outcome: str, error: str = "") -> Non
         )
     elif closed:
         logger.info("Receiver %s: circuit closed", delivery.receiver_id)
+
+
+def _unchanged_by(delivery: PushDelivery, outcome: str) -> bool:
+    """A success to a CLOSED circuit without failures, or a hub error of a delivery that is
+    not the probe, changes nothing: read without the row lock (the common case of every
+    delivery). A failure counted meanwhile by another worker is ordered after this success,
+    as it would be had this one taken the lock first."""
+    circuit = (
+        ReceiverCircuit.objects.filter(receiver_id=delivery.receiver_id)
+        .values("state", "consecutive_failures", "probe_delivery_id")
+        .first()
+    )
+    if circuit is None:
+        return outcome != RECEIVER_FAILED  # no row: CLOSED without failures
+    if outcome == RECEIVER_OK:
+        return circuit["state"] == CircuitState.CLOSED and not circuit["consecutive_failures"]
+    # NOT_THE_RECEIVER: only the probe's own hub error changes the circuit
+    return not (
+        circuit["state"] == CircuitState.HALF_OPEN and circuit["probe_delivery_id"] == delivery.pk
+    )
 
 
 def _free_slots(circuit: ReceiverCircuit, now: datetime) -> int:

@@ -42,23 +42,31 @@ def finish(delivery: PushDelivery, status: str, error: str = "", **fields: Any) 
 
 
 def _kick_group(delivery: PushDelivery) -> None:
-    """Hand out the deliveries of the same object tree that waited for this one (ordering)."""
+    """Hand out the next delivery of the same object tree that waited for this one (ordering).
+
+    Only the oldest one: one delivery of a group is in flight at a time, so kicking more only
+    made the others claim, find the group busy and wait again (tasks for nothing). The others
+    keep the countdown task their wait scheduled (and the sweeper); each finish kicks the next.
+    """
     group = ordering_group(delivery.object_key)
-    waiting = list(
+    now = timezone.now()
+    waiting = (
         PushDelivery.objects.filter(
             receiver_id=delivery.receiver_id,
             module=delivery.module,
             status=DeliveryStatus.PENDING,
-            next_attempt_at__lte=timezone.now() + timedelta(seconds=ORDERING_WAIT_S),
+            next_attempt_at__lte=now + timedelta(seconds=ORDERING_WAIT_S),
         )
         .filter(Q(object_key=group) | Q(object_key__startswith=group + "/"))
         .exclude(pk=delivery.pk)
-        .values_list("pk", flat=True)[:20]
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
     )
-    if waiting:
-        PushDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=timezone.now())
-    for delivery_id in waiting:
-        broker.dispatch_on_commit(delivery_id, delivery.module)
+    if waiting is None:
+        return
+    PushDelivery.objects.filter(pk=waiting).update(next_attempt_at=now)
+    broker.dispatch_on_commit(waiting, delivery.module)
 
 
 def give_up(delivery: PushDelivery, reason: str) -> str:
