@@ -27,7 +27,8 @@ from hub.models.agreements import AgreementScope, RoamingAgreement
 from hub.models.cdrs import Cdr
 from hub.models.sessions import Session
 from hub.modules import ModuleID
-from hub.ocpi.caller import Caller
+from hub.ocpi import directory_cache
+from hub.ocpi.caller import Caller, platform_from_values, roles_from_values, row_values
 from hub.ocpi.routing import PartyRef, hub_party
 from hub.services.agreements import policy
 from hub.services.delivery.types import Receiver
@@ -125,6 +126,31 @@ def receivers_for(
 
     The TO header names the platform's first such role (in `roles` order) that may receive it.
     """
+    # The candidates change only with the directory: one copy per process between changes.
+    key = ("receivers", module, roles, exclude_platform_id)
+    copied = directory_cache.cached(
+        key, lambda: _receiver_candidates(module, roles, exclude_platform_id)
+    )
+    by_platform: dict[int, list[PlatformRole]] = {}
+    for platform_row, role_rows in copied:
+        platform = platform_from_values(platform_row)
+        by_platform[platform.pk] = list(roles_from_values(role_rows, platform))
+    receivers = []
+    for platform_roles in by_platform.values():
+        platform_roles.sort(key=lambda r: (roles.index(r.role), r.pk))
+        for role in platform_roles:
+            party = PartyRef.of(role.country_code, role.party_id)
+            if may_route(owner, party, module, location_id=location_id):
+                receivers.append(Receiver(role.platform, party))
+                break
+    return receivers
+
+
+def _receiver_candidates(
+    module: str, roles: tuple[str, ...], exclude_platform_id: int | None
+) -> tuple[tuple[tuple[object, ...], tuple[tuple[object, ...], ...]], ...]:
+    """Each CONNECTED, registered platform publishing `module`'s RECEIVER endpoint, with its
+    roles among `roles`, as plain values (`directory_cache` keeps them)."""
     candidates = (
         PlatformRole.objects.select_related("platform")
         .filter(
@@ -139,18 +165,11 @@ def receivers_for(
     )
     if exclude_platform_id is not None:
         candidates = candidates.exclude(platform_id=exclude_platform_id)
-    by_platform: dict[int, list[PlatformRole]] = {}
+    by_platform: dict[int, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
     for role in candidates:
-        by_platform.setdefault(role.platform_id, []).append(role)
-    receivers = []
-    for platform_roles in by_platform.values():
-        platform_roles.sort(key=lambda r: (roles.index(r.role), r.pk))
-        for role in platform_roles:
-            party = PartyRef.of(role.country_code, role.party_id)
-            if may_route(owner, party, module, location_id=location_id):
-                receivers.append(Receiver(role.platform, party))
-                break
-    return receivers
+        entry = by_platform.setdefault(role.platform_id, (row_values(role.platform), []))
+        entry[1].append(row_values(role))
+    return tuple((platform, tuple(rows)) for platform, rows in by_platform.values())
 
 
 def platform_roles_of(party: PartyRef) -> QuerySet[PlatformRole]:

@@ -183,7 +183,18 @@ CACHES: dict[str, dict[str, object]] = {
         }
         if _cache_redis_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # The generation of the per-process directory copies (hub.ocpi.directory_cache): it must
+    # be shared by every process, so the copies are on only with Redis (OCPI_DIRECTORY_CACHE_S).
+    "directory": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_redis_url,
+            "KEY_PREFIX": "hub",
+        }
+        if _cache_redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "directory"}
+    ),
 }
 
 from settings.celery import *  # noqa: E402,F403

@@ -213,3 +213,11 @@ OCPI_ANALYTICS_DEFAULT_DAYS: int = env.int("OCPI_ANALYTICS_DEFAULT_DAYS", defaul
 OCPI_ROAMING_MODE: str = env("OCPI_ROAMING_MODE", default="open").lower()
 if OCPI_ROAMING_MODE not in ("open", "agreements"):
     raise ValueError(f"OCPI_ROAMING_MODE must be 'open' or 'agreements', not {OCPI_ROAMING_MODE!r}")
+
+# How long a process may keep its copy of a token's platform and roles, or of a module's
+# receivers (hub.ocpi.directory_cache): a safety net only, since every directory change drops
+# every copy at once through a generation in the shared cache. 0 turns the copies off; they
+# are off by default without Redis (REDIS_URL), where processes share no cache.
+OCPI_DIRECTORY_CACHE_S: float = env.float(
+    "OCPI_DIRECTORY_CACHE_S", default=30.0 if env("REDIS_URL", default=None) else 0.0
+)

@@ -22,7 +22,24 @@ _namespace = f"{_run_id}-{_xdist_worker}"
 from settings.base import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The default cache is process-local (flood counters must not leak between xdist workers).
+# The directory generation (hub.ocpi.directory_cache) must reach the Celery worker subprocesses
+# a test starts, so with Redis it lives there, in this run's and worker's own namespace; on the
+# embedded default the copies are off (OCPI_DIRECTORY_CACHE_S is 0 without REDIS_URL) and the
+# tests of the copies turn them on in one process.
+_redis_url = os.environ.get("REDIS_URL") or None
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "directory": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "KEY_PREFIX": f"ocpi-hub-test-{_namespace}",
+        }
+        if _redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "directory"}
+    ),
+}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     os.makedirs(BASE_DIR / ".run", exist_ok=True)  # noqa: F405

@@ -29,7 +29,11 @@ def _fresh_cache() -> None:
     cache of settings.test is per process, so this is parallel-safe)."""
     from django.core.cache import cache
 
+    from hub.ocpi import directory_cache
+
     cache.clear()
+    # The directory copies too: a flushed database (TransactionTestCase) sends no signal.
+    directory_cache.clear_local()
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,54 @@ of endpoints) hosting one or more roles (country_code, party_id, role). Routing 
 authentication by platform.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
+from django.dispatch import Signal
+
+# The directory (platforms, their roles, endpoints and tokens) changed through a queryset
+# write that sends no per-object signal (`update`, `delete`, `bulk_create`, `bulk_update`).
+# `hub.ocpi.directory_cache` listens (with post_save/post_delete): every per-process copy of
+# the directory (a token's platform and roles, a module's receivers) is dropped at once.
+directory_changed = Signal()
+
+# Updates of these columns only change nothing any copy of the directory decides with: the
+# still-alive stamps (written about once a minute per platform).
+_STAMP_FIELDS = frozenset({"last_seen_at", "last_probe_at"})
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class DirectoryQuerySet(models.QuerySet[_M]):
+    """A queryset of the directory's tables that says when a bulk write changed them."""
+
+    def _changed(self) -> None:
+        directory_changed.send(sender=self.model)
+
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        if not set(kwargs) <= _STAMP_FIELDS:
+            self._changed()
+        return count
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        result = super().delete()
+        self._changed()
+        return result
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list[_M]:
+        created = super().bulk_create(*args, **kwargs)
+        self._changed()
+        return created
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        count = super().bulk_update(*args, **kwargs)
+        self._changed()
+        return count
 
 
 class ConnectionStatus(models.TextChoices):
@@ -119,6 +161,8 @@ class Platform(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DirectoryQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["name", "pk"]
         # The registry operations staff roles are given one by one (hub.services.staff).
@@ -153,6 +197,8 @@ class PlatformRole(models.Model):
     party_id = models.CharField(max_length=3)
     business_details = models.JSONField(default=dict, blank=True)
 
+    objects = DirectoryQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["country_code", "party_id", "role"]
         constraints: ClassVar = [
@@ -181,6 +227,8 @@ class PlatformEndpoint(models.Model):
     role = models.CharField(max_length=8, choices=InterfaceRole.choices)
     url = models.URLField(max_length=255)
 
+    objects = DirectoryQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["identifier", "role"]
         constraints: ClassVar = [
@@ -200,6 +248,8 @@ class PlatformToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     scope = models.CharField(max_length=12, choices=TokenScope.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DirectoryQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["-created_at"]

@@ -11,8 +11,9 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from hub.models import ConnectionStatus, Platform, PlatformToken, TokenScope
-from hub.ocpi.caller import Caller
+from hub.models import ConnectionStatus, Platform, PlatformRole, PlatformToken, TokenScope
+from hub.ocpi import directory_cache
+from hub.ocpi.caller import Caller, platform_from_values, roles_from_values, row_values
 from hub.ocpi.exceptions import NotAuthenticatedError
 from hub.ocpi.signals import platform_seen
 from hub.ocpi.tokens import header_token_candidates, token_digest
@@ -61,6 +62,30 @@ def caller_of(request: Request) -> Caller:
     return ocpi_caller_of(request).identity
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    """What a token digest resolves to, as plain values (`directory_cache` keeps copies): the
+    token's digest and scope, its platform's columns and its platform's roles' columns."""
+
+    digest: str
+    scope: str
+    platform: tuple[object, ...]
+    roles: tuple[tuple[object, ...], ...]
+
+
+def _issued_token(digests: tuple[str, ...]) -> IssuedToken | None:
+    issued = PlatformToken.objects.select_related("platform").filter(digest__in=digests).first()
+    if issued is None:
+        return None
+    roles = PlatformRole.objects.filter(platform_id=issued.platform_id)
+    return IssuedToken(
+        digest=issued.digest,
+        scope=issued.scope,
+        platform=row_values(issued.platform),
+        roles=tuple(row_values(role) for role in roles),
+    )
+
+
 class CredentialsTokenAuthentication(BaseAuthentication):
     """Resolve the Authorization header to a platform through the digest of its token."""
 
@@ -75,34 +100,43 @@ class CredentialsTokenAuthentication(BaseAuthentication):
                 "Authorization header must be 'Token <base64(credentials token)>'"
             )
         candidates = header_token_candidates(credential)
-        digests = [token_digest(token) for token, _ in candidates]
-        issued = (
-            PlatformToken.objects.select_related("platform").filter(digest__in=digests).first()
-            if digests
-            else None
-        )
+        digests = tuple(token_digest(token) for token, _ in candidates)
+        # The token, its platform and roles: one copy per process between directory changes
+        # (a revoked or rotated token, a suspension, a role change drop it at once).
+        key = ("token", digests)
+        issued = directory_cache.cached(key, lambda: _issued_token(digests)) if digests else None
         if issued is None:
             raise NotAuthenticatedError("Unknown credentials token")
-        platform = issued.platform
+        platform = platform_from_values(issued.platform)
         if platform.status == ConnectionStatus.SUSPENDED:
             raise NotAuthenticatedError("This platform is suspended; contact the hub operator")
-        self._touch(platform)
+        if self._touch(platform):
+            directory_cache.forget(key)  # its copy holds the old last_seen_at
         token, form = next((t, f) for t, f in candidates if token_digest(t) == issued.digest)
         caller = OcpiCaller(
-            platform=platform, scope=issued.scope, token_form=form, presented_token=token
+            platform=platform,
+            scope=issued.scope,
+            token_form=form,
+            presented_token=token,
+            _identity=Caller(platform=platform, roles=roles_from_values(issued.roles, platform)),
         )
         setattr(request._request, "ocpi_platform", platform)  # noqa: B010 - read by the log
-        return caller, issued
+        return caller, PlatformToken(platform=platform, digest=issued.digest, scope=issued.scope)
 
     def authenticate_header(self, request: Request) -> str:
         # A value here makes DRF answer 401 (not 403) to unauthenticated requests.
         return "Token"
 
     @staticmethod
-    def _touch(platform: Platform) -> None:
+    def _touch(platform: Platform) -> bool:
+        """Stamp `last_seen_at` (at most once a minute) and say the platform was seen;
+        True when the stamp was written."""
         now = timezone.now()
+        stamped = False
         if platform.last_seen_at is None or now - platform.last_seen_at > _LAST_SEEN_RESOLUTION:
             Platform.objects.filter(pk=platform.pk).update(last_seen_at=now)
             platform.last_seen_at = now
+            stamped = True
         # The registry decides what being seen means (an OFFLINE platform is CONNECTED again).
         platform_seen.send(sender=CredentialsTokenAuthentication, platform=platform)
+        return stamped

@@ -147,8 +147,14 @@ def _sync_evse_rows(location: Location) -> None:
     """Rewrite the EVSE read model from the stored document, and record every EVSE whose
     status differs from the one the read model held (a new EVSE too) in the status history."""
     wanted = {str(evse.get("uid", "")).upper(): evse for evse in location.data.get("evses") or []}
-    location.evse_rows.exclude(uid__in=list(wanted)).delete()
+    # One read of the rows, then only the writes needed, each batched: an EVSE PATCH costs
+    # this read and one UPDATE (issue 14), a PUT of N EVSEs no more than one of each kind.
     existing = {row.uid: row for row in location.evse_rows.all()}
+    gone = [row.pk for uid, row in existing.items() if uid not in wanted]
+    if gone:
+        Evse.objects.filter(pk__in=gone).delete()
+    created: list[Evse] = []
+    updated: list[Evse] = []
     changes: list[EvseStatusChange] = []
     received_at = timezone.now()
     for uid, evse in wanted.items():
@@ -160,11 +166,14 @@ def _sync_evse_rows(location: Location) -> None:
             "last_updated": last_updated,
         }
         row = existing.get(uid)
+        held = row.status if row is not None else None
         if row is None:
-            Evse.objects.create(location=location, uid=uid, **fields)
+            created.append(Evse(location=location, uid=uid, **fields))
         elif any(getattr(row, k) != v for k, v in fields.items()):
-            Evse.objects.filter(pk=row.pk).update(**fields)
-        if row is None or row.status != status:
+            for name, value in fields.items():
+                setattr(row, name, value)
+            updated.append(row)
+        if row is None or held != status:
             changes.append(
                 EvseStatusChange(
                     location=location,
@@ -178,6 +187,15 @@ def _sync_evse_rows(location: Location) -> None:
                     recorded_at=received_at,
                 )
             )
+    if created:
+        Evse.objects.bulk_create(created)
+    if len(updated) == 1:  # a plain UPDATE: cheaper to build than bulk_update's CASE
+        (row,) = updated
+        Evse.objects.filter(pk=row.pk).update(
+            evse_id=row.evse_id, status=row.status, last_updated=row.last_updated
+        )
+    elif updated:
+        Evse.objects.bulk_update(updated, ["evse_id", "status", "last_updated"])
     if changes:
         EvseStatusChange.objects.bulk_create(changes)
 

@@ -144,11 +144,12 @@ def test_the_counters_are_shared_through_redis_when_it_is_configured(
             pytest.fail("CI runs with REDIS_URL set")
         pytest.skip("REDIS_URL is not set: the embedded default has no shared cache")
     limits.CACHES = {
+        **limits.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": f"flood-test-{uuid.uuid4().hex}",
-        }
+        },
     }
     from hub.ocpi.flood import Window, failures
 
