@@ -37,7 +37,7 @@ setup_django()
 
 import httpx  # noqa: TID251 - a client of the hub, not the hub's outbound calls
 
-from benchmarks import loadgen
+from benchmarks import loadgen, payloads
 from benchmarks.harness import Goal, Result, alternate, result, scenario_args, write_results
 
 HUB_CPO = ("NL", "CPO")
@@ -51,34 +51,11 @@ STAMP = "2024-05-01T10:00:00Z"
 
 def location(party: tuple[str, str], number: int | str, stamp: str = STAMP) -> dict[str, Any]:
     """Location `LOC{number}` of `party`: 3 EVSEs of one Type 2 connector each."""
-    from tests.payloads import connector
-
     cc, pid = party
-    return {
-        "country_code": cc,
-        "party_id": pid,
-        "id": f"LOC{number}",
-        "publish": True,
-        "name": f"Stationsplein {number}",
-        "address": f"Stationsplein {number}",
-        "city": "Utrecht",
-        "postal_code": "3511ED",
-        "country": "NLD",
-        "coordinates": {"latitude": "52.089444", "longitude": "5.110278"},
-        "time_zone": "Europe/Amsterdam",
-        "evses": [
-            {
-                "uid": f"EVSE{n}",
-                "evse_id": f"{cc}*{pid}*E{number}{n}",
-                "status": "AVAILABLE",
-                "capabilities": ["RFID_READER"],
-                "connectors": [connector(stamp)],
-                "last_updated": stamp,
-            }
-            for n in (1, 2, 3)
-        ],
-        "last_updated": stamp,
-    }
+    evses = [(f"EVSE{n}", f"{cc}*{pid}*E{number}{n}") for n in (1, 2, 3)]
+    return payloads.location(
+        party, f"LOC{number}", stamp, evses, f"Stationsplein {number}", f"Stationsplein {number}"
+    )
 
 
 def token_header(token: str) -> str:

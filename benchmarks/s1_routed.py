@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import payloads
 from benchmarks.served import setup_django
 
 setup_django()
@@ -55,34 +56,8 @@ STAMP = "2024-05-01T10:00:00Z"
 
 def location() -> dict[str, Any]:
     """The CPO stub's location: 3 EVSEs of one Type 2 connector each (2.2.1 mod_locations)."""
-    from tests.payloads import connector
-
-    cc, pid = CPO_STUB
-    return {
-        "country_code": cc,
-        "party_id": pid,
-        "id": LOCATION_ID,
-        "publish": True,
-        "name": "Stationsplein",
-        "address": "Stationsplein 1",
-        "city": "Utrecht",
-        "postal_code": "3511ED",
-        "country": "NLD",
-        "coordinates": {"latitude": "52.089444", "longitude": "5.110278"},
-        "time_zone": "Europe/Amsterdam",
-        "evses": [
-            {
-                "uid": f"EVSE{n}",
-                "evse_id": f"NL*CPS*E{n}",
-                "status": "AVAILABLE",
-                "capabilities": ["RFID_READER"],
-                "connectors": [connector(STAMP)],
-                "last_updated": STAMP,
-            }
-            for n in (1, 2, 3)
-        ],
-        "last_updated": STAMP,
-    }
+    evses = [(f"EVSE{n}", f"NL*CPS*E{n}") for n in (1, 2, 3)]
+    return payloads.location(CPO_STUB, LOCATION_ID, STAMP, evses)
 
 
 class Routes:

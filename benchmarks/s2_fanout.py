@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 # The baseline is deliberately not the hub's client: a plain httpx loop is what S2 compares to.
 import httpx  # noqa: TID251
 
+from benchmarks import payloads
 from benchmarks.harness import Goal, Pairs, result, scenario_args, write_results
 from partners.load import LoadPartner
 
@@ -127,35 +128,9 @@ class World:
         return (START + timedelta(seconds=next(self.clock))).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def evse(uid: str, stamp: str) -> dict[str, Any]:
-    from tests.payloads import connector
-
-    return {
-        "uid": uid,
-        "evse_id": f"NL*CP1*{uid}",
-        "status": "AVAILABLE",
-        "capabilities": ["RFID_READER"],
-        "connectors": [connector(stamp)],
-        "last_updated": stamp,
-    }
-
-
 def location_document(location_id: str, evse_uids: list[str], stamp: str) -> dict[str, Any]:
-    return {
-        "country_code": CPO[0],
-        "party_id": CPO[1],
-        "id": location_id,
-        "publish": True,
-        "name": f"Station {location_id}",
-        "address": "Stationsplein 1",
-        "city": "Utrecht",
-        "postal_code": "3511ED",
-        "country": "NLD",
-        "coordinates": {"latitude": "52.089444", "longitude": "5.110278"},
-        "time_zone": "Europe/Amsterdam",
-        "evses": [evse(uid, stamp) for uid in evse_uids],
-        "last_updated": stamp,
-    }
+    evses = [(uid, f"NL*CP1*{uid}") for uid in evse_uids]
+    return payloads.location(CPO, location_id, stamp, evses, name=f"Station {location_id}")
 
 
 def build_world(evse_count: int, per_location: int, stubs: list[LoadPartner]) -> World:
