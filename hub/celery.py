@@ -4,6 +4,11 @@ import os
 
 from celery import Celery, Task, current_app
 
+from hub import broker_filesystem
+
+# Before any connection: `filesystem://` writes each message whole (hub/broker_filesystem.py).
+broker_filesystem.install()
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
 
 app = Celery("hub")
