@@ -13,7 +13,8 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -149,6 +150,25 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
     return ordered[index]
+
+
+@contextmanager
+def scratch_database(suffix: str) -> Iterator[None]:
+    """A test database of the scenario's own (DATABASE_URL's name + "_" + `suffix`), created
+    and migrated for the run and dropped after it, so no other scenario's or test run's
+    database is touched. Django must be set up already."""
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    if connection.vendor != "sqlite":  # SQLite's test database is its own file or memory
+        test_settings["NAME"] = f"{connection.settings_dict['NAME']}_{suffix}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def scenario_args(description: str) -> argparse.ArgumentParser:

@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: TID251
 
 from benchmarks import payloads
-from benchmarks.harness import Goal, Pairs, result, scenario_args, write_results
+from benchmarks.harness import Goal, Pairs, result, scenario_args, scratch_database, write_results
 from partners.load import LoadPartner
 
 CPO = ("NL", "CP1")
@@ -405,21 +405,10 @@ def main() -> None:
     setup_django()
     import logging
 
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
     # The CPO's inbound requests would log a line each here; the worker logs to its own file.
     logging.getLogger("hub").setLevel(logging.WARNING)
-    # A scratch database named after the configured one (DATABASE_URL's name + "_s2"), so
-    # another scenario's or helper's test database is never touched.
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = f"{connection.settings_dict['NAME']}_s2"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with scratch_database("s2"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def run(args: argparse.Namespace) -> None:

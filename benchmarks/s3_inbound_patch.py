@@ -26,10 +26,17 @@ django.setup()
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
-from django.test.utils import setup_test_environment
 from django.urls import include, path
 
-from benchmarks.harness import Goal, alternate, rate, result, scenario_args, write_results
+from benchmarks.harness import (
+    Goal,
+    alternate,
+    rate,
+    result,
+    scenario_args,
+    scratch_database,
+    write_results,
+)
 
 
 def plain_update(request: HttpRequest) -> HttpResponse:
@@ -54,13 +61,8 @@ def main() -> None:
     if args.quick:
         args.requests = 40
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        with override_settings(ROOT_URLCONF=__name__):
-            run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    with scratch_database("s3"), override_settings(ROOT_URLCONF=__name__):
+        run(args)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -37,9 +37,17 @@ django.setup()
 from django.conf import settings
 from django.db import connection
 from django.test import Client
-from django.test.utils import setup_test_environment
 
-from benchmarks.harness import Goal, Result, alternate, rate, result, scenario_args, write_results
+from benchmarks.harness import (
+    Goal,
+    Result,
+    alternate,
+    rate,
+    result,
+    scenario_args,
+    scratch_database,
+    write_results,
+)
 
 URL = "/ocpi/2.2.1/emsp/locations"
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
@@ -112,12 +120,8 @@ def main() -> None:
     if args.quick:
         args.locations, args.objects = 5_000, 1000
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with scratch_database("s4"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -39,10 +39,17 @@ import django
 django.setup()
 
 from django.db import connection
-from django.test.utils import setup_test_environment
 
 from benchmarks import s5_seed
-from benchmarks.harness import Goal, Pairs, alternate, result, scenario_args, write_results
+from benchmarks.harness import (
+    Goal,
+    Pairs,
+    alternate,
+    result,
+    scenario_args,
+    scratch_database,
+    write_results,
+)
 
 
 def main() -> None:
@@ -56,12 +63,8 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("S5 seeds with PostgreSQL's generate_series: set DATABASE_URL to PostgreSQL")
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with scratch_database("s5"):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def peak_rss_mb() -> float:
