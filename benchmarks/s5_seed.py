@@ -1,9 +1,11 @@
 """The S5 store: N CDRs of one CPO for one month, as the hub holds them after a quiet month —
 each CDR stored as ingested (the fixture tests/fixtures/ocpi_2_2_1/cdrs/cdr_delivery.json with
-its id, session, token and times varied; price_check UNCHECKED, so reconciliation prices it
-with the tariff it embeds), its Session stored, its delivery to the eMSP DELIVERED, and the
-Location it names stored. Written with INSERT … SELECT generate_series (PostgreSQL only): a
-million rows in seconds, not the minutes model instances would take."""
+its id, session, token and times varied; the tariff engine's verdict as ingest stores it:
+`template_verdict`, taken by the hub's own `ingest_verdict` on the first CDR — the fixture's
+tariff has no time restrictions, so every shifted copy prices the same), its Session stored,
+its delivery to the eMSP DELIVERED, and the Location it names stored. Written with INSERT …
+SELECT generate_series (PostgreSQL only): a million rows in seconds, not the minutes model
+instances would take."""
 
 import json
 from collections.abc import Iterator
@@ -30,6 +32,28 @@ def emsp_party(index: int) -> tuple[str, str]:
 def cdr_template() -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(FIXTURE.read_text())
     return doc
+
+
+def template_verdict() -> tuple[str, dict[str, Any] | None]:
+    """(price_check, computed) that `cdr_ingest` stores for the seeded CDRs: the template moved
+    to the month's first start, judged by `ingest_verdict` itself."""
+    from decimal import Decimal
+
+    from hub.ocpi.routing import PartyRef
+    from hub.services.reconciliation.verdict import ingest_verdict
+
+    doc = cdr_template()
+    first = datetime.combine(PERIOD_START, datetime.min.time(), tzinfo=UTC)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    doc.update(
+        start_date_time=first.strftime(iso), end_date_time=first.replace(hour=1).strftime(iso)
+    )
+    doc["charging_periods"][0]["start_date_time"] = first.strftime(iso)
+    doc["charging_periods"][1]["start_date_time"] = first.replace(minute=45).strftime(iso)
+    total = doc["total_cost"]
+    return ingest_verdict(
+        PartyRef.of(*CPO), doc, Decimal(str(total["excl_vat"])), Decimal(str(total["incl_vat"]))
+    )
 
 
 def seed_parties(emsps: int) -> dict[tuple[str, str], int]:
@@ -117,6 +141,7 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
         FROM generate_series(0, %s - 1) AS i
     """
     series_params = [start, start, *receiver_params, count]
+    price_check, computed = template_verdict()
     stamp = "to_jsonb(to_char(({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -125,7 +150,7 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
                 token_country_code, token_party_id, token_uid, token_type, session_id,
                 currency, total_cost_excl_vat, total_cost_incl_vat, total_energy, total_time,
                 start_date_time, end_date_time, credit, credit_reference_id, findings,
-                token_owner_finding, price_check, correlation_id, received_at)
+                token_owner_finding, price_check, computed, correlation_id, received_at)
             SELECT %s, %s, cdr_id,
                 %s::jsonb
                     || jsonb_build_object('id', cdr_id, 'session_id', session_id,
@@ -144,7 +169,7 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
                 ended + interval '5 minutes',
                 'DE', emsp, uid, 'RFID', session_id,
                 'EUR', 4.25, 5.0575, 10, 1, started, ended, false, '', '[]'::jsonb, '',
-                'UNCHECKED', '', ended + interval '6 minutes'
+                %s, %s::jsonb, '', ended + interval '6 minutes'
             FROM ({series}) AS s
             """,
             [
@@ -152,6 +177,8 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
                 json.dumps(cdr_template()),
                 json.dumps(cdr_template()["charging_periods"][0]["dimensions"]),
                 json.dumps(cdr_template()["charging_periods"][1]["dimensions"]),
+                price_check,
+                json.dumps(computed),
                 *series_params,
             ],
         )

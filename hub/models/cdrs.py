@@ -4,6 +4,7 @@ Also the reconciliation reports built over them (DESIGN §6)."""
 from typing import ClassVar
 
 from django.db import models
+from django.db.models.functions import Upper
 
 from hub.models.base import ClientOwnedObject
 from hub.models.choices import spec_choices
@@ -98,6 +99,15 @@ class Cdr(ClientOwnedObject):
             ),
             models.Index(fields=["country_code", "party_id", "end_date_time"], name="cdr_period"),
             models.Index(fields=["correlation_id"], name="cdr_correlation"),
+            # Reconciliation's duplicate and credit look-ups (reconciliation.suspects and
+            # findings): one probe per CDR of a month, not a scan of the CPO's CDRs.
+            models.Index(fields=["country_code", "party_id", "start_date_time"], name="cdr_start"),
+            models.Index("country_code", "party_id", Upper("session_id"), name="cdr_session"),
+            models.Index(
+                fields=["country_code", "party_id"],
+                condition=models.Q(credit=True),
+                name="cdr_credits",
+            ),
         ]
         verbose_name = "CDR"
         permissions: ClassVar = [("export_cdr", "Can export CDRs as CSV")]

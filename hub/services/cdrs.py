@@ -6,7 +6,8 @@ never be changed, replaced or deleted: corrections arrive as credit CDRs. A seco
 identical CDR is a replay (the CPO lost our answer) and is answered like the first, with the
 same `Location`; a different CDR under a stored id is refused (2001) and changes nothing.
 Consistency checks beyond the schema (`hub.services.cdr_checks`) are recorded on the CDR as
-findings, not refused: it is the CPO's bill and must reach the eMSP, which may dispute it.
+findings, not refused: it is the CPO's bill and must reach the eMSP, which may dispute it. The
+tariff engine's verdict on its cost is taken then too (`reconciliation.verdict`), once.
 
 Routing. Like sessions, CDRs are never broadcast nor forwarded synchronously: whether TO names
 the token's eMSP, the hub, or nothing, the CDR is stored and queued for the owner of `cdr_token`
@@ -46,6 +47,7 @@ from hub.services.cdr_checks import cdr_findings
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
+from hub.services.reconciliation.verdict import ingest_verdict
 from hub.services.results import WriteResult
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
 from hub.services.sessions import cdr_token_receiver, token_owner_of
@@ -109,6 +111,9 @@ def _store(
 ) -> Cdr:
     token = document["cdr_token"]
     total = document["total_cost"]
+    excl = _money(total["excl_vat"])
+    incl = None if total.get("incl_vat") is None else _money(total["incl_vat"])
+    price_check, computed = ingest_verdict(party, document, excl, incl)
     return Cdr.objects.create(
         country_code=party.country_code,
         party_id=party.party_id,
@@ -121,8 +126,8 @@ def _store(
         token_type=str(token["type"]),
         session_id=str(document.get("session_id") or "").upper(),
         currency=str(document["currency"]).upper(),
-        total_cost_excl_vat=_money(total["excl_vat"]),
-        total_cost_incl_vat=None if total.get("incl_vat") is None else _money(total["incl_vat"]),
+        total_cost_excl_vat=excl,
+        total_cost_incl_vat=incl,
         total_energy=_money(document["total_energy"]),
         total_time=_money(document["total_time"]),
         start_date_time=parse_datetime(document["start_date_time"]),
@@ -132,6 +137,8 @@ def _store(
         credit_reference_id=str(document.get("credit_reference_id") or "").upper(),
         credit_of=original,
         findings=findings,
+        price_check=price_check,
+        computed=computed,
         token_owner_finding=token_owner_finding,
         correlation_id=correlation_id[:255],
     )

@@ -24,7 +24,9 @@ Definitions (each finding names one CDR; a report counts findings per kind):
   excluded because "credit + new CDR" is the spec's way of correcting one.
 - MISPRICED: the tariff engine's total (excl and, when both known, incl VAT) differs from the
   reported total_cost by more than the CPO's tolerance. UNPRICEABLE: the engine could not price
-  it (no tariff, not enough data). Credit CDRs are not priced.
+  it (no tariff, not enough data). Credit CDRs are not priced. The engine's verdict is taken
+  once, when the CDR is stored (`verdict`), with the tariffs in force then; a CDR stored
+  before any of its tariffs was known is priced when reconciled.
 - NO_SESSION: the CDR names a `session_id` the hub never saw (from that CPO).
   SESSION_MISMATCH: the Session's `total_cost` (excl VAT) or `kwh` differs from the CDR's beyond
   the tolerances.
@@ -34,7 +36,8 @@ Totals per report: `cdrs` (non-credit) and `credits` counted, `kwh` summed over 
 CDRs, and `cost` per currency: the net of all CDRs (credits are negative), excl and incl VAT,
 as Decimal strings (incl_vat sums the CDRs that report it; `incl_vat_missing` counts the rest).
 
-The modules: `findings` (the vocabulary and the store-side checks), `pull` (the CPO's list,
-ingesting what is missing), `report` (`reconcile`, stored reports, the daily run), `export`
-(CSV).
+The modules: `findings` (the vocabulary and the store-side checks), `verdict` (the price
+verdict taken at ingest), `suspects` (one SQL query leaving out the CDRs no check can find
+anything in, so a quiet month is not loaded into Python), `pull` (the CPO's list, ingesting
+what is missing), `report` (`reconcile`, stored reports, the daily run), `export` (CSV).
 """

@@ -10,8 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
-from django.db.models.functions import Upper
+from django.db.models import Q
 
 from hub.models import Cdr, PushDelivery, Session, Tariff
 from hub.models.cdrs import FindingKind, PriceCheck
@@ -60,6 +59,11 @@ def tolerance_overrides() -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ReconciliationError("OCPI_PRICE_TOLERANCE_BY_PARTY must be a JSON object")
     return value
+
+
+def kwh_tolerance_setting() -> Decimal:
+    """OCPI_RECONCILE_KWH_TOLERANCE: how far a Session's kWh may be from its CDR's."""
+    return _decimal(settings.OCPI_RECONCILE_KWH_TOLERANCE, "OCPI_RECONCILE_KWH_TOLERANCE")
 
 
 def _decimal(value: Any, name: str) -> Decimal:
@@ -175,52 +179,9 @@ _POOL_FIELDS = (
 )
 
 
-@dataclass
-class DuplicateSuspects:
-    """The keys more than one of a CPO's non-credit CDRs share, coarsened so that they cover
-    every `_content_keys` match: (start, end, token type, energy) — the token key without the
-    uid — and the upper-cased session id. A CDR with neither cannot be a DUPLICATE, so its
-    duplicate pool need not be read: found with two GROUP BY queries per run instead of a pool
-    query per chunk on columns without an index (a scan of the CPO's CDRs each time)."""
-
-    token_keys: set[tuple[Any, ...]]
-    session_ids: set[str]
-
-    @classmethod
-    def of(cls, cpo: PartyRef) -> "DuplicateSuspects":
-        rows = Cdr.objects.filter(
-            country_code=cpo.country_code, party_id=cpo.party_id, credit=False
-        ).order_by()
-        token_fields = ("start_date_time", "end_date_time", "token_type", "total_energy")
-        shared = rows.values(*token_fields).annotate(n=Count("pk")).filter(n__gt=1)
-        sessions = (
-            rows.exclude(session_id="")
-            .annotate(upper_id=Upper("session_id"))
-            .values("upper_id")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-        )
-        return cls(
-            token_keys={tuple(row[f] for f in token_fields) for row in shared},
-            session_ids={row["upper_id"] for row in sessions},
-        )
-
-    def may_duplicate(self, cdr: Cdr) -> bool:
-        key = (cdr.start_date_time, cdr.end_date_time, cdr.token_type, cdr.total_energy)
-        return key in self.token_keys or (
-            bool(cdr.session_id) and cdr.session_id.upper() in self.session_ids
-        )
-
-
-def duplicate_findings(
-    cdrs: list[Cdr],
-    cpo: PartyRef,
-    credited: set[int],
-    suspects: DuplicateSuspects | None = None,
-) -> list[Finding]:
-    """`suspects` (the CPO's, for this run) leaves out the CDRs that share no key."""
-    if suspects is not None:
-        cdrs = [c for c in cdrs if suspects.may_duplicate(c)]
+def duplicate_findings(cdrs: list[Cdr], cpo: PartyRef, credited: set[int]) -> list[Finding]:
+    """DUPLICATE: a non-credit CDR sharing a content key with one of the CPO's received before
+    (`reconciliation.suspects` leaves out, in SQL, the CDRs that share none)."""
     candidates = [c for c in cdrs if not c.credit and c.pk not in credited]
     if not candidates:
         return []
@@ -288,11 +249,13 @@ def _computed_total(
     return result.total_cost.excl_vat, result.total_cost.incl_vat
 
 
-def _tariffs_of(cdr: Cdr) -> list[dict[str, Any]]:
-    embedded = cdr.data.get("tariffs")
+def tariffs_named_by(cpo: PartyRef, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tariffs a CDR document is priced with: those it embeds, else the CPO's stored
+    tariffs its charging periods name (none: it cannot be priced yet)."""
+    embedded = document.get("tariffs")
     if isinstance(embedded, list) and embedded:
         return [t for t in embedded if isinstance(t, dict)]
-    periods = cdr.data.get("charging_periods")
+    periods = document.get("charging_periods")
     ids = {
         str(p["tariff_id"]).upper()
         for p in (periods if isinstance(periods, list) else [])
@@ -303,20 +266,28 @@ def _tariffs_of(cdr: Cdr) -> list[dict[str, Any]]:
     return [
         t.data
         for t in Tariff.objects.filter(
-            country_code=cdr.country_code, party_id=cdr.party_id, tariff_id__in=ids
+            country_code=cpo.country_code, party_id=cpo.party_id, tariff_id__in=ids
         )
     ]
 
 
-def _time_zone_of(cdr: Cdr) -> str:
-    """The zone the tariff's local-time restrictions are read in: the stored Location's, else
-    the country's when it has a single one (as `ocpi_price_cdr` does); UTC only when neither
-    is known (a multi-zone country included)."""
+def _tariffs_of(cdr: Cdr) -> list[dict[str, Any]]:
+    return tariffs_named_by(PartyRef.of(cdr.country_code, cdr.party_id), cdr.data)
+
+
+def time_zone_of(document: dict[str, Any]) -> str:
+    """The zone a CDR's local-time tariff restrictions are read in: the stored Location's,
+    else the country's when it has a single one (as `ocpi_price_cdr` does); UTC only when
+    neither is known (a multi-zone country included)."""
     try:
-        zone = cdr_time_zone(cdr.data)
+        zone = cdr_time_zone(document)
     except PricingInputError:
         zone = None
     return zone or "UTC"
+
+
+def _time_zone_of(cdr: Cdr) -> str:
+    return time_zone_of(cdr.data)
 
 
 class ZoneLookup:
@@ -418,7 +389,7 @@ def session_findings(cdrs: list[Cdr], cpo: PartyRef, tolerance: Decimal) -> list
             session_id__in={c.session_id.upper() for c in relevant},
         ).only("session_id", "kwh", "data")
     }
-    kwh_tolerance = _decimal(settings.OCPI_RECONCILE_KWH_TOLERANCE, "OCPI_RECONCILE_KWH_TOLERANCE")
+    kwh_tolerance = kwh_tolerance_setting()
     found: list[Finding] = []
     for cdr in relevant:
         key = cdr_key(cdr)

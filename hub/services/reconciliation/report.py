@@ -4,14 +4,14 @@ pair, and one stored report per pair with its findings and totals (created or re
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from hub.models import (
@@ -25,7 +25,6 @@ from hub.models import (
 )
 from hub.ocpi.routing import PartyRef
 from hub.services.reconciliation.findings import (
-    DuplicateSuspects,
     Finding,
     Kind,
     ReconciliationError,
@@ -35,12 +34,14 @@ from hub.services.reconciliation.findings import (
     delivery_findings,
     duplicate_findings,
     fmt_decimal,
+    kwh_tolerance_setting,
     price_findings,
     price_tolerance,
     session_findings,
     tolerance_overrides,
 )
 from hub.services.reconciliation.pull import Progress, period_bounds, pull_cdrs
+from hub.services.reconciliation.suspects import needing_checks, planned_without_jit
 
 logger = logging.getLogger(__name__)
 
@@ -75,18 +76,74 @@ class Totals:
             lambda: {"excl_vat": Decimal(0), "incl_vat": Decimal(0)}
         )
 
-    def add(self, cdrs: Iterable[Cdr]) -> None:
-        for cdr in cdrs:
-            if cdr.credit:
-                self.credits += 1
+    def add_row(
+        self,
+        credit: bool,
+        currency: str,
+        energy: Decimal,
+        excl: Decimal,
+        incl: Decimal | None,
+    ) -> None:
+        if credit:
+            self.credits += 1
+        else:
+            self.count += 1
+            self.kwh += energy
+        self.cost[currency]["excl_vat"] += excl
+        if incl is None:
+            self.incl_missing += 1
+        else:
+            self.cost[currency]["incl_vat"] += incl
+
+    def merge(self, other: "Totals") -> None:
+        self.count += other.count
+        self.credits += other.credits
+        self.incl_missing += other.incl_missing
+        self.kwh += other.kwh
+        for currency, amounts in other.cost.items():
+            for part, value in amounts.items():
+                self.cost[currency][part] += value
+
+    @classmethod
+    def per_token_party(cls, rows: QuerySet[Cdr]) -> dict[tuple[str, str], "Totals"]:
+        """The totals of `rows` per token party as stored, in one pass over them: the token
+        parties with CDRs (the eMSPs a run reports on) and their totals come from one query.
+        PostgreSQL adds them up (numeric: exact, as Decimal is); other engines store decimals
+        as floating point, so their rows are streamed and added up here."""
+        found: dict[tuple[str, str], Totals] = defaultdict(cls)
+        party = ("token_country_code", "token_party_id")
+        if connection.vendor != "postgresql":
+            money = ("credit", "currency", "total_energy", "total_cost_excl_vat")
+            for row in (
+                rows.order_by()
+                .values_list(*party, *money, "total_cost_incl_vat")
+                .iterator(chunk_size=CHUNK_SIZE)
+            ):
+                found[row[0], row[1]].add_row(*row[2:])
+            return dict(found)
+        grouped = (
+            rows.order_by()
+            .values(*party, "currency", "credit")
+            .annotate(
+                n=Count("pk"),
+                kwh=Sum("total_energy"),
+                excl=Sum("total_cost_excl_vat"),
+                incl=Sum("total_cost_incl_vat"),
+                incl_missing=Count("pk", filter=Q(total_cost_incl_vat__isnull=True)),
+            )
+        )
+        for row in grouped:
+            totals = found[row["token_country_code"], row["token_party_id"]]
+            if row["credit"]:
+                totals.credits += row["n"]
             else:
-                self.count += 1
-                self.kwh += cdr.total_energy
-            self.cost[cdr.currency]["excl_vat"] += cdr.total_cost_excl_vat
-            if cdr.total_cost_incl_vat is None:
-                self.incl_missing += 1
-            else:
-                self.cost[cdr.currency]["incl_vat"] += cdr.total_cost_incl_vat
+                totals.count += row["n"]
+                totals.kwh += row["kwh"] or 0
+            amounts = totals.cost[row["currency"]]
+            amounts["excl_vat"] += row["excl"] or 0
+            amounts["incl_vat"] += row["incl"] or 0
+            totals.incl_missing += row["incl_missing"]
+        return dict(found)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +244,7 @@ def reconcile(
         party = PartyRef.of(role.country_code, role.party_id)
         pulled = pull_cdrs(role, period_start, period_end, progress)
         tolerance = price_tolerance(party)
+        kwh_tolerance = kwh_tolerance_setting()
         in_period = Cdr.objects.filter(
             country_code=party.country_code,
             party_id=party.party_id,
@@ -198,26 +256,35 @@ def reconcile(
                 token_country_code=emsp.country_code, token_party_id=emsp.party_id
             )
         # Each eMSP with CDRs in the period, with the token parties as stored that name it.
+        per_party = Totals.per_token_party(in_period)
         with_cdrs: dict[PartyRef, list[tuple[str, str]]] = defaultdict(list)
-        for stored in (
-            in_period.values_list("token_country_code", "token_party_id").order_by().distinct()
-        ):
+        for stored in per_party:
             with_cdrs[PartyRef.of(*stored)].append(stored)
         pairs = set(with_cdrs) | {e for e in pulled.missing if emsp is None or e == emsp}
         credited = credited_ids(party)
         zones = ZoneLookup()
-        suspects = DuplicateSuspects.of(party)
         for target in sorted(pairs, key=str):
             findings = list(pulled.missing.get(target, []))
             totals = Totals()
             if target in with_cdrs:
-                for cdrs in _chunks(in_period, with_cdrs[target]):
-                    findings += delivery_findings(cdrs, target, now)
-                    findings += duplicate_findings(cdrs, party, credited, suspects)
-                    findings += price_findings(cdrs, tolerance, zones)
-                    findings += session_findings(cdrs, party, tolerance)
-                    findings += credit_findings(cdrs, party)
-                    totals.add(cdrs)
+                for stored in with_cdrs[target]:
+                    totals.merge(per_party[stored])
+                of_target = _of_target(in_period, with_cdrs[target])
+                # Only the CDRs a check could find something in are read (suspects module).
+                suspects = needing_checks(
+                    of_target,
+                    cpo=party,
+                    emsp=target,
+                    tolerance=tolerance,
+                    kwh_tolerance=kwh_tolerance,
+                )
+                with planned_without_jit():
+                    for cdrs in _chunks(suspects):
+                        findings += delivery_findings(cdrs, target, now)
+                        findings += duplicate_findings(cdrs, party, credited)
+                        findings += price_findings(cdrs, tolerance, zones)
+                        findings += session_findings(cdrs, party, tolerance)
+                        findings += credit_findings(cdrs, party)
             reports.append(
                 store_report(
                     party, target, period_start, period_end, totals, findings, pulled.error
@@ -230,16 +297,20 @@ def reconcile(
     return reports
 
 
-def _chunks(in_period: QuerySet[Cdr], tokens: list[tuple[str, str]]) -> Iterator[list[Cdr]]:
-    """The period's CDRs of one eMSP (`tokens`: its token parties as stored) in order of
-    receipt, CHUNK_SIZE at a time: each check judges a CDR by itself and the store (the
-    duplicate pool included), so checking chunk by chunk finds what checking them all at once
-    would, in memory bounded by the chunk."""
+def _of_target(in_period: QuerySet[Cdr], tokens: list[tuple[str, str]]) -> QuerySet[Cdr]:
+    """The period's CDRs of one eMSP (`tokens`: its token parties as stored)."""
     named = Q(pk__in=[])
     for country_code, party_id in tokens:
         named |= Q(token_country_code=country_code, token_party_id=party_id)
-    rows = in_period.filter(named).order_by("received_at", "pk").iterator(chunk_size=CHUNK_SIZE)
-    while chunk := list(islice(rows, CHUNK_SIZE)):
+    return in_period.filter(named)
+
+
+def _chunks(rows: QuerySet[Cdr]) -> Iterator[list[Cdr]]:
+    """`rows` in order of receipt, CHUNK_SIZE at a time: each check judges a CDR by itself and
+    the store (the duplicate pool included), so checking chunk by chunk finds what checking
+    them all at once would, in memory bounded by the chunk."""
+    ordered = rows.order_by("received_at", "pk").iterator(chunk_size=CHUNK_SIZE)
+    while chunk := list(islice(ordered, CHUNK_SIZE)):
         yield chunk
 
 
