@@ -132,7 +132,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["hub.ocpi.authentication.CredentialsTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["hub.ocpi.permissions.IsRegisteredParty"],
     "DEFAULT_PAGINATION_CLASS": "hub.ocpi.pagination.OcpiPagination",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["hub.ocpi.renderers.OcpiJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["hub.ocpi.parsers.OcpiJSONParser"],
     "EXCEPTION_HANDLER": "hub.ocpi.exceptions.ocpi_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "hub.ocpi.schema.OcpiAutoSchema",

@@ -7,6 +7,7 @@ TO = one CPO the request goes to that CPO instead (direct routing).
 
 from typing import Any, ClassVar
 
+import orjson
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -18,6 +19,7 @@ from hub.models import Location
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
 from hub.ocpi.exceptions import InvalidParametersError
+from hub.ocpi.renderers import stored_json_of, with_stored_json
 from hub.ocpi.routing import PartyRef
 from hub.ocpi.views import OcpiAPIView, OcpiGenericAPIView, OcpiResponse, check_id_length
 from hub.schemas.locations import ConnectorSerializer, EvseSerializer, LocationSerializer
@@ -39,8 +41,13 @@ class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     forward_interface = "SENDER"
 
     def get_queryset(self) -> QuerySet[Location]:
-        return locations_visible_to(caller_of(self.request)).only(
-            "data", "last_updated", "country_code", "party_id", "location_id"
+        # The documents as stored text (hub.ocpi.renderers): a page is spliced, not re-encoded.
+        return with_stored_json(
+            locations_visible_to(caller_of(self.request)),
+            "last_updated",
+            "country_code",
+            "party_id",
+            "location_id",
         )
 
     @extend_schema(responses=LocationSerializer(many=True), summary="Locations (GET all via hub)")
@@ -53,9 +60,9 @@ class LocationSenderListView(RoutedViewMixin, OcpiGenericAPIView):
         status_visible = evse_status_visibility(caller_of(request))
         return self.get_paginated_response(
             [
-                location.data
+                stored_json_of(location)
                 if status_visible(location)
-                else location_without_status(location.data)
+                else location_without_status(orjson.loads(stored_json_of(location).text))
                 for location in page or []
             ]
         )

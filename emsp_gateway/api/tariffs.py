@@ -11,6 +11,7 @@ from hub.api.routed import RoutedViewMixin
 from hub.models import Tariff
 from hub.modules import ModuleID
 from hub.ocpi.authentication import caller_of
+from hub.ocpi.renderers import stored_json_of, with_stored_json
 from hub.ocpi.views import OcpiGenericAPIView
 from hub.schemas.tariffs import TariffSerializer
 from hub.selectors import tariffs_visible_to
@@ -24,7 +25,7 @@ class TariffSenderListView(RoutedViewMixin, OcpiGenericAPIView):
     forward_interface = "SENDER"
 
     def get_queryset(self) -> QuerySet[Tariff]:
-        return tariffs_visible_to(caller_of(self.request)).only("data", "last_updated")
+        return with_stored_json(tariffs_visible_to(caller_of(self.request)), "last_updated")
 
     @extend_schema(responses=TariffSerializer(many=True), summary="Tariffs (GET all via hub)")
     def get(self, request: Request) -> Response:
@@ -32,4 +33,4 @@ class TariffSenderListView(RoutedViewMixin, OcpiGenericAPIView):
         if self.direct_target(request):
             return self.forward(request)
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([tariff.data for tariff in page or []])
+        return self.get_paginated_response([stored_json_of(tariff) for tariff in page or []])

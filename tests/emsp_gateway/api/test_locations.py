@@ -160,3 +160,20 @@ def test_get_all_direct_to_unknown_party_4001(ocpi_client: OcpiTestClient, emsp_
         headers={"OCPI-to-country-code": "FR", "OCPI-to-party-id": "ZZZ"},
     )
     assert response.json()["status_code"] == 4001
+
+
+def test_a_page_is_the_stored_documents_read_in_queries_independent_of_its_size(
+    ocpi_client: OcpiTestClient,
+    emsp_token: str,
+    store: list[Location],
+    django_assert_max_num_queries: Any,
+) -> None:
+    # The page is spliced from the documents' stored text (hub.ocpi.renderers.StoredJson):
+    # the same JSON as stored, and no query per location (a deferred `data` would be one).
+    ocpi_client.get(URL, token=emsp_token, query={"limit": 1})  # caches warmed
+    with django_assert_max_num_queries(12) as small:
+        ocpi_client.get(URL, token=emsp_token, query={"limit": 1})
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = ocpi_client.get(URL, token=emsp_token, query={"limit": 12})
+
+    assert response.json()["data"] == [location.data for location in store]
