@@ -93,6 +93,19 @@ class PushDelivery(models.Model):
             models.Index(fields=["created_at"], name="delivery_created"),
             # per-receiver questions at claim: how many in flight (cap), what is held/released
             models.Index(fields=["receiver", "status"], name="delivery_receiver_status"),
+            # A receiver's slots taken (live leases and reservations) and its next waiting
+            # deliveries, read at every hand-out: ranges of these, not a scan of its backlog
+            # (a slow eMSP's thousands of PENDING rows made each write to it cost as many).
+            models.Index(
+                fields=["receiver", "locked_until"],
+                condition=Q(locked_until__isnull=False),
+                name="delivery_slots",
+            ),
+            models.Index(
+                fields=["receiver", "next_attempt_at", "id"],
+                condition=Q(status="PENDING"),
+                name="delivery_waiting",
+            ),
             # the admin's correlation page and its search by correlation id
             models.Index(fields=["correlation_id"], name="delivery_correlation"),
         ]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from hub.models import CircuitState, DeliveryStatus, PushDelivery, ReceiverCircuit
@@ -20,10 +20,11 @@ logger = logging.getLogger(__name__)
 
 def hand_out_after_commit(receiver_ids: Iterable[int]) -> None:
     """Once the transaction commits, hand each receiver's waiting deliveries to the broker
-    within its free slots (`hand_out`): a receiver with a backlog gets no more tasks than it
-    may run, so its backlog never sits in the shared queue ahead of other receivers."""
-    for receiver_id in sorted(set(receiver_ids)):
-        transaction.on_commit(functools.partial(hand_out, receiver_id))
+    within its free slots (`hand_out_many`): a receiver with a backlog gets no more tasks than
+    it may run, so its backlog never sits in the shared queue ahead of other receivers."""
+    ids = sorted(set(receiver_ids))
+    if ids:
+        transaction.on_commit(functools.partial(hand_out_many, ids))
 
 
 def reserved(delivery: PushDelivery, now: datetime) -> bool:
@@ -39,11 +40,14 @@ def slots_taken(receiver_id: int, now: datetime) -> int:
     """The receiver's slots in use: deliveries in flight (live lease) and deliveries handed
     out whose task has not claimed them yet (live reservation). A lost task's reservation
     runs out after OCPI_PUSH_LEASE_S, so a slot is never lost for good."""
+    return _live_locks(now).filter(receiver_id=receiver_id).count()
+
+
+def _live_locks(now: datetime) -> QuerySet[PushDelivery]:
+    # A range of the `delivery_slots` index: as many rows as slots taken, whatever the backlog.
     return PushDelivery.objects.filter(
-        receiver_id=receiver_id,
-        status__in=(DeliveryStatus.IN_FLIGHT, DeliveryStatus.PENDING),
-        locked_until__gt=now,
-    ).count()
+        status__in=(DeliveryStatus.IN_FLIGHT, DeliveryStatus.PENDING), locked_until__gt=now
+    )
 
 
 def circuit_for_update(receiver_id: int) -> ReceiverCircuit:
@@ -151,10 +155,12 @@ def _unchanged_by(delivery: PushDelivery, outcome: str) -> bool:
     )
 
 
-def _free_slots(circuit: ReceiverCircuit, now: datetime) -> int:
+def _free_slots(circuit: ReceiverCircuit, now: datetime, taken: int | None = None) -> int:
     """How many more deliveries to this receiver may be handed out now (call with `circuit`
-    locked: that lock serialises every hand-out and claim of the receiver)."""
-    taken = slots_taken(circuit.receiver_id, now)
+    locked: that lock serialises every hand-out and claim of the receiver); `taken`: its
+    `slots_taken`, when counted already."""
+    if taken is None:
+        taken = slots_taken(circuit.receiver_id, now)
     if circuit.state == CircuitState.CLOSED:
         return max(0, settings.OCPI_PUSH_MAX_IN_FLIGHT_PER_RECEIVER - taken)
     # OPEN or HALF_OPEN: one probe once retry_at has passed (and none is out), else nothing
@@ -191,21 +197,81 @@ def hand_out(receiver_id: int, limit: int | None = None) -> int:
             free = min(free, limit)
         if free <= 0:
             return 0
-        waiting = list(
-            PushDelivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                receiver_id=receiver_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-            )
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .exclude(Q(held_since__isnull=False) & Exists(_older_release_waiting))
-            .order_by("next_attempt_at", "pk")
-            .only("pk", "module")[:free]
+        return _reserve(_waiting(receiver_id, now, free), now)
+
+
+def hand_out_many(receiver_ids: list[int]) -> int:
+    """`hand_out` for several receivers (a write that enqueued for each), in one transaction:
+    their circuits locked in one statement, their slots counted in one, the reservations
+    written in one; only the choice of each one's waiting deliveries is a query per receiver.
+    A write fanned out to 10 eMSPs took 10 transactions of 4 to 6 statements each.
+
+    The circuits are locked in receiver order, as every hand-out locks them, so two of these
+    never wait on each other in a cycle; claims and attempt outcomes lock a single circuit."""
+    ids = sorted(set(receiver_ids))
+    if len(ids) == 1:
+        return hand_out(ids[0])
+    now = timezone.now()
+    with transaction.atomic():
+        circuits = _circuits_for_update(ids)
+        taken: dict[int, int] = dict(
+            _live_locks(now)
+            .filter(receiver_id__in=ids)
+            .order_by()
+            .values("receiver_id")
+            .annotate(n=Count("pk"))
+            .values_list("receiver_id", "n")
         )
-        if not waiting:
-            return 0
-        PushDelivery.objects.filter(pk__in=[d.pk for d in waiting]).update(
-            locked_until=now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S), enqueued_at=now
+        waiting: list[PushDelivery] = []
+        for receiver_id in ids:
+            free = _free_slots(circuits[receiver_id], now, taken.get(receiver_id, 0))
+            if free > 0:
+                waiting += _waiting(receiver_id, now, free)
+        return _reserve(waiting, now)
+
+
+def _circuits_for_update(receiver_ids: list[int]) -> dict[int, ReceiverCircuit]:
+    """The receivers' circuit rows, locked in receiver order (made first where missing)."""
+
+    def locked() -> dict[int, ReceiverCircuit]:
+        rows = (
+            ReceiverCircuit.objects.select_for_update()
+            .filter(receiver_id__in=receiver_ids)
+            .order_by("receiver_id")
         )
-        for delivery in waiting:
-            broker.dispatch_on_commit(delivery.pk, delivery.module)
+        return {circuit.receiver_id: circuit for circuit in rows}
+
+    circuits = locked()
+    missing = [r for r in receiver_ids if r not in circuits]
+    if missing:
+        ReceiverCircuit.objects.bulk_create(
+            [ReceiverCircuit(receiver_id=r) for r in missing], ignore_conflicts=True
+        )
+        circuits = locked()
+    return circuits
+
+
+def _waiting(receiver_id: int, now: datetime, free: int) -> list[PushDelivery]:
+    """The receiver's next `free` deliveries waiting for a task (PENDING, due, no live
+    reservation), oldest due first; rows locked by a claim or a writer are skipped."""
+    return list(
+        PushDelivery.objects.select_for_update(skip_locked=True)
+        .filter(receiver_id=receiver_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .exclude(Q(held_since__isnull=False) & Exists(_older_release_waiting))
+        .order_by("next_attempt_at", "pk")
+        .only("pk", "module")[:free]
+    )
+
+
+def _reserve(waiting: list[PushDelivery], now: datetime) -> int:
+    """Keep a slot for each of `waiting` until its task claims it, and send the tasks once
+    the hand-out commits."""
+    if not waiting:
+        return 0
+    PushDelivery.objects.filter(pk__in=[d.pk for d in waiting]).update(
+        locked_until=now + timedelta(seconds=settings.OCPI_PUSH_LEASE_S), enqueued_at=now
+    )
+    for delivery in waiting:
+        broker.dispatch_on_commit(delivery.pk, delivery.module)
     return len(waiting)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from hub.models import CircuitState, DeliveryStatus, Platform, PushDelivery, ReceiverCircuit
 from hub.ocpi.routing import PartyRef
 from hub.services.delivery import broker, sending
-from hub.services.delivery.circuit import hand_out, slots_taken
+from hub.services.delivery.circuit import hand_out, hand_out_many, slots_taken
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.outcome import finish, give_up_or_retry
 from hub.services.delivery.sweep import delivery_sweep
@@ -249,3 +249,68 @@ def test_two_workers_ending_attempts_at_once_hand_out_two_slots(
     ids = handed_ids(dispatched)
     assert sorted(ids) == backlog[K : K + 2]  # each freed slot handed once: none over, none lost
     assert slots_taken(hanging.pk, timezone.now()) == K
+
+
+def test_one_write_to_several_receivers_hands_out_each_within_its_own_slots(
+    hanging: Platform,
+    healthy: Platform,
+    dispatched: mock.MagicMock,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    # hanging: its K slots taken by a backlog; healthy: free; tripped: its circuit open
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue(hanging, [f"NL/CP1/C{n}" for n in range(K + 5)])
+    tripped = registered_party("EMSP", "DE", "MS3")[0]
+    ReceiverCircuitFactory(
+        receiver=tripped, state=CircuitState.OPEN, retry_at=timezone.now() + timedelta(hours=1)
+    )
+    dispatched.reset_mock()
+
+    # one write, fanned out to the three (hand_out_many)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        rows = push_enqueue(
+            module="cdrs",
+            object_key="NL/CP1/NEW",
+            operation="POST",
+            receivers=[receiver(tripped), receiver(healthy), receiver(hanging)],
+        )
+
+    # one hand-out for the write, not one per receiver (then the healthy one's task dispatch)
+    hand_outs = [c for c in callbacks if getattr(c, "func", None) is hand_out_many]
+    assert len(hand_outs) == 1
+    assert len(callbacks) == 2
+    by_receiver = {row.receiver_id: row.pk for row in rows}
+    assert handed_ids(dispatched) == [by_receiver[healthy.pk]]
+    assert slots_taken(healthy.pk, timezone.now()) == 1
+    assert slots_taken(hanging.pk, timezone.now()) == K  # still full: nothing more
+    assert slots_taken(tripped.pk, timezone.now()) == 0
+    # a receiver without a circuit row yet got one (CLOSED)
+    assert ReceiverCircuit.objects.get(receiver=healthy).state == CircuitState.CLOSED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_row_locks")
+def test_concurrent_hand_outs_of_several_receivers_never_exceed_anyones_slots(
+    hanging: Platform, healthy: Platform, dispatched: mock.MagicMock
+) -> None:
+    third = registered_party("EMSP", "DE", "MS3")[0]
+    platforms = [hanging, healthy, third]
+    backlogs = {p.pk: enqueue(p, [f"NL/CP1/C{n}" for n in range(30)]) for p in platforms}
+    PushDelivery.objects.update(locked_until=None)  # as if no writer's hand-out ran
+    dispatched.reset_mock()
+    handed: list[int] = []
+    # batches over overlapping receivers in any order, and single hand-outs, all at once
+    work = [
+        lambda: hand_out_many([third.pk, hanging.pk, healthy.pk]),
+        lambda: hand_out_many([healthy.pk, hanging.pk]),
+        lambda: hand_out_many([third.pk, healthy.pk]),
+        lambda: hand_out(healthy.pk),
+    ]
+    in_threads(8, lambda n: handed.append(work[n % len(work)]()))
+
+    assert sum(handed) == 3 * K
+    ids = handed_ids(dispatched)
+    for platform in platforms:
+        mine = [pk for pk in ids if pk in backlogs[platform.pk]]
+        assert sorted(mine) == backlogs[platform.pk][:K]  # the oldest K, once each
+        assert slots_taken(platform.pk, timezone.now()) == K
