@@ -16,8 +16,9 @@ each pair): `reconcile(cpo=…, emsp=…)` against the SQL aggregate of that rep
 The CDRs are priced when they are stored (their verdict is seeded as ingest stores it) and
 an SQL pre-filter keeps the quiet ones out of Python (hub.services.reconciliation.suspects),
 so what a pair measures is mostly that query's per-CDR probes of the deliveries, duplicates
-and sessions; `--full` adds one timed run of the whole month (not in `make bench`). The goal (hub ≤ 3× the SQL) is held by `slowdown` = hub s / SQL
-s (median of the pairs); `ratio` is the harness's SQL s / hub s (above 1: hub faster).
+and sessions; `--full` adds one timed run of the whole month (not in `make bench`). The
+goal (hub ≤ 3× the SQL) is held by `slowdown` = hub s / SQL s (median of the pairs);
+`ratio` is the harness's SQL s / hub s (above 1: hub faster).
 
 Memory: the growth of the process's peak RSS (ru_maxrss) over the first hub run (the
 warm-up) — all Python objects, Django's included; the store is written by the server, so its

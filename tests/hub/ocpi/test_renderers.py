@@ -39,7 +39,7 @@ def test_an_envelope_renders_as_drf_renders_it() -> None:
                 "flags": [True, False, None],
                 "tuple": (1, 2),
                 "separator": "a\u2028b\u2029c",
-                "control": "tab\tnew\nline\x01quote\"back\\slash",
+                "control": 'tab\tnew\nline\x01quote"back\\slash',
             }
         ],
         "status_code": 1000,
@@ -77,7 +77,7 @@ def test_stored_json_is_spliced_in_verbatim() -> None:
 
     rendered = ours.render(page)
 
-    assert rendered == b'{"data":[' + text.encode() + b",[]],\"status_code\":1000}"
+    assert rendered == b'{"data":[' + text.encode() + b',[]],"status_code":1000}'
     assert json.loads(rendered)["data"][0] == json.loads(text)
 
 
@@ -104,8 +104,9 @@ json_values = st.recursive(
     | st.text()
     | st.decimals(allow_nan=False, allow_infinity=False, places=4, max_value=10**9)
     | st.datetimes(timezones=st.just(UTC)),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
