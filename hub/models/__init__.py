@@ -26,7 +26,7 @@ from hub.models.deliveries import (
 )
 from hub.models.exchanges import ExchangeDirection, OcpiExchange
 from hub.models.health import Heartbeat
-from hub.models.locations import Evse, Location
+from hub.models.locations import Evse, Location, LocationAudience
 from hub.models.parties import (
     ClaimState,
     ConnectionStatus,
@@ -99,6 +99,7 @@ __all__ = [
     "Evse",
     "Heartbeat",
     "Location",
+    "LocationAudience",
     "PushAttempt",
     "ProxiedUrl",
     "ProxiedUrlKind",

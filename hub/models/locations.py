@@ -38,6 +38,31 @@ class Location(ClientOwnedObject):
         return f"{self.country_code}*{self.party_id} {self.data.get('id', self.location_id)}"
 
 
+class LocationAudience(models.Model):
+    """One `publish_allowed_to` entry (2.2.1 PublishTokenType) of an unpublished location, kept
+    beside its document so that what a caller may see is one query: GET all asks whether a token
+    of the caller's matches one of these rows, in the same statement as the page (issue 14).
+    Rewritten by every write of the location that changes its entries (`hub.services.locations`);
+    a published location has none. NULL is "not given": NULL never equals anything in SQL."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="audience")
+    # Upper-cased (CiString), as the token-owner index keeps it.
+    uid = models.CharField(max_length=36, null=True)
+    token_type = models.CharField(max_length=12, null=True)
+    # Set only when both are given: visual_number alone names no token (it needs its issuer).
+    visual_number = models.CharField(max_length=64, null=True)
+    issuer = models.CharField(max_length=64, null=True)
+    # Set only when visual_number + issuer are not: they take precedence, as they did when the
+    # entries were resolved in Python (`hub.selectors.publish_allowed_parties`).
+    group_id = models.CharField(max_length=36, null=True)
+
+    class Meta:
+        ordering: ClassVar = ["location", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.location_id}: {self.uid or self.visual_number or self.group_id}"
+
+
 class Evse(models.Model):
     """One EVSE of a stored location (a read model, rewritten on every write of its location)."""
 

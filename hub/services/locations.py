@@ -25,6 +25,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
+from hub.services.location_audience import sync_audience
 from hub.services.results import WriteResult
 
 MODULE = ModuleID.LOCATIONS
@@ -212,6 +213,7 @@ def _store(
         "country": str(document.get("country") or "")[:3],
         "owner": owner,
     }
+    before = location.data if location is not None else None
     if location is None:
         location = Location.objects.create(
             country_code=address.party.country_code,
@@ -224,6 +226,7 @@ def _store(
             setattr(location, name, value)
         location.save()
     _sync_evse_rows(location)
+    sync_audience(location, before)
     return location
 
 
