@@ -18,8 +18,13 @@ PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
 
 .PHONY: install install-dev run demo web worker beat test interop fuzz faults bench lint fmt typecheck migrations-check schema ci clean lock audit
 
+# pip itself first, at the dev lock's version (hash-checked): the pip a Python bundles (23.2
+# on 3.11) resolves an extra, pip-audit's CacheControl[filecache], against the newest release
+# on the index and refuses it under --require-hashes as soon as that is newer than the lock's.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
+	sed -n '/^pip==/,/^ *#/p' $(LOCK_DEV) | grep -v '^ *#' > $(VENV)/pip-lock.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(VENV)/pip-lock.txt
 
 # The locked requirements first (hash-checked), then the project itself without resolving
 # anything more (--no-deps): nothing unlocked gets in through the project's own metadata.
