@@ -77,17 +77,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    # Server-side parameters let psycopg prepare a statement after its fifth execution on a
-    # connection, so PostgreSQL stops planning the same queries on every request
-    # (issue 14: planning was 0.4 ms of each GET-all page's count and page statements).
-    # DJANGO_DB_PREPARED_STATEMENTS=false behind a transaction-pooling PgBouncer older
-    # than 1.21, which cannot carry prepared statements.
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-        "DJANGO_DB_PREPARED_STATEMENTS", default=True
-    ):
-        DATABASES["default"].setdefault("OPTIONS", {}).update(
-            {"server_side_binding": True, "prepare_threshold": 5}
-        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Staff login (the admin is the only password login; partners authenticate with OCPI tokens,
