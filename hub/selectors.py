@@ -235,26 +235,22 @@ def _audience_sql(parties: set[PartyRef]) -> tuple[str, list[str]]:
         )
         return f"({match or '1 = 0'})"
 
-    def token_key(key: str) -> str:
-        return _json_text(vendor, "t.data", key)
+    def among_tokens(*keys: str) -> str:
+        """A stored token of `parties` whose JSON `keys` equal the entry's same-named columns."""
+        same = " AND ".join(f"{_json_text(vendor, 't.data', key)} = a.{key}" for key in keys)
+        return f"EXISTS (SELECT 1 FROM {tokens} t WHERE {same} AND {theirs('t')})"  # noqa: S608 - identifiers only
 
     by_uid = (
         f"EXISTS (SELECT 1 FROM {owners} o WHERE o.uid = a.uid"  # noqa: S608 - identifiers only
         f" AND (a.token_type IS NULL OR o.type = a.token_type) AND {theirs('o')})"
     )
-    by_visual_number = (
-        f"EXISTS (SELECT 1 FROM {tokens} t WHERE {token_key('visual_number')} = a.visual_number"  # noqa: S608 - identifiers only
-        f" AND {token_key('issuer')} = a.issuer AND {theirs('t')})"
-    )
-    by_group = (
-        f"EXISTS (SELECT 1 FROM {tokens} t WHERE {token_key('group_id')} = a.group_id"  # noqa: S608 - identifiers only
-        f" AND {theirs('t')})"
-    )
+    by_visual_number, by_group = among_tokens("visual_number", "issuer"), among_tokens("group_id")
     clause = (
         f'("{location}"."publish" OR EXISTS (SELECT 1 FROM {audience} a'  # noqa: S608 - identifiers only
         f' WHERE a.location_id = "{location}"."id"'
         f" AND ({by_uid} OR {by_visual_number} OR {by_group})))"
     )
+    # `theirs` is in the clause three times, each with every party's two values.
     return clause, params * 3
 
 
