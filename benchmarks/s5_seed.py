@@ -56,6 +56,32 @@ def template_verdict() -> tuple[str, dict[str, Any] | None]:
     )
 
 
+def template_proofs() -> str:
+    """The `session_agreed` proof `cdr_ingest` stores for the seeded CDRs: the seeded Session
+    (10 kWh, 4.25 excl. VAT) judged against the template CDR by the hub's own
+    `session_agrees`, under the tolerances in force. The other proofs hold by construction:
+    every CDR has its own start and session id (no copy: `no_copy`), and its delivery is
+    DELIVERED to its eMSP (`delivered_at`, the delivery's own)."""
+    from decimal import Decimal
+
+    from hub.ocpi.routing import PartyRef
+    from hub.services.reconciliation.facts import proof_tolerances, session_agrees
+    from hub.services.reconciliation.findings import kwh_tolerance_setting, price_tolerance
+
+    doc = cdr_template()
+    tolerance, kwh_tolerance = price_tolerance(PartyRef.of(*CPO)), kwh_tolerance_setting()
+    session = {"total_cost": {"excl_vat": 4.25, "incl_vat": 5.0575}}
+    agreed = session_agrees(
+        Decimal("10"),
+        session,
+        Decimal(str(doc["total_energy"])),
+        Decimal(str(doc["total_cost"]["excl_vat"])),
+        tolerance=tolerance,
+        kwh_tolerance=kwh_tolerance,
+    )
+    return proof_tolerances(tolerance, kwh_tolerance) if agreed else ""
+
+
 def seed_parties(emsps: int) -> dict[tuple[str, str], int]:
     """The CPO (no cdrs SENDER: the pull is skipped, only the store is reconciled) and the
     eMSPs; returns the eMSP platform ids."""
@@ -142,6 +168,8 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
     """
     series_params = [start, start, *receiver_params, count]
     price_check, computed = template_verdict()
+    if not template_proofs():
+        raise RuntimeError("the seeded Session would not agree with its CDR: fix the seed")
     stamp = "to_jsonb(to_char(({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -150,7 +178,8 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
                 token_country_code, token_party_id, token_uid, token_type, session_id,
                 currency, total_cost_excl_vat, total_cost_incl_vat, total_energy, total_time,
                 start_date_time, end_date_time, credit, credit_reference_id, findings,
-                token_owner_finding, price_check, computed, correlation_id, received_at)
+                token_owner_finding, price_check, computed, correlation_id, received_at,
+                delivered_at, no_copy, session_agreed)
             SELECT %s, %s, cdr_id,
                 %s::jsonb
                     || jsonb_build_object('id', cdr_id, 'session_id', session_id,
@@ -169,7 +198,8 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
                 ended + interval '5 minutes',
                 'DE', emsp, uid, 'RFID', session_id,
                 'EUR', 4.25, 5.0575, 10, 1, started, ended, false, '', '[]'::jsonb, '',
-                %s, %s::jsonb, '', ended + interval '6 minutes'
+                %s, %s::jsonb, '', ended + interval '6 minutes',
+                ended + interval '7 minutes', true, %s
             FROM ({series}) AS s
             """,
             [
@@ -179,6 +209,7 @@ def _insert_rows(count: int, platforms: dict[tuple[str, str], int]) -> None:
                 json.dumps(cdr_template()["charging_periods"][1]["dimensions"]),
                 price_check,
                 json.dumps(computed),
+                template_proofs(),
                 *series_params,
             ],
         )

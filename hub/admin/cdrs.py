@@ -9,9 +9,8 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
-from django.db.models.functions import Concat
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -64,6 +63,7 @@ from hub.models import (
     ReportStatus,
     Role,
 )
+from hub.models.cdrs import outbox_key_of_cdr
 
 PRICE_CHECK_COLOURS: dict[str, str] = {
     PriceCheck.MATCH: "#2e7d32",
@@ -87,14 +87,7 @@ REPORT_EMSP_PARTY = party_filter("eMSP party", "emsp", [Role.EMSP], "emsp_")
 def cdr_delivery_state() -> Subquery:
     """The status of the CDR's newest "cdrs" delivery (one correlated subquery per page,
     served by the `delivery_object` index), None when it never had one."""
-    key = Concat(
-        OuterRef("country_code"),
-        Value("/"),
-        OuterRef("party_id"),
-        Value("/"),
-        OuterRef("cdr_id"),
-        output_field=CharField(),
-    )
+    key = outbox_key_of_cdr(OuterRef)
     return Subquery(
         PushDelivery.objects.filter(module=CDR_MODULE, object_key=key)
         .order_by("-pk")
@@ -181,6 +174,15 @@ class CdrAdmin(CorrelationLinkMixin, OcpiObjectAdmin):
         (
             "Delivery",
             {"fields": ("delivery_badge", "deliveries_link", "received_at", "correlation_link")},
+        ),
+        (
+            "Reconciliation proofs",
+            {
+                "fields": ("delivered_at", "no_copy", "session_agreed"),
+                "description": "Recorded as they happen; a CDR with all three and a MATCH "
+                "price check is reconciled from its row alone. Without one, reconciliation "
+                "looks at its deliveries, copies and Session itself.",
+            },
         ),
         ("OCPI document", {"fields": ("document",)}),
     )

@@ -1,10 +1,12 @@
 """CDRs (2.2.1 mod_cdrs): the bills. Immutable once stored; corrections arrive as credit CDRs.
 Also the reconciliation reports built over them (DESIGN §6)."""
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.db import models
-from django.db.models.functions import Upper
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Concat, Upper
 
 from hub.models.base import ClientOwnedObject
 from hub.models.choices import spec_choices
@@ -41,6 +43,19 @@ class PriceCheck(models.TextChoices):
     MATCH = "MATCH"
     MISMATCH = "MISMATCH"
     UNPRICEABLE = "UNPRICEABLE"  # no tariff, or not enough data to price it
+
+
+def outbox_key_of_cdr(ref: Callable[[str], Any] = F) -> Concat:
+    """The outbox object key `CC/PID/CDR_ID` of a CDR row in SQL (`hub.services.cdrs.cdr_key`
+    in Python): `ref` is F for the row itself, OuterRef for the row of an outer query."""
+    return Concat(
+        ref("country_code"),
+        Value("/"),
+        ref("party_id"),
+        Value("/"),
+        ref("cdr_id"),
+        output_field=CharField(),
+    )
 
 
 class Cdr(ClientOwnedObject):
@@ -82,6 +97,27 @@ class Cdr(ClientOwnedObject):
         max_length=12, choices=PriceCheck.choices, default=PriceCheck.UNCHECKED
     )
     computed = models.JSONField(null=True, blank=True)
+    # Reconciliation's proofs, recorded as they happen (hub.services.reconciliation.facts) so
+    # that a quiet month is reconciled from the CDR rows alone; with no proof the checks look
+    # at the deliveries, copies and sessions themselves, as they did before these existed.
+    delivered_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the outbox recorded it DELIVERED to its eMSP (kept when the delivery "
+        "row is pruned).",
+    )
+    no_copy = models.BooleanField(
+        default=False,
+        help_text="No other CDR of the CPO had its charge or session when it was stored, and "
+        "none came since (a later copy clears it).",
+    )
+    session_agreed = models.CharField(
+        max_length=80,
+        blank=True,
+        default="",
+        help_text="The tolerances ('price|kWh') under which its Session agreed with it; "
+        "cleared when the Session's kWh or cost changes.",
+    )
     # The X-Correlation-ID of the POST that stored it (or of the reconciliation pull that
     # fetched it): the admin's correlation page shows that exchange and the delivery onwards.
     correlation_id = models.CharField(max_length=255, blank=True, default="")

@@ -47,6 +47,16 @@ from hub.services.cdr_checks import cdr_findings
 from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest
+from hub.services.reconciliation.facts import (
+    lock_for_proofs,
+    no_copy_at_ingest,
+    session_agreement,
+)
+from hub.services.reconciliation.findings import (
+    ReconciliationError,
+    kwh_tolerance_setting,
+    price_tolerance,
+)
 from hub.services.reconciliation.verdict import ingest_verdict
 from hub.services.results import WriteResult
 from hub.services.routing.token_index import token_owner_learn, token_owners_of
@@ -114,34 +124,59 @@ def _store(
     excl = _money(total["excl_vat"])
     incl = None if total.get("incl_vat") is None else _money(total["incl_vat"])
     price_check, computed = ingest_verdict(party, document, excl, incl)
-    return Cdr.objects.create(
-        country_code=party.country_code,
-        party_id=party.party_id,
-        cdr_id=str(document["id"]).upper(),
-        owner=owner,
-        data=document,
-        token_country_code=str(token["country_code"]).upper(),
-        token_party_id=str(token["party_id"]).upper(),
-        token_uid=str(token["uid"]).upper(),
-        token_type=str(token["type"]),
-        session_id=str(document.get("session_id") or "").upper(),
-        currency=str(document["currency"]).upper(),
-        total_cost_excl_vat=excl,
-        total_cost_incl_vat=incl,
-        total_energy=_money(document["total_energy"]),
-        total_time=_money(document["total_time"]),
-        start_date_time=parse_datetime(document["start_date_time"]),
-        end_date_time=parse_datetime(document["end_date_time"]),
-        last_updated=parse_datetime(document["last_updated"]),
-        credit=bool(document.get("credit")),
-        credit_reference_id=str(document.get("credit_reference_id") or "").upper(),
-        credit_of=original,
-        findings=findings,
-        price_check=price_check,
-        computed=computed,
-        token_owner_finding=token_owner_finding,
-        correlation_id=correlation_id[:255],
-    )
+    fields: dict[str, Any] = {
+        "country_code": party.country_code,
+        "party_id": party.party_id,
+        "cdr_id": str(document["id"]).upper(),
+        "owner": owner,
+        "data": document,
+        "token_country_code": str(token["country_code"]).upper(),
+        "token_party_id": str(token["party_id"]).upper(),
+        "token_uid": str(token["uid"]).upper(),
+        "token_type": str(token["type"]),
+        "session_id": str(document.get("session_id") or "").upper(),
+        "currency": str(document["currency"]).upper(),
+        "total_cost_excl_vat": excl,
+        "total_cost_incl_vat": incl,
+        "total_energy": _money(document["total_energy"]),
+        "total_time": _money(document["total_time"]),
+        "start_date_time": parse_datetime(document["start_date_time"]),
+        "end_date_time": parse_datetime(document["end_date_time"]),
+        "last_updated": parse_datetime(document["last_updated"]),
+        "credit": bool(document.get("credit")),
+        "credit_reference_id": str(document.get("credit_reference_id") or "").upper(),
+        "credit_of": original,
+        "findings": findings,
+        "price_check": price_check,
+        "computed": computed,
+        "token_owner_finding": token_owner_finding,
+        "correlation_id": correlation_id[:255],
+    }
+    # Reconciliation's proofs (reconciliation.facts), taken in this transaction.
+    fields["no_copy"] = no_copy_at_ingest(party, fields)
+    fields["session_agreed"] = _session_proof(party, fields)
+    return Cdr.objects.create(**fields)
+
+
+def proof_values(document: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a CDR about to be stored that its proofs' locks are keyed by (as `_store`
+    writes them)."""
+    return {
+        "credit": bool(document.get("credit")),
+        "session_id": str(document.get("session_id") or "").upper(),
+        "start_date_time": parse_datetime(document["start_date_time"]),
+        "end_date_time": parse_datetime(document["end_date_time"]),
+        "token_type": str(document["cdr_token"]["type"]),
+        "total_energy": _money(document["total_energy"]),
+    }
+
+
+def _session_proof(party: PartyRef, fields: dict[str, Any]) -> str:
+    try:
+        tolerance, kwh_tolerance = price_tolerance(party), kwh_tolerance_setting()
+    except ReconciliationError:
+        return ""  # misconfigured: no proof, reconciliation reports it when it runs
+    return session_agreement(party, fields, tolerance=tolerance, kwh_tolerance=kwh_tolerance)
 
 
 @retry_on_unique_race
@@ -175,6 +210,8 @@ def cdr_ingest(
             f"id: CDR {party}/{cdr_id} already exists with different content; CDRs are "
             "immutable, send a credit CDR (credit: true, credit_reference_id) and a new CDR"
         )
+    # Before any write of this transaction (reconciliation.facts: the order avoids deadlocks).
+    lock_for_proofs(party, proof_values(data))
     original = _original_of(party, data)
     token_owner = token_owner_of(data)
     receiver = cdr_token_receiver(

@@ -67,6 +67,7 @@ from hub.services.concurrency import retry_on_unique_race
 from hub.services.delivery.enqueue import push_enqueue
 from hub.services.delivery.types import PushRequest, Receiver
 from hub.services.freshness import supersedes
+from hub.services.reconciliation.facts import session_changed, session_cost
 from hub.services.results import WriteResult
 from hub.services.routing.forwarding import ForwardedResponse, forward_request
 from hub.services.routing.token_index import token_owner_learn
@@ -212,9 +213,13 @@ def _store(
             session_id=session_id.upper(),
             **fields,
         )
+    # What reconciliation compares with the Session's CDRs: a change clears their proof.
+    compared = (session.kwh, session_cost(session.data))
     for name, value in fields.items():
         setattr(session, name, value)
     session.save()
+    if (session.kwh, session_cost(session.data)) != compared:
+        session_changed(party, session_id)
     return session
 
 

@@ -161,6 +161,16 @@ class TestCdrPages:
             DeliveryStatus.DEAD
         ]
 
+    def test_change_page_shows_the_reconciliation_proofs(
+        self, admin_client: Client, cdrs: dict[str, Cdr]
+    ) -> None:
+        Cdr.objects.filter(pk=cdrs["ok"].pk).update(session_agreed="0.01|0.01", no_copy=True)
+        page = html(admin_client.get(change("cdr", cdrs["ok"].pk)))
+        assert "Reconciliation proofs" in page
+        assert "0.01|0.01" in page
+        for label in ("Delivered at", "No copy", "Session agreed"):
+            assert label in page
+
     def test_credit_links_both_ways(self, admin_client: Client, cdrs: dict[str, Cdr]) -> None:
         page = html(admin_client.get(change("cdr", cdrs["credit"].pk)))
         assert change("cdr", cdrs["ok"].pk) in page

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hub.models import ConnectionStatus, DeliveryStatus, Platform, PushDelivery
+from hub.modules import ModuleID
 from hub.services.delivery import broker
 from hub.services.delivery.circuit import hand_out_after_commit
 from hub.services.delivery.receivers import receiver_went_offline
@@ -23,9 +24,20 @@ from hub.services.delivery.rules import (
     merge_operation,
     ordering_group,
 )
+from hub.services.reconciliation.facts import delivered
 
 
 def finish(delivery: PushDelivery, status: str, error: str = "", **fields: Any) -> None:
+    if status == DeliveryStatus.DELIVERED and delivery.module == ModuleID.CDRS:
+        # The CDR's proof of delivery (reconciliation.facts) commits with the status.
+        with transaction.atomic():
+            _finish(delivery, status, error, **fields)
+            delivered(delivery)
+        return
+    _finish(delivery, status, error, **fields)
+
+
+def _finish(delivery: PushDelivery, status: str, error: str = "", **fields: Any) -> None:
     delivery.status = status
     delivery.last_error = error[:500]
     delivery.locked_until = None

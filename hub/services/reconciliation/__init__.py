@@ -37,7 +37,9 @@ CDRs, and `cost` per currency: the net of all CDRs (credits are negative), excl 
 as Decimal strings (incl_vat sums the CDRs that report it; `incl_vat_missing` counts the rest).
 
 The modules: `findings` (the vocabulary and the store-side checks), `verdict` (the price
-verdict taken at ingest), `suspects` (one SQL query leaving out the CDRs no check can find
-anything in, so a quiet month is not loaded into Python), `pull` (the CPO's list, ingesting
+verdict taken at ingest), `facts` (the proofs recorded on the CDR row as they happen: delivered,
+no copy, its Session agreeing), `suspects` (one SQL query leaving out the CDRs no check can find
+anything in, so a quiet month is not loaded into Python; an eMSP whose CDRs are all proven by
+their rows is not even queried), `pull` (the CPO's list, ingesting
 what is missing), `report` (`reconcile`, stored reports, the daily run), `export` (CSV).
 """

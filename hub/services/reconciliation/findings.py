@@ -101,6 +101,8 @@ def delivery_findings(cdrs: list[Cdr], emsp: PartyRef, now: datetime) -> list[Fi
     grace = timedelta(seconds=settings.OCPI_RECONCILE_DELIVERY_GRACE_S)
     found: list[Finding] = []
     for cdr in cdrs:
+        if cdr.delivered_at is not None:
+            continue  # the outbox recorded it delivered (reconciliation.facts)
         key = cdr_key(cdr)
         rows = by_key.get(key, [])
         statuses = sorted({d.status for d in rows})

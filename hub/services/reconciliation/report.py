@@ -11,7 +11,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from hub.models import (
@@ -41,7 +41,11 @@ from hub.services.reconciliation.findings import (
     tolerance_overrides,
 )
 from hub.services.reconciliation.pull import Progress, period_bounds, pull_cdrs
-from hub.services.reconciliation.suspects import needing_checks, planned_without_jit
+from hub.services.reconciliation.suspects import (
+    needing_checks,
+    planned_without_jit,
+    proven_clean,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +75,9 @@ class Totals:
 
     def __init__(self) -> None:
         self.count = self.credits = self.incl_missing = 0
+        # CDRs whose row does not prove them clean (suspects.proven_clean): when none, the
+        # checks have nothing to read. Not part of the report's totals.
+        self.unproven = 0
         self.kwh = Decimal(0)
         self.cost: dict[str, dict[str, Decimal]] = defaultdict(
             lambda: {"excl_vat": Decimal(0), "incl_vat": Decimal(0)}
@@ -83,7 +90,9 @@ class Totals:
         energy: Decimal,
         excl: Decimal,
         incl: Decimal | None,
+        proven: int,
     ) -> None:
+        self.unproven += 1 - proven
         if credit:
             self.credits += 1
         else:
@@ -99,13 +108,14 @@ class Totals:
         self.count += other.count
         self.credits += other.credits
         self.incl_missing += other.incl_missing
+        self.unproven += other.unproven
         self.kwh += other.kwh
         for currency, amounts in other.cost.items():
             for part, value in amounts.items():
                 self.cost[currency][part] += value
 
     @classmethod
-    def per_token_party(cls, rows: QuerySet[Cdr]) -> dict[tuple[str, str], "Totals"]:
+    def per_token_party(cls, rows: QuerySet[Cdr], proven: Case) -> dict[tuple[str, str], "Totals"]:
         """The totals of `rows` per token party as stored, in one pass over them: the token
         parties with CDRs (the eMSPs a run reports on) and their totals come from one query.
         PostgreSQL adds them up (numeric: exact, as Decimal is); other engines store decimals
@@ -116,7 +126,8 @@ class Totals:
             money = ("credit", "currency", "total_energy", "total_cost_excl_vat")
             for row in (
                 rows.order_by()
-                .values_list(*party, *money, "total_cost_incl_vat")
+                .annotate(proven=proven)
+                .values_list(*party, *money, "total_cost_incl_vat", "proven")
                 .iterator(chunk_size=CHUNK_SIZE)
             ):
                 found[row[0], row[1]].add_row(*row[2:])
@@ -130,6 +141,7 @@ class Totals:
                 excl=Sum("total_cost_excl_vat"),
                 incl=Sum("total_cost_incl_vat"),
                 incl_missing=Count("pk", filter=Q(total_cost_incl_vat__isnull=True)),
+                proven=Sum(proven),
             )
         )
         for row in grouped:
@@ -143,6 +155,7 @@ class Totals:
             amounts["excl_vat"] += row["excl"] or 0
             amounts["incl_vat"] += row["incl"] or 0
             totals.incl_missing += row["incl_missing"]
+            totals.unproven += row["n"] - row["proven"]
         return dict(found)
 
     def as_json(self) -> dict[str, Any]:
@@ -256,7 +269,8 @@ def reconcile(
                 token_country_code=emsp.country_code, token_party_id=emsp.party_id
             )
         # Each eMSP with CDRs in the period, with the token parties as stored that name it.
-        per_party = Totals.per_token_party(in_period)
+        proven = proven_clean(tolerance=tolerance, kwh_tolerance=kwh_tolerance)
+        per_party = Totals.per_token_party(in_period, proven)
         with_cdrs: dict[PartyRef, list[tuple[str, str]]] = defaultdict(list)
         for stored in per_party:
             with_cdrs[PartyRef.of(*stored)].append(stored)
@@ -269,6 +283,7 @@ def reconcile(
             if target in with_cdrs:
                 for stored in with_cdrs[target]:
                     totals.merge(per_party[stored])
+            if totals.unproven:
                 of_target = _of_target(in_period, with_cdrs[target])
                 # Only the CDRs a check could find something in are read (suspects module).
                 suspects = needing_checks(

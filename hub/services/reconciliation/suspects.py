@@ -7,6 +7,10 @@ The checks (`findings`) stay the one definition of a finding: they run, unchange
 this query selects. The query may select more than need be (a CDR then yields no finding), never
 less: a CDR is left out only when each check would pass it, for these reasons —
 
+Each reason is first read from the CDR row, where it was recorded as it happened (`facts`: a
+proof of delivery, of no copy, of its Session agreeing); where the row holds no proof, the query
+looks for the reason itself:
+
 - delivery: a DELIVERED delivery of its key to the eMSP (or to every receiver) exists;
 - duplicates (non-credit): no other non-credit CDR of the CPO shares its start, end, token type
   and energy (coarser than the check's token key) nor, when it has one, its session id;
@@ -36,18 +40,20 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Value,
     When,
 )
-from django.db.models.functions import Abs, Concat, Upper
+from django.db.models.functions import Abs, Upper
 
 from hub.models import Cdr, PushDelivery, Session
-from hub.models.cdrs import PriceCheck
+from hub.models.cdrs import PriceCheck, outbox_key_of_cdr
 from hub.models.deliveries import DeliveryStatus
 from hub.ocpi.routing import PartyRef
+from hub.services.reconciliation.facts import proof_tolerances
 from hub.services.reconciliation.findings import MODULE
 
 # The Session's JSON path the session check reads (`session_findings`); a constant of the
@@ -140,6 +146,29 @@ def _clean_session(cpo: PartyRef, tolerance: Decimal, kwh_tolerance: Decimal) ->
     return Exists(agreeing)
 
 
+def _priced(tolerance: Decimal) -> Q:
+    """Its ingest verdict is MATCH with numbers, under the tolerance in force now."""
+    return Q(
+        price_check=PriceCheck.MATCH,
+        computed__tolerance=str(tolerance),
+        computed__total_cost__excl_vat__isnull=False,
+    )
+
+
+def proven_clean(*, tolerance: Decimal, kwh_tolerance: Decimal) -> Case:
+    """1 for a CDR whose row alone proves that no check finds anything in it (its proofs,
+    `facts`, and its verdict), else 0: the first branch of each reason `needing_checks` leaves
+    a CDR out for, so a CDR counted here is never one it would select. A CASE, so that an
+    unknown (SQL NULL) counts as not proven. Summed with the period's totals, it lets a
+    reconciliation skip `needing_checks` for an eMSP whose CDRs are all proven."""
+    session_agrees = Q(session_id="") | Q(session_agreed=proof_tolerances(tolerance, kwh_tolerance))
+    proven = Q(delivered_at__isnull=False) & (
+        Q(credit=True, credit_of__isnull=False)
+        | (Q(credit=False, no_copy=True) & _priced(tolerance) & session_agrees)
+    )
+    return Case(When(proven, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
 def needing_checks(
     rows: QuerySet[Cdr],
     *,
@@ -149,14 +178,7 @@ def needing_checks(
     kwh_tolerance: Decimal,
 ) -> QuerySet[Cdr]:
     """`rows` (CDRs of `cpo` for `emsp`) without those no check can find anything in."""
-    key = Concat(
-        F("country_code"),
-        Value("/"),
-        F("party_id"),
-        Value("/"),
-        F("cdr_id"),
-        output_field=CharField(),
-    )
+    key = outbox_key_of_cdr()
     delivered = Exists(
         PushDelivery.objects.filter(
             module=MODULE, object_key=OuterRef("check_key"), status=DeliveryStatus.DELIVERED
@@ -180,19 +202,19 @@ def needing_checks(
             upper_session=Upper(OuterRef("session_id"))
         )
     )
-    priced = Q(
-        price_check=PriceCheck.MATCH,
-        computed__tolerance=str(tolerance),
-        computed__total_cost__excl_vat__isnull=False,
-    )
+    priced = _priced(tolerance)
     without_session = Q(session_id="")
-    non_credit_clean = (
-        ~same_content
-        & (without_session | ~same_session)
-        & priced
-        & (without_session | _clean_session(cpo, tolerance, kwh_tolerance))
+    # Each proof on the row (reconciliation.facts) first: where it holds, the probe after the
+    # OR is not run (both engines evaluate OR from the left and stop at the first true).
+    no_copy = Q(no_copy=True) | (~same_content & (without_session | ~same_session))
+    session_agrees = (
+        without_session
+        | Q(session_agreed=proof_tolerances(tolerance, kwh_tolerance))
+        | _clean_session(cpo, tolerance, kwh_tolerance)
     )
-    clean = Q(delivered) & (
+    non_credit_clean = no_copy & priced & session_agrees
+    was_delivered = Q(delivered_at__isnull=False) | Q(delivered)
+    clean = was_delivered & (
         Q(credit=True, credit_of__isnull=False) | (Q(credit=False) & non_credit_clean)
     )
     return (
