@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from hub.models import ExchangeDirection
 from hub.ocpi import flood
-from hub.ocpi.exchange_log import ExchangeRecord, record_exchange
+from hub.ocpi.exchange_log import ExchangeRecord, record_exchange, request_scope
 from hub.ocpi.metrics import observe_request
 from hub.ocpi.routing import CORRELATION_ID, REQUEST_ID, message_ids
 
@@ -64,6 +64,11 @@ class OcpiExchangeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(OCPI_PATH_PREFIX):
             return self.get_response(request)
+        # The rows of the calls the request makes are stored with its own, in one INSERT.
+        with request_scope():
+            return self._exchange(request)
+
+    def _exchange(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         request.path_info = normalize_ocpi_path(request.path_info)
         request.path = normalize_ocpi_path(request.path)
