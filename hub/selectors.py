@@ -6,7 +6,8 @@ whether an agreement in force lets the data flow between the two parties; in ope
 answer as if every pair had an agreement of every scope.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from hub.models import (
     Location,
     LocationAudience,
     Platform,
+    PlatformEndpoint,
     PlatformRole,
     PushDelivery,
     Tariff,
@@ -179,6 +181,72 @@ def platform_roles_of(party: PartyRef) -> QuerySet[PlatformRole]:
     return PlatformRole.objects.select_related("platform").filter(
         country_code=party.country_code, party_id=party.party_id
     )
+
+
+@dataclass(frozen=True)
+class PartyDirectory:
+    """What routing a request to a party reads: the roles registered for its address (with
+    their platforms) and the endpoints those platforms published. Fresh instances per call."""
+
+    roles: tuple[PlatformRole, ...]
+    # (platform id, module identifier, interface role, url), by platform id then endpoint pk.
+    endpoints: tuple[tuple[int, str, str, str], ...]
+
+    def endpoint_of(
+        self, platform_ids: Iterable[int], module: str, interface_role: str
+    ) -> tuple[int, str] | None:
+        """The first (by platform id) of `platform_ids`' (`module`, `interface_role`)
+        endpoints, as (platform id, url)."""
+        allowed = set(platform_ids)
+        for platform_id, identifier, role, url in self.endpoints:
+            if platform_id in allowed and identifier == module and role == interface_role:
+                return platform_id, url
+        return None
+
+
+def party_directory(party: PartyRef) -> PartyDirectory:
+    """The roles and endpoints behind a party address, as `platform_roles_of` and the
+    platforms' endpoints would read them; one copy per process between directory changes
+    (`directory_cache`: every write to platforms, roles or endpoints drops it), so a routed
+    request reads none of them (issue 14, S1). An address nobody registered is not kept."""
+    copied = directory_cache.cached(
+        ("party-directory", party.country_code, party.party_id),
+        lambda: _party_directory_values(party),
+    )
+    if copied is None:
+        return PartyDirectory(roles=(), endpoints=())
+    platforms_rows, endpoints = copied
+    roles: list[PlatformRole] = []
+    for platform_row, role_rows in platforms_rows:
+        roles.extend(roles_from_values(role_rows, platform_from_values(platform_row)))
+    return PartyDirectory(roles=tuple(roles), endpoints=endpoints)
+
+
+def _party_directory_values(
+    party: PartyRef,
+) -> (
+    tuple[
+        tuple[tuple[tuple[object, ...], tuple[tuple[object, ...], ...]], ...],
+        tuple[tuple[int, str, str, str], ...],
+    ]
+    | None
+):
+    by_platform: dict[int, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
+    for role in platform_roles_of(party).order_by("platform_id", "pk"):
+        entry = by_platform.setdefault(role.platform_id, (row_values(role.platform), []))
+        entry[1].append(row_values(role))
+    if not by_platform:
+        return None
+    endpoints = tuple(
+        (int(platform_id), str(identifier), str(role), str(url))
+        for platform_id, identifier, role, url in PlatformEndpoint.objects.filter(
+            platform_id__in=list(by_platform)
+        )
+        .order_by("platform_id", "pk")
+        .values_list("platform_id", "identifier", "role", "url")
+    )
+    platforms = tuple((platform, tuple(rows)) for platform, rows in by_platform.values())
+    return platforms, endpoints
 
 
 def publish_allowed_parties(document: dict[str, Any]) -> set[PartyRef]:

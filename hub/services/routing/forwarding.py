@@ -65,7 +65,7 @@ from hub.ocpi.routing import (
 )
 from hub.ocpi.tokens import redact_token, redact_token_in
 from hub.ocpi.urlpaths import is_below, join_segments
-from hub.selectors import may_route, missing_agreement, platform_roles_of
+from hub.selectors import PartyDirectory, may_route, missing_agreement, party_directory
 from hub.services.routing.receiver_slots import forward_slot
 
 logger = logging.getLogger(__name__)
@@ -149,13 +149,14 @@ def forward_request(
     to_party = context.to_party
     if to_party is None:
         raise UnknownReceiverError("Direct routing needs the OCPI-to-* headers")
-    roles = list(platform_roles_of(to_party))
+    directory = party_directory(to_party)
+    roles = list(directory.roles)
     if not roles:
         raise UnknownReceiverError(f"{to_party} is not a party known to the hub")
     from_party = context.from_party or _default_from_party(caller, roles)
     _check_may_route(_senders(caller.platform, from_party), to_party, module)
     receiver, endpoint_url = _receiver_endpoint(
-        to_party, roles, module, interface_role, endpoint_fallback
+        to_party, directory, module, interface_role, endpoint_fallback
     )
     hop = _Hop(caller.platform, receiver, from_party, to_party, module, gateway)
     url = _target_url(endpoint_url, segments, query)
@@ -321,21 +322,15 @@ def _check_connected(to_party: PartyRef, platforms: Sequence[Platform]) -> list[
 
 def _receiver_endpoint(
     to_party: PartyRef,
-    roles: Sequence[PlatformRole],
+    directory: PartyDirectory,
     module: str,
     interface_role: str,
     fallback: Callable[[Platform], str | None] | None = None,
 ) -> tuple[Platform, str]:
     """The connected platform hosting `to_party` and its (module, interface_role) URL."""
-    platforms = list({role.platform_id: role.platform for role in roles}.values())
+    platforms = list({role.platform_id: role.platform for role in directory.roles}.values())
     connected = {p.pk: p for p in _check_connected(to_party, platforms)}
-    endpoint = (
-        PlatformEndpoint.objects.filter(
-            platform_id__in=connected, identifier=module, role=interface_role
-        )
-        .order_by("platform_id")
-        .first()
-    )
+    endpoint = directory.endpoint_of(connected, module, interface_role)
     if endpoint is None and fallback is not None:
         for platform in sorted(connected.values(), key=lambda p: p.pk):
             url = fallback(platform)
@@ -349,7 +344,8 @@ def _receiver_endpoint(
         raise UnknownReceiverError(
             f"{to_party} does not implement the {module} {interface_role} interface"
         )
-    return connected[endpoint.platform_id], endpoint.url
+    platform_id, url = endpoint
+    return connected[platform_id], url
 
 
 def _target_url(
