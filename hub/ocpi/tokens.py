@@ -12,6 +12,8 @@ import hashlib
 import secrets
 from typing import Any
 
+import orjson
+
 # 2.2.1 Credentials.token is string(64) of printable, non-whitespace ASCII.
 TOKEN_MAX_LENGTH = 64
 
@@ -74,25 +76,52 @@ def redact_token(text: str, token: str | None) -> str:
     were sent in error messages, and the hub must neither store nor relay them."""
     if not token or not text:
         return text
+    return _redact(text, _forms_longest_first(token))
+
+
+def _forms_longest_first(token: str) -> tuple[str, ...]:
     # Longest first: base64 of the token is a prefix of base64 of the token plus newline.
-    for form in sorted(token_forms(token), key=len, reverse=True):
+    return tuple(sorted(token_forms(token), key=len, reverse=True))
+
+
+def _redact(text: str, forms: tuple[str, ...]) -> str:
+    for form in forms:
         text = text.replace(form, "***")
     return text
+
+
+# What orjson writes escaped inside a JSON string: a form holding one of these may not appear
+# verbatim in the encoded document even where a decoded string holds it.
+_JSON_ESCAPED = frozenset('"\\') | frozenset(chr(code) for code in range(0x20))
 
 
 def redact_token_in(value: Any, token: str | None) -> Any:
     """`value` (a decoded JSON document: dicts, lists, strings, numbers) with every form of
     `token` redacted in every string, keys included. A receiver's answer is relayed to another
     party: the token the hub uses at that receiver must not travel with it, wherever the
-    receiver put it (`data.token` of its credentials, a message, an id)."""
+    receiver put it (`data.token` of its credentials, a message, an id).
+
+    A document whose JSON text holds no form of the token holds it in no string either (a
+    string is written verbatim but for the characters JSON escapes, which a form here must not
+    contain): it is returned as it is, without walking it (issue 14, S1)."""
     if not token:
         return value
+    forms = _forms_longest_first(token)
+    if not any(_JSON_ESCAPED.intersection(form) for form in forms):
+        try:
+            text = orjson.dumps(value)
+        except (TypeError, orjson.JSONEncodeError):
+            text = None
+        if text is not None and not any(form.encode("utf-8") in text for form in forms):
+            return value
+    return _redact_in(value, forms)
+
+
+def _redact_in(value: Any, forms: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        return redact_token(value, token)
+        return _redact(value, forms)
     if isinstance(value, dict):
-        return {
-            redact_token_in(key, token): redact_token_in(item, token) for key, item in value.items()
-        }
+        return {_redact_in(key, forms): _redact_in(item, forms) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_token_in(item, token) for item in value]
+        return [_redact_in(item, forms) for item in value]
     return value

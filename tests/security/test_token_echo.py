@@ -111,3 +111,37 @@ def test_the_receivers_echo_of_the_hubs_token_is_redacted_everywhere(
     assert relayed["data"]["message"][0]["text"] == "Authorization: Token ***"
     assert relayed["data"]["roles"][0]["business_details"]["name"] == "***"
     assert relayed["status_message"] == "called with Token ***"
+
+
+# The shortcut of `redact_token_in` (a document whose JSON text holds no form of the token is
+# returned unwalked) must never let a form through: each case holds the token where only a
+# walk finds it, or where the JSON text would hide it.
+HIDDEN = [
+    pytest.param("tok/EN+1", lambda t: {"deep": [[{"k": f"x{t}y"}]]}, id="nested"),
+    pytest.param("tok/EN+1", lambda t: {f"key-{t}": 1}, id="key"),
+    pytest.param("tok/EN+1", lambda t: {"n": 2**70, "s": t}, id="beyond-orjson-int"),
+    pytest.param("tok/EN+1", lambda t: {"s": "\ud800" + t}, id="lone-surrogate"),
+    pytest.param('q"uo\\te', lambda t: {"s": f"<{t}>"}, id="json-escaped-token"),
+    pytest.param("tök€n", lambda t: {"s": f"<{t}>"}, id="non-ascii"),
+    pytest.param(
+        "tok/EN+1",
+        lambda t: {"s": base64.b64encode(f"{t}\n".encode()).decode()},
+        id="base64-newline",
+    ),
+]
+
+
+@pytest.mark.parametrize(("token", "document"), HIDDEN)
+def test_redaction_finds_the_token_wherever_the_document_holds_it(token: str, document) -> None:
+    from hub.ocpi.tokens import redact_token_in, token_forms
+
+    redacted = redact_token_in(document(token), token)
+    assert not [s for s in strings(redacted) for form in token_forms(token) if form in s]
+    assert "***" in "".join(strings(redacted))
+
+
+def test_a_document_without_the_token_comes_back_as_it_was() -> None:
+    from hub.ocpi.tokens import redact_token_in
+
+    document = {"id": "LOC1", "evses": [{"uid": "E1", "status": "AVAILABLE"}], "n": 1.5}
+    assert redact_token_in(document, "tok/EN+1") == document
