@@ -5,7 +5,6 @@ party registered after a 4001 is reached. An address nobody registered is never 
 
 HTTP goes to a SimulatedPartner on 127.0.0.1 (as `test_forwarding`)."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from hub.services.registry.status import platform_set_status
 from partners.server import free_port
 from partners.simulated import SimulatedPartner
 from tests.factories import PlatformRoleFactory
+from tests.hub.ocpi.test_directory_cache import _copies_on  # noqa: F401 - autouse: copies on
 from tests.hub.services.test_forwarding import (  # the same partner, platform and call
     CPO,
     caller,  # noqa: F401 - a fixture
@@ -30,15 +30,6 @@ from tests.hub.services.test_forwarding import (  # the same partner, platform a
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
-
-
-@pytest.fixture(autouse=True)
-def _copies_on(settings: Any) -> Iterator[None]:
-    """The copies on (they are off without Redis), in this one process."""
-    settings.OCPI_DIRECTORY_CACHE_S = 30
-    directory_cache.clear_local()
-    yield
-    directory_cache.clear_local()
 
 
 def queries_of(table: str, fn: Any) -> tuple[int, Any]:
