@@ -9,7 +9,7 @@ answer as if every pair had an agreement of every scope.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Max, Q, QuerySet
@@ -150,9 +150,23 @@ def receivers_for(
     return receivers
 
 
+# Platforms with their roles as plain values (what `directory_cache` keeps): one entry per
+# platform, (its row, its roles' rows), in the order the roles were read.
+PlatformRows = tuple[tuple[tuple[object, ...], tuple[tuple[object, ...], ...]], ...]
+
+
+def _rows_by_platform(roles: Iterable[PlatformRole]) -> PlatformRows:
+    """`roles` (read with their platform) grouped by platform as plain values."""
+    by_platform: dict[int, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
+    for role in roles:
+        entry = by_platform.setdefault(role.platform_id, (row_values(role.platform), []))
+        entry[1].append(row_values(role))
+    return tuple((platform, tuple(rows)) for platform, rows in by_platform.values())
+
+
 def _receiver_candidates(
     module: str, roles: tuple[str, ...], exclude_platform_id: int | None
-) -> tuple[tuple[tuple[object, ...], tuple[tuple[object, ...], ...]], ...]:
+) -> PlatformRows:
     """Each CONNECTED, registered platform publishing `module`'s RECEIVER endpoint, with its
     roles among `roles`, as plain values (`directory_cache` keeps them)."""
     candidates = (
@@ -169,11 +183,7 @@ def _receiver_candidates(
     )
     if exclude_platform_id is not None:
         candidates = candidates.exclude(platform_id=exclude_platform_id)
-    by_platform: dict[int, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
-    for role in candidates:
-        entry = by_platform.setdefault(role.platform_id, (row_values(role.platform), []))
-        entry[1].append(row_values(role))
-    return tuple((platform, tuple(rows)) for platform, rows in by_platform.values())
+    return _rows_by_platform(candidates)
 
 
 def platform_roles_of(party: PartyRef) -> QuerySet[PlatformRole]:
@@ -224,28 +234,20 @@ def party_directory(party: PartyRef) -> PartyDirectory:
 
 def _party_directory_values(
     party: PartyRef,
-) -> (
-    tuple[
-        tuple[tuple[tuple[object, ...], tuple[tuple[object, ...], ...]], ...],
-        tuple[tuple[int, str, str, str], ...],
-    ]
-    | None
-):
-    by_platform: dict[int, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
-    for role in platform_roles_of(party).order_by("platform_id", "pk"):
-        entry = by_platform.setdefault(role.platform_id, (row_values(role.platform), []))
-        entry[1].append(row_values(role))
-    if not by_platform:
+) -> tuple[PlatformRows, tuple[tuple[int, str, str, str], ...]] | None:
+    platforms = _rows_by_platform(platform_roles_of(party).order_by("platform_id", "pk"))
+    if not platforms:
         return None
+    # A platform row's first column is its id (`row_values`: concrete fields in order).
+    platform_ids = [int(cast(int, platform_row[0])) for platform_row, _ in platforms]
     endpoints = tuple(
         (int(platform_id), str(identifier), str(role), str(url))
         for platform_id, identifier, role, url in PlatformEndpoint.objects.filter(
-            platform_id__in=list(by_platform)
+            platform_id__in=platform_ids
         )
         .order_by("platform_id", "pk")
         .values_list("platform_id", "identifier", "role", "url")
     )
-    platforms = tuple((platform, tuple(rows)) for platform, rows in by_platform.values())
     return platforms, endpoints
 
 
