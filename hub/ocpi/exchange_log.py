@@ -4,6 +4,7 @@ Never a token: only the method, the URL (tokens never travel in URLs), the heade
 the statuses are kept. A failure to log never fails the exchange itself.
 """
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,20 +113,28 @@ def _store(rows: list[Row]) -> None:
 
 
 def _insert(rows: list[Row]) -> None:
-    connection = connections[router.db_for_write(OcpiExchange)]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(field.column)) for field in _FIELDS)
-    one = f"({', '.join(['%s'] * len(_FIELDS))})"
+    alias = router.db_for_write(OcpiExchange)
+    connection = connections[alias]
     params = [
         field.get_db_prep_save(value, connection)
         for row in rows
         for field, value in zip(_FIELDS, row, strict=True)
     ]
-    table = quote(OcpiExchange._meta.db_table)
-    values = ", ".join([one] * len(rows))
+    prefix, one = _statement_parts(alias)
     with connection.cursor() as cursor:
         # Identifiers and placeholders only; every value is a parameter.
-        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608
+        cursor.execute(f"{prefix} {', '.join([one] * len(rows))}", params)
+
+
+@functools.cache
+def _statement_parts(alias: str) -> tuple[str, str]:
+    """`INSERT INTO <table> (<columns>) VALUES` and one row's placeholders, built once per
+    database alias: the same on every request."""
+    quote = connections[alias].ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in _FIELDS)
+    table = quote(OcpiExchange._meta.db_table)
+    placeholders = f"({', '.join(['%s'] * len(_FIELDS))})"
+    return f"INSERT INTO {table} ({columns}) VALUES", placeholders  # noqa: S608
 
 
 def record_exchange(record: ExchangeRecord) -> None:
